@@ -1,0 +1,73 @@
+# Everyday commands. `make run` brings the whole system up; `make test` runs the full suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell scripts/find-python)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+
+# The suite runs on PostgreSQL and Redis (override to point elsewhere).
+TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/oms
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	OMS_VAR_DIR=$(CURDIR)/var/test DJANGO_ENV=test
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-fast test-slow lint format migrations messages bench clean
+
+help:
+	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
+	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
+	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
+	@echo "make lint       ruff check + format check;  make format  to fix"
+	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required" >&2; exit 1; }
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "pip==26.3"
+	$(BIN)/pip install -q -c constraints.txt --group dev
+	touch $@
+
+run: venv
+	PYTHON=$(PY) scripts/run.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations: venv
+	$(PY) manage.py makemigrations
+
+messages: venv
+	$(PY) manage.py makemessages -l bg --ignore=.venv --ignore=var --ignore=static
+	$(PY) manage.py compilemessages --ignore=.venv
+
+test: venv
+	scripts/ensure-services.sh
+	scripts/ensure-chromium.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+	$(TEST_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+test-fast: venv
+	$(TEST_ENV) $(BIN)/pytest -m "not slow and not browser" -x $(PYTEST_ARGS)
+
+test-slow: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+bench: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,78 @@
+"""The Celery app: reliable defaults, the beat schedule in code, request ids carried into tasks.
+
+Celery messages are nudges only: everything that must not be lost is a row in PostgreSQL, and the
+periodic sweeps re-dispatch whatever a lost nudge left behind (DESIGN §2).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+
+app = Celery("oms")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_track_started=False,
+    task_ignore_result=True,
+    result_backend=None,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    timezone="UTC",
+    enable_utc=True,
+    beat_scheduler="oms.beat:LeaderScheduler",
+)
+app.autodiscover_tasks()
+
+# Periodic jobs: name → (task, seconds). Each task is idempotent; the beat lease keeps one beat active.
+BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
+    "purge-idempotency-keys": ("oms.tasks.purge_idempotency_keys", 3600.0),
+}
+
+
+def register_periodic(name: str, task: str, seconds: float) -> None:
+    """Apps add their periodic jobs here (from their `tasks` module) so the schedule lives in code."""
+    BEAT_SCHEDULE[name] = (task, seconds)
+    app.conf.beat_schedule = {
+        key: {"task": t, "schedule": s, "options": {"expires": max(s, 5)}}
+        for key, (t, s) in BEAT_SCHEDULE.items()
+    }
+
+
+register_periodic("purge-idempotency-keys", "oms.tasks.purge_idempotency_keys", 3600.0)
+
+
+@before_task_publish.connect
+def _attach_request_id(headers=None, **kwargs):
+    from oms.lib.requestid import current_request_id
+
+    if headers is not None and "request_id" not in headers:
+        headers["request_id"] = current_request_id()
+
+
+_task_tokens: dict[str, object] = {}
+
+
+@task_prerun.connect
+def _restore_request_id(task_id=None, task=None, **kwargs):
+    from oms.lib.requestid import request_id_var
+
+    rid = (
+        getattr(task.request, "request_id", None) or (task.request.headers or {}).get("request_id") or task_id
+    )
+    _task_tokens[task_id] = request_id_var.set(str(rid))
+
+
+@task_postrun.connect
+def _clear_request_id(task_id=None, **kwargs):
+    from oms.lib.requestid import request_id_var
+
+    token = _task_tokens.pop(task_id, None)
+    if token is not None:
+        request_id_var.reset(token)

@@ -1,0 +1,74 @@
+"""Liveness and readiness probes as JSON."""
+
+from __future__ import annotations
+
+import time
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> dict:
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def _check_migrations() -> dict:
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return {"ok": not pending, "pending": len(pending)}
+
+
+def _check_broker() -> dict:
+    from oms.celery import app
+
+    started = time.monotonic()
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1), "transport": conn.transport_cls}
+
+
+def _check_erp() -> dict:
+    try:
+        from erp_sync.selectors import erp_breaker_states
+    except ImportError:
+        return {"ok": True, "systems": {}}
+    states = erp_breaker_states()
+    # A paused ERP connection degrades the sync, not the web process: report it, stay ready.
+    return {"ok": True, "systems": states}
+
+
+CHECKS = {
+    "database": _check_database,
+    "migrations": _check_migrations,
+    "broker": _check_broker,
+    "erp": _check_erp,
+}
+
+
+@require_GET
+@never_cache
+def readyz(request):
+    results: dict[str, dict] = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # noqa: BLE001 - a probe reports every failure as data
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    ready = all(r["ok"] for r in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "not_ready", "checks": results},
+        status=200 if ready else 503,
+    )

@@ -1,0 +1,173 @@
+"""Idempotent requests: the first response to a key is stored and replayed to every retry.
+
+Used by the REST API (`Idempotency-Key` header) and by the pages (a hidden form token), see
+shared/API.md §Idempotency. The contract in short:
+
+* same key + same request → the stored first response, flagged as replayed;
+* same key + different request → `IdempotencyKeyReused` (422), nothing written;
+* same key while the first request still runs → `IdempotencyInProgress` (409, Retry-After: 1);
+* only responses of requests that reached the business operation are stored: successes and business
+  conflicts (409). Anything else removes the record so the client can fix the request and retry.
+
+The in-flight marker is committed before the operation runs, so concurrent retries see it at once.
+The operation and the stored response commit in one transaction: an order is never created without
+its stored response, and a crash leaves an in-flight marker that expires after
+`OMS_IDEMPOTENCY_STALE_SECONDS`, after which the key may be retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from oms.exceptions import (
+    Conflict,
+    DomainError,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    ValidationError,
+)
+from oms.models import IdempotencyRecord
+
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+INVALID_KEY_MESSAGE = "Idempotency-Key must be 1-255 visible ASCII characters without spaces."
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    status: int
+    body: Any
+    replayed: bool
+    result_ref: str = ""
+
+
+def validate_key(key: str) -> str:
+    if not KEY_PATTERN.match(key):
+        raise ValidationError(INVALID_KEY_MESSAGE, errors={"Idempotency-Key": [INVALID_KEY_MESSAGE]})
+    return key
+
+
+def fingerprint(method: str, path: str, payload: Any) -> str:
+    """SHA-256 of the request: JSON is compared after parsing (key order and spacing do not matter)."""
+    canonical = json.dumps(
+        {"method": method.upper(), "path": path, "payload": payload},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _storable(error: DomainError) -> bool:
+    return isinstance(error, Conflict) and not isinstance(error, IdempotencyInProgress)
+
+
+def _claim(*, scope: str, method: str, path: str, key: str, fp: str) -> IdempotencyRecord | IdempotentResult:
+    """Insert the in-flight marker, or explain why we may not run (replay / reused / in progress)."""
+    now = timezone.now()
+    lock = now + timedelta(seconds=settings.OMS_IDEMPOTENCY_STALE_SECONDS)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    scope=scope,
+                    method=method,
+                    path=path,
+                    key=key,
+                    fingerprint=fp,
+                    created_at=now,
+                    locked_until=lock,
+                )
+        except IntegrityError:
+            pass
+        existing = IdempotencyRecord.objects.filter(scope=scope, method=method, path=path, key=key).first()
+        if existing is None:
+            continue  # the holder gave it up between our insert and read: try again
+        if existing.fingerprint != fp:
+            raise IdempotencyKeyReused()
+        if existing.state == IdempotencyRecord.State.DONE:
+            return IdempotentResult(
+                status=existing.response_status or 200,
+                body=existing.response_body,
+                replayed=True,
+                result_ref=existing.result_ref,
+            )
+        if existing.locked_until > now:
+            raise IdempotencyInProgress()
+        # The first request died in flight: take its marker over, if nobody else just did.
+        taken = IdempotencyRecord.objects.filter(
+            pk=existing.pk, state=IdempotencyRecord.State.IN_FLIGHT, locked_until=existing.locked_until
+        ).update(locked_until=lock, created_at=now)
+        if taken:
+            existing.locked_until = lock
+            return existing
+        raise IdempotencyInProgress()
+    raise IdempotencyInProgress()
+
+
+def run_idempotent(
+    *,
+    scope: str,
+    method: str,
+    path: str,
+    key: str,
+    payload: Any,
+    operation: Callable[[], tuple[int, Any, str]],
+) -> IdempotentResult:
+    """Run `operation` at most once per (scope, method, path, key).
+
+    `operation()` returns (status, body, result_ref) and runs inside the transaction that stores the
+    response. Business conflicts it raises are stored and re-raised; other errors store nothing.
+    """
+    validate_key(key)
+    fp = fingerprint(method, path, payload)
+    claimed = _claim(scope=scope, method=method, path=path, key=key, fp=fp)
+    if isinstance(claimed, IdempotentResult):
+        return claimed
+    record = claimed
+    try:
+        with transaction.atomic():
+            status, body, ref = operation()
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                state=IdempotencyRecord.State.DONE, response_status=status, response_body=body, result_ref=ref
+            )
+    except DomainError as error:
+        if _storable(error):
+            from oms.lib.problems import problem
+
+            body = problem(
+                status=error.status,
+                code=error.code,
+                title=error.title,
+                detail=error.detail,
+                errors=error.errors,
+                extra=error.extra,
+            )
+            IdempotencyRecord.objects.filter(pk=record.pk).update(
+                state=IdempotencyRecord.State.DONE, response_status=error.status, response_body=body
+            )
+        else:
+            IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        raise
+    except BaseException:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        raise
+    return IdempotentResult(status=status, body=body, replayed=False, result_ref=ref)
+
+
+def purge_expired(*, days: int | None = None) -> int:
+    """Delete records older than the retention (default `OMS_IDEMPOTENCY_RETENTION_DAYS`)."""
+    keep = days if days is not None else settings.OMS_IDEMPOTENCY_RETENTION_DAYS
+    cutoff = timezone.now() - timedelta(days=keep)
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

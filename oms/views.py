@@ -1,0 +1,33 @@
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from oms.lib.problems import PROBLEM_CONTENT_TYPE, problem
+
+
+@require_GET
+def home(request):
+    return render(request, "home.html")
+
+
+def _wants_problem(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    if _wants_problem(request):
+        body = problem(status=404, code="not_found", title="Not found", detail="Not found.")
+        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    if _wants_problem(request):
+        body = problem(
+            status=500,
+            code="server_error",
+            title="Server error",
+            detail="An unexpected error occurred. It has been logged.",
+        )
+        return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+    return render(request, "500.html", status=500)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Brings the whole system up in the foreground: migrate, demo data, then web + worker + beat.
+# Ctrl-C stops them all. Embedded defaults (SQLite, file broker) unless DATABASE_URL /
+# CELERY_BROKER_URL are set.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-.venv/bin/python}
+BIN=$(dirname "$PY")
+PORT=${PORT:-8000}
+export OMS_SITE_URL=${OMS_SITE_URL:-http://127.0.0.1:$PORT}
+export OMS_DEMO=${OMS_DEMO:-1}
+
+"$PY" manage.py migrate --no-input -v 0
+"$PY" manage.py seed_demo --if-empty
+"$PY" manage.py oms_user admin@oms.example --role admin --password demo-admin-pass >/dev/null
+"$PY" manage.py oms_user rep@oms.example --role rep --password demo-rep-pass >/dev/null
+"$PY" manage.py oms_user dispatcher@oms.example --role dispatcher --password demo-dispatch-pass >/dev/null
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo "Stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+"$BIN/gunicorn" oms.wsgi:application --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
+  --access-logfile - --graceful-timeout 5 &
+pids+=($!)
+"$BIN/celery" -A oms worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" --pool prefork &
+pids+=($!)
+"$BIN/celery" -A oms beat --loglevel INFO --schedule var/celerybeat-schedule &
+pids+=($!)
+
+cat <<TXT
+
+  OMS is starting on http://127.0.0.1:$PORT/
+    staff console  http://127.0.0.1:$PORT/admin/   admin@oms.example / demo-admin-pass
+                                                  rep@oms.example / demo-rep-pass
+                                                  dispatcher@oms.example / demo-dispatch-pass
+    API docs       http://127.0.0.1:$PORT/api/v1/docs/
+    health         http://127.0.0.1:$PORT/healthz
+  Ctrl-C stops everything.
+
+TXT
+wait -n "${pids[@]}"
