@@ -25,7 +25,7 @@ def lease_acquire(name: str, *, holder: str, ttl_seconds: int, now: datetime | N
         f"acquired_at = CASE WHEN {table}.holder = EXCLUDED.holder THEN {table}.acquired_at "
         f"ELSE EXCLUDED.acquired_at END "
         f"WHERE {table}.expires_at < %s OR {table}.holder = EXCLUDED.holder "
-        f"RETURNING holder"  # noqa: S608 - only the quoted table name is interpolated
+        f"RETURNING holder"
     )
     params = [name, holder, _db(expires), _db(now), _db(now)]
     with transaction.atomic(), connection.cursor() as cursor:

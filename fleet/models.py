@@ -1,0 +1,357 @@
+"""Plants, trucks, drivers, tours, jobs, positions, EPOD, batch data, messages, call requests (DESIGN §3)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+QTY = {"max_digits": 14, "decimal_places": 3}
+ZERO_QTY = Decimal("0.000")
+
+
+class Plant(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    address = models.CharField(_("address"), max_length=200, blank=True, default="")
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lon = models.FloatField(_("longitude"), null=True, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=50, default="Europe/Sofia")
+    active = models.BooleanField(_("active"), default=True)
+    # Average road speed learned from delivered jobs, used by the ETA model (km/h).
+    avg_speed_kmh = models.DecimalField(max_digits=5, decimal_places=1, default=Decimal("40.0"))
+    erp_system = models.ForeignKey(
+        "erp_sync.ErpSystem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="plants",
+        help_text="The ERP that last sent this plant as master data; it receives the plant's orders.",
+    )
+
+    class Meta:
+        verbose_name = _("plant")
+        verbose_name_plural = _("plants")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Truck(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    plate = models.CharField(_("plate"), max_length=20, blank=True, default="")
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="trucks")
+    capacity = models.DecimalField(_("capacity"), **QTY, default=Decimal("8.000"))
+    unit = models.CharField(_("unit"), max_length=10, default="m3")
+    telematics_id = models.CharField(max_length=64, blank=True, default="")
+    active = models.BooleanField(default=True)
+    last_lat = models.FloatField(null=True, blank=True)
+    last_lon = models.FloatField(null=True, blank=True)
+    last_speed = models.FloatField(null=True, blank=True)
+    last_heading = models.FloatField(null=True, blank=True)
+    last_position_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("truck")
+        verbose_name_plural = _("trucks")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Driver(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    phone = models.CharField(_("phone"), max_length=30, blank=True, default="")
+    plant = models.ForeignKey(Plant, null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="driver"
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("driver")
+        verbose_name_plural = _("drivers")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class TourStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    RELEASED = "released", _("Released")
+    STARTED = "started", _("Started")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Tour(models.Model):
+    number = models.CharField(max_length=30, unique=True)
+    date = models.DateField(_("date"))
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="tours")
+    truck = models.ForeignKey(Truck, on_delete=models.PROTECT, related_name="tours")
+    driver = models.ForeignKey(Driver, null=True, blank=True, on_delete=models.PROTECT, related_name="tours")
+    status = models.CharField(max_length=12, choices=TourStatus.choices, default=TourStatus.PLANNED)
+    planned_start = models.DateTimeField(null=True, blank=True)
+    planned_end = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("tour")
+        verbose_name_plural = _("tours")
+        permissions = [("dispatch", "Can plan tours and assign jobs")]
+        indexes = [
+            models.Index(fields=["date", "plant"], name="tour_date_plant_idx"),
+            models.Index(fields=["driver", "date"], name="tour_driver_date_idx"),
+            models.Index(fields=["truck", "date"], name="tour_truck_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class JobType(models.TextChoices):
+    DELIVERY = "delivery", _("Delivery")
+    HOMERUN = "homerun", _("Homerun")
+    RETURN_PICKUP = "return_pickup", _("Return pickup")
+
+
+class LoadingStatus(models.TextChoices):
+    NOT_STARTED = "not_started", _("Not started")
+    BATCHING = "batching", _("Batching")
+    LOADING = "loading", _("Loading")
+    LOADED = "loaded", _("Loaded")
+
+
+class JobStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    ASSIGNED = "assigned", _("Assigned")
+    LOADING = "loading", _("Loading")
+    LOADED = "loaded", _("Loaded")
+    EN_ROUTE = "en_route", _("En route")
+    ARRIVED = "arrived", _("Arrived")
+    UNLOADING = "unloading", _("Unloading")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Job(models.Model):
+    """One truck trip: a load for an order, a homerun back to the plant, or a return pickup."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    tour = models.ForeignKey(Tour, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    sequence = models.PositiveIntegerField(default=0)
+    type = models.CharField(max_length=15, choices=JobType.choices, default=JobType.DELIVERY)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="jobs")
+    ticket = models.CharField(_("ticket"), max_length=40, unique=True)
+    loading_status = models.CharField(
+        max_length=12, choices=LoadingStatus.choices, default=LoadingStatus.NOT_STARTED
+    )
+    status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.PLANNED)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    eta = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    loaded_at = models.DateTimeField(null=True, blank=True)
+    departed_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["tour_id", "sequence", "pk"]
+        indexes = [models.Index(fields=["status", "planned_at"], name="job_status_planned_idx")]
+
+    def __str__(self) -> str:
+        return self.ticket
+
+
+class JobLine(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="job_lines")
+    planned = models.DecimalField(**QTY)
+    loaded = models.DecimalField(**QTY, default=ZERO_QTY)
+    delivered = models.DecimalField(**QTY, default=ZERO_QTY)
+    returned = models.DecimalField(**QTY, default=ZERO_QTY)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "order_line"], name="jobline_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.order_line_id} × {self.planned}"
+
+
+class JobEvent(models.Model):
+    """The fleet twin of OrderEvent: every job status event, applied or late."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    type = models.CharField(max_length=60)
+    status = models.CharField(max_length=12, blank=True, default="")
+    applied = models.BooleanField(default=True)
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    note = models.CharField(max_length=2000, blank=True, default="")
+    actor = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.type} @ {self.at:%H:%M}"
+
+
+class PositionReport(models.Model):
+    """Append-only GPS stream. High volume: written in bulk; the truck caches the latest point."""
+
+    truck = models.ForeignKey(Truck, on_delete=models.CASCADE, related_name="positions", db_index=False)
+    at = models.DateTimeField()
+    lat = models.FloatField()
+    lon = models.FloatField()
+    speed = models.FloatField(null=True, blank=True)
+    heading = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["truck", "-at"], name="position_truck_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.truck_id} {self.lat},{self.lon} @ {self.at:%H:%M:%S}"
+
+
+class ProofOfDelivery(models.Model):
+    """EPOD, one per job, immutable once submitted (later changes are corrections with events)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.OneToOneField(Job, on_delete=models.PROTECT, related_name="epod")
+    received_by = models.CharField(max_length=200)
+    signature = models.FileField(upload_to="epod/signatures/%Y/%m/")
+    lat = models.FloatField(null=True, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    signed_at = models.DateTimeField()
+    lines = models.JSONField(default=list)
+    water_added_l = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
+    remarks = models.TextField(max_length=2000, blank=True, default="")
+    sha256 = models.CharField(max_length=64)
+    pdf = models.FileField(upload_to="epod/pdf/%Y/%m/", blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("proof of delivery")
+        verbose_name_plural = _("proofs of delivery")
+
+    def __str__(self) -> str:
+        return f"EPOD {self.job_id}"
+
+
+class EpodPhoto(models.Model):
+    epod = models.ForeignKey(ProofOfDelivery, on_delete=models.CASCADE, related_name="photos")
+    image = models.FileField(upload_to="epod/photos/%Y/%m/")
+    sha256 = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+
+class BatchRecord(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="batches")
+    batch_number = models.CharField(max_length=60)
+    recipe = models.CharField(max_length=200)
+    batched_at = models.DateTimeField()
+    constituents = models.JSONField(default=list)
+    water_cement_ratio = models.DecimalField(max_digits=5, decimal_places=3, null=True, blank=True)
+    slump_mm = models.PositiveIntegerField(null=True, blank=True)
+    temperature_c = models.DecimalField(max_digits=5, decimal_places=1, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "batch_number"], name="batch_job_number_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.batch_number
+
+
+class SenderRole(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    DRIVER = "driver", _("Driver")
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    REP = "rep", _("Service rep")
+    ERP = "erp", _("ERP")
+
+
+class Message(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    tour = models.ForeignKey(Tour, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    sender_role = models.CharField(max_length=12, choices=SenderRole.choices)
+    sender = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField(max_length=2000)
+    at = models.DateTimeField()
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.sender_role}: {self.body[:30]}"
+
+
+class CallRequest(models.Model):
+    class Kind(models.TextChoices):
+        CALLBACK = "callback", _("Call-back")
+        CALL_OFF = "call_off", _("Call-off")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        DONE = "done", _("Done")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CALLBACK)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="call_requests"
+    )
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="call_requests"
+    )
+    job = models.ForeignKey(
+        Job, null=True, blank=True, on_delete=models.CASCADE, related_name="call_requests"
+    )
+    requested_by_role = models.CharField(max_length=12, choices=SenderRole.choices)
+    requested_by = models.CharField(max_length=200, blank=True, default="")
+    phone = models.CharField(max_length=30, blank=True, default="")
+    reason = models.CharField(max_length=200)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=200, blank=True, default="")
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        indexes = [models.Index(fields=["status", "due_at"], name="callrequest_status_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.reason[:30]}"

@@ -1,0 +1,25 @@
+"""Who did something: written into every timeline event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    kind: str  # one of orders.models.ActorKind values: user, customer, driver, device, erp, system
+    name: str = ""
+    user: Any = None  # the auth user, when there is one
+    channel: str = ""
+
+    @classmethod
+    def system(cls, name: str = "system") -> Actor:
+        return cls(kind="system", name=name)
+
+    @classmethod
+    def for_user(cls, user, *, channel: str = "") -> Actor:
+        return cls(kind="user", name=user.get_username(), user=user, channel=channel)
+
+
+SYSTEM = Actor.system()
