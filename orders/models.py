@@ -182,6 +182,8 @@ class Order(models.Model):
     )
     erp_order_number = models.CharField(_("ERP order number"), max_length=100, blank=True, default="")
     erp_sync_state = models.CharField(max_length=15, choices=ErpSyncState.choices, default=ErpSyncState.NONE)
+    # Set by the fleet when the first load of the order starts batching: cancelling needs approval after it.
+    loading_started_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()

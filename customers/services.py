@@ -1,0 +1,293 @@
+"""Customer writes: identity matching across channels, creation, sites, merging duplicates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer, CustomerEvent, Site
+from oms.exceptions import CustomerExists, NotFound, ValidationError
+from oms.lib.actors import Actor
+from oms.lib.sequences import next_value
+
+DEFAULT_REGION = "BG"
+INVALID_PHONE = "Enter a valid phone number (E.164, e.g. +359888123456)."
+INVALID_NAME = "Name is required (at most 200 characters)."
+CUSTOMER_NOT_FOUND = "Customer not found."
+SITE_NOT_FOUND = "Site not found."
+
+
+def normalize_phone(raw: str | None) -> str:
+    """E.164 or "" for empty; ValidationError for garbage."""
+    if not raw:
+        return ""
+    try:
+        parsed = phonenumbers.parse(str(raw), DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(INVALID_PHONE, errors={"phone": [INVALID_PHONE]}) from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValidationError(INVALID_PHONE, errors={"phone": [INVALID_PHONE]})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str | None) -> str:
+    return (raw or "").strip().lower()
+
+
+def customer_number(value: int) -> str:
+    return f"C-{value:06d}"
+
+
+def customer_match(
+    *, email: str | None = None, phone: str | None = None, number: str | None = None
+) -> Customer | None:
+    """The one customer matching any of the identifiers (number first, then email, then phone)."""
+    active = Customer.objects.filter(merged_into__isnull=True)
+    if number:
+        found = active.filter(number=number.strip().upper()).first()
+        if found:
+            return found
+    email = normalize_email(email)
+    if email:
+        found = active.filter(email__iexact=email).first()
+        if found:
+            return found
+    if phone:
+        e164 = normalize_phone(phone)
+        found = active.filter(phone=e164).first()
+        if found:
+            return found
+    return None
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    name: str
+    email: str = ""
+    phone: str = ""
+    kind: str = Customer.Kind.PERSON
+    vat_id: str = ""
+    language: str = "en"
+
+
+def customer_create(*, data: CustomerData, actor: Actor) -> Customer:
+    """Create a customer; an existing match by email or phone → CustomerExists (nothing created)."""
+    name = (data.name or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError(INVALID_NAME, errors={"name": [INVALID_NAME]})
+    email = normalize_email(data.email)
+    phone = normalize_phone(data.phone)
+    existing = customer_match(email=email, phone=phone)
+    if existing is not None:
+        raise CustomerExists(extra={"id": str(existing.public_id)})
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(
+                number=customer_number(next_value("customer_number")),
+                kind=data.kind,
+                name=name,
+                email=email,
+                phone=phone,
+                vat_id=(data.vat_id or "").strip(),
+                language=data.language,
+            )
+            CustomerEvent.objects.create(
+                customer=customer, at=timezone.now(), type="customer.created", actor=actor.name
+            )
+    except IntegrityError as exc:
+        # A concurrent registration with the same email/phone won the race.
+        existing = customer_match(email=email, phone=phone)
+        if existing is None:
+            raise
+        raise CustomerExists(extra={"id": str(existing.public_id)}) from exc
+    return customer
+
+
+def customer_get_or_create(*, data: CustomerData, actor: Actor) -> Customer:
+    """Inline customers of an order: matched by email/phone, else created."""
+    try:
+        return customer_create(data=data, actor=actor)
+    except CustomerExists as exists:
+        return Customer.objects.get(public_id=exists.extra["id"])
+
+
+def customer_resolve(*, id: str | None = None, number: str | None = None) -> Customer:
+    qs = Customer.objects.filter(merged_into__isnull=True)
+    try:
+        if id:
+            return qs.get(public_id=id)
+        if number:
+            return qs.get(number=number.strip().upper())
+    except (Customer.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise NotFound(CUSTOMER_NOT_FOUND, errors={"customer": [CUSTOMER_NOT_FOUND]}) from exc
+    raise NotFound(CUSTOMER_NOT_FOUND, errors={"customer": [CUSTOMER_NOT_FOUND]})
+
+
+@dataclass(frozen=True)
+class SiteData:
+    name: str
+    address: str
+    city: str = ""
+    postcode: str = ""
+    country: str = "BG"
+    lat: float | None = None
+    lon: float | None = None
+    address2: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""
+    access_notes: str = ""
+
+
+def validate_site_data(data: SiteData) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for field in ("name", "address"):
+        value = getattr(data, field) or ""
+        if not value.strip():
+            errors[field] = ["This field is required."]
+        elif len(value) > 200:
+            errors[field] = ["Ensure this field has no more than 200 characters."]
+    for field in ("city", "address2", "contact_name"):
+        if len(getattr(data, field) or "") > 200:
+            errors[field] = ["Ensure this field has no more than 200 characters."]
+    if len(data.postcode or "") > 20:
+        errors["postcode"] = ["Ensure this field has no more than 20 characters."]
+    if not (data.country or "").isalpha() or len(data.country or "") != 2:
+        errors["country"] = ["Use a two-letter country code."]
+    if data.lat is not None and not -90 <= data.lat <= 90:
+        errors["lat"] = ["Latitude must be between -90 and 90."]
+    if data.lon is not None and not -180 <= data.lon <= 180:
+        errors["lon"] = ["Longitude must be between -180 and 180."]
+    if (data.lat is None) != (data.lon is None):
+        errors.setdefault("lat", []).append("Give both lat and lon, or neither.")
+    return errors
+
+
+def site_create(*, customer: Customer, data: SiteData) -> Site:
+    errors = validate_site_data(data)
+    if errors:
+        raise ValidationError(errors={"site": errors})
+    return Site.objects.create(
+        customer=customer,
+        name=data.name.strip(),
+        address=data.address.strip(),
+        address2=data.address2.strip(),
+        city=data.city.strip(),
+        postcode=data.postcode.strip(),
+        country=data.country.upper(),
+        lat=data.lat,
+        lon=data.lon,
+        contact_name=data.contact_name.strip(),
+        contact_phone=normalize_phone(data.contact_phone),
+        access_notes=data.access_notes,
+    )
+
+
+def site_update(*, site: Site, data: SiteData) -> Site:
+    errors = validate_site_data(data)
+    if errors:
+        raise ValidationError(errors={"site": errors})
+    for field in (
+        "name",
+        "address",
+        "address2",
+        "city",
+        "postcode",
+        "lat",
+        "lon",
+        "contact_name",
+        "access_notes",
+    ):
+        value = getattr(data, field)
+        setattr(site, field, value.strip() if isinstance(value, str) else value)
+    site.country = data.country.upper()
+    site.contact_phone = normalize_phone(data.contact_phone)
+    site.save()
+    return site
+
+
+def site_for_customer(*, customer: Customer, site_id: str) -> Site:
+    try:
+        return Site.objects.get(public_id=site_id, customer=customer, active=True)
+    except (Site.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise ValidationError(SITE_NOT_FOUND, errors={"site": [SITE_NOT_FOUND]}) from exc
+
+
+@transaction.atomic
+def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> Customer:
+    """Move the duplicate's orders, sites, portal users and ERP references to the survivor."""
+    if survivor.pk == duplicate.pk:
+        raise ValidationError("A customer cannot be merged into itself.")
+    locked = list(
+        Customer.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk]).order_by("pk")
+    )
+    survivor, duplicate = (
+        next(c for c in locked if c.pk == survivor.pk),
+        next(c for c in locked if c.pk == duplicate.pk),
+    )
+    if duplicate.merged_into_id or survivor.merged_into_id:
+        raise ValidationError("One of these customers was already merged.")
+    from django.contrib.contenttypes.models import ContentType
+
+    from orders.models import Order
+
+    moved_orders = Order.objects.filter(customer=duplicate).update(customer=survivor)
+    moved_sites = Site.objects.filter(customer=duplicate).update(customer=survivor)
+    for access in duplicate.portal_access.all():
+        survivor.portal_access.get_or_create(user=access.user)
+    duplicate.portal_access.all().delete()
+    moved_refs = 0
+    try:
+        from erp_sync.models import ExternalRef
+
+        ct = ContentType.objects.get_for_model(Customer)
+        moved_refs = ExternalRef.objects.filter(content_type=ct, object_id=str(duplicate.pk)).update(
+            object_id=str(survivor.pk)
+        )
+    except ImportError:  # pragma: no cover - erp_sync is always installed
+        pass
+    # Keep contact data the survivor lacks; the duplicate keeps none, so uniqueness holds.
+    updates = {}
+    for field in ("email", "phone", "vat_id"):
+        if not getattr(survivor, field) and getattr(duplicate, field):
+            updates[field] = getattr(duplicate, field)
+    Customer.objects.filter(pk=duplicate.pk).update(merged_into=survivor, active=False, email="", phone="")
+    if updates:
+        Customer.objects.filter(pk=survivor.pk).update(**updates)
+    now = timezone.now()
+    data = {
+        "duplicate": duplicate.number,
+        "orders": moved_orders,
+        "sites": moved_sites,
+        "erp_refs": moved_refs,
+    }
+    CustomerEvent.objects.create(
+        customer=survivor, at=now, type="customer.merged", actor=actor.name, data=data
+    )
+    CustomerEvent.objects.create(
+        customer=duplicate,
+        at=now,
+        type="customer.merged_into",
+        actor=actor.name,
+        data={"survivor": survivor.number},
+    )
+    survivor.refresh_from_db()
+    return survivor
+
+
+def customer_set_credit_hold(*, customer: Customer, hold: bool, actor: Actor, reason: str = "") -> Customer:
+    with transaction.atomic():
+        updated = Customer.objects.filter(pk=customer.pk).exclude(credit_hold=hold).update(credit_hold=hold)
+        if updated:
+            CustomerEvent.objects.create(
+                customer=customer,
+                at=timezone.now(),
+                type="customer.credit_hold" if hold else "customer.credit_released",
+                actor=actor.name,
+                data={"reason": reason},
+            )
+    customer.refresh_from_db()
+    return customer

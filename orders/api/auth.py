@@ -1,0 +1,120 @@
+"""Device and driver keys: `Authorization: Token <key>` (shared/API.md §Authentication).
+
+Keys are shown once and stored as SHA-256 hashes. A missing header → 401 `not_authenticated`; an
+unknown or revoked key → 401 `authentication_failed`; a valid key of the wrong kind → 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from orders.models import ApiClient
+
+KEY_PREFIX_LEN = 8
+# `last_used_at` is refreshed at most this often, so that reads do not write on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_client_issue(*, sales_point=None, driver=None, name: str = "") -> tuple[ApiClient, str]:
+    """Create a new key for a sales point (device) or a driver. Returns (client, plaintext key)."""
+    if (sales_point is None) == (driver is None):
+        raise ValueError("exactly one of sales_point and driver")
+    key = secrets.token_urlsafe(32)
+    client = ApiClient.objects.create(
+        kind=ApiClient.Kind.DEVICE if sales_point is not None else ApiClient.Kind.DRIVER,
+        sales_point=sales_point,
+        driver=driver,
+        name=name,
+        key_prefix=key[:KEY_PREFIX_LEN],
+        key_hash=hash_key(key),
+    )
+    return client, key
+
+
+def api_client_revoke(*, client: ApiClient) -> None:
+    ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+class ApiClientUser:
+    """The `request.user` of a token request: an authenticated principal that is not a Django user."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, client: ApiClient):
+        self.client = client
+        self.pk = None
+        self.id = None
+
+    def __str__(self) -> str:
+        return f"api-client:{self.client.public_id}"
+
+    def get_username(self) -> str:
+        return str(self)
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header.")
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("Invalid token header.") from exc
+        client = (
+            ApiClient.objects.select_related("sales_point__plant", "driver")
+            .filter(key_hash=hash_key(key), revoked_at__isnull=True)
+            .first()
+        )
+        if client is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        now = timezone.now()
+        if client.last_used_at is None or now - client.last_used_at > LAST_USED_RESOLUTION:
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return ApiClientUser(client), client
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+def _client(request) -> ApiClient | None:
+    auth = getattr(request, "auth", None)
+    return auth if isinstance(auth, ApiClient) else None
+
+
+class IsDevice(permissions.BasePermission):
+    """A kiosk / store POS key (bound to one active sales point)."""
+
+    def has_permission(self, request, view) -> bool:
+        if _client(request) is None:
+            if not request.user or not request.user.is_authenticated:
+                raise exceptions.NotAuthenticated()
+            return False
+        client = _client(request)
+        return client.kind == ApiClient.Kind.DEVICE and client.sales_point.active
+
+
+class IsDriver(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        client = _client(request)
+        if client is None:
+            if not request.user or not request.user.is_authenticated:
+                raise exceptions.NotAuthenticated()
+            return False
+        return client.kind == ApiClient.Kind.DRIVER and client.driver.active
