@@ -81,3 +81,17 @@ def _nudge_relay() -> None:
         nudge.apply_async(retry=False, ignore_result=True)
     except Exception:  # noqa: BLE001 - the broker being down must not fail the request
         logger.warning("could not nudge the outbox relay; the sweep will deliver", exc_info=True)
+
+
+def external_refs_for(obj) -> dict[str, str]:
+    """{ERP system code: external id} of a local object (e.g. a customer's ERP numbers)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from erp_sync.models import ExternalRef
+
+    ct = ContentType.objects.get_for_model(type(obj))
+    return dict(
+        ExternalRef.objects.filter(content_type=ct, object_id=str(obj.pk)).values_list(
+            "system__code", "external_id"
+        )
+    )

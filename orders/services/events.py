@@ -1,0 +1,56 @@
+"""Timeline events and the outbox messages that go with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from erp_sync.outbox import outbox_enqueue
+from oms.lib.actors import Actor
+from orders.models import ErpSyncState, Order, OrderEvent
+
+
+def order_event(
+    order: Order,
+    type: str,
+    *,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+    visible: bool = True,
+    outbox_type: str | None = None,
+    outbox_payload: dict[str, Any] | None = None,
+) -> OrderEvent:
+    """Write one timeline event; with `outbox_type`, also the ERP message it produced."""
+    message = None
+    if outbox_type is not None:
+        message = outbox_enqueue(
+            type=outbox_type,
+            aggregate_type="order",
+            aggregate_id=order.number,
+            payload=outbox_payload if outbox_payload is not None else {},
+            version=order.version,
+            plant=order.plant,
+            system=order.erp_system,
+        )
+        if order.erp_sync_state != ErpSyncState.PENDING:
+            Order.objects.filter(pk=order.pk).update(erp_sync_state=ErpSyncState.PENDING)
+            order.erp_sync_state = ErpSyncState.PENDING
+    return OrderEvent.objects.create(
+        order=order,
+        at=timezone.now(),
+        type=type,
+        actor_kind=actor.kind,
+        actor=actor.name,
+        channel=actor.channel,
+        data=data or {},
+        visible_to_customer=visible,
+        outbox_message=message,
+    )
+
+
+def order_bump(order: Order, *fields: str) -> None:
+    """Save `fields` of a locked order with a new version (for changes that are not transitions)."""
+    order.version += 1
+    order.updated_at = timezone.now()
+    order.save(update_fields=[*fields, "version", "updated_at"])

@@ -1,0 +1,350 @@
+"""`order_place`: the one entry point for every channel (storefront, web, phone, kiosk, erp).
+
+validate → resolve customer and site → price lines → choose the plant → allocate stock (locked, all
+or nothing) → order, lines, `order.placed` event, outbox `order.created` — in one transaction, with a
+constant number of queries whatever the number of lines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from customers.models import Customer, Site
+from customers.services import (
+    CustomerData,
+    SiteData,
+    customer_get_or_create,
+    customer_resolve,
+    site_create,
+    site_for_customer,
+)
+from erp_sync.outbox import external_refs_for
+from fleet.models import Plant
+from oms.exceptions import DuplicateExternalRef, ValidationError
+from oms.lib.actors import Actor
+from oms.lib.sequences import next_value
+from orders.models import (
+    ZERO_QTY,
+    Channel,
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    SalesPoint,
+    StockLevel,
+)
+from orders.payloads import order_document
+from orders.services.events import order_event
+from orders.services.stock import stock_allocate
+from orders.state import order_transition
+
+MAX_LINES = 100
+MAX_QUANTITY = Decimal("1000000")
+CENT = Decimal("0.01")
+MILLI = Decimal("0.001")
+
+LINES_REQUIRED = "An order needs 1 to 100 lines."
+QUANTITY_INVALID = "Quantity must be greater than 0 with at most 3 decimals."
+UNKNOWN_SKU = "Unknown or inactive product."
+SITE_REQUIRED = "A delivery needs a site."
+DATE_IN_PAST = "The requested date cannot be in the past."
+WINDOW_INVALID = "The window must end after it starts."
+TOO_LONG = "Ensure this field has no more than {n} characters."
+NO_PLANT = "No active plant can serve this order."
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: Decimal
+    unit_price: Decimal | None = None  # only the ERP channel may set prices
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    id: str | None = None
+    number: str | None = None
+    data: CustomerData | None = None
+    customer: Customer | None = None
+
+
+@dataclass(frozen=True)
+class SiteRef:
+    id: str | None = None
+    data: SiteData | None = None
+
+
+def round_money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def plant_today(plant: Plant) -> date:
+    try:
+        zone = ZoneInfo(plant.timezone)
+    except Exception:  # noqa: BLE001 - a bad zone name in master data falls back to UTC
+        zone = ZoneInfo("UTC")
+    return timezone.now().astimezone(zone).date()
+
+
+def _validate_shape(*, lines: list[LineInput], external_ref: str, notes: str, window_from, window_to) -> None:
+    errors: dict[str, object] = {}
+    if not 1 <= len(lines) <= MAX_LINES:
+        errors["lines"] = [LINES_REQUIRED]
+    else:
+        line_errors: list[dict[str, list[str]]] = []
+        for line in lines:
+            problems: dict[str, list[str]] = {}
+            q = line.quantity
+            if (
+                not isinstance(q, Decimal)
+                or not q.is_finite()
+                or q <= 0
+                or q >= MAX_QUANTITY
+                or q != q.quantize(MILLI)
+            ):
+                problems["quantity"] = [QUANTITY_INVALID]
+            if not line.sku or len(line.sku) > 40:
+                problems["sku"] = [UNKNOWN_SKU]
+            if line.unit_price is not None and (not line.unit_price.is_finite() or line.unit_price < 0):
+                problems["unit_price"] = ["Unit price must be a non-negative amount."]
+            line_errors.append(problems)
+        if any(line_errors):
+            errors["lines"] = line_errors
+    if len(external_ref or "") > 100:
+        errors["external_ref"] = [TOO_LONG.format(n=100)]
+    if len(notes or "") > 2000:
+        errors["notes"] = [TOO_LONG.format(n=2000)]
+    if window_from and window_to and window_to <= window_from:
+        errors["window"] = [WINDOW_INVALID]
+    if errors:
+        raise ValidationError(errors=errors)
+
+
+def _resolve_customer(ref: CustomerRef, actor: Actor) -> Customer:
+    if ref.customer is not None:
+        return ref.customer
+    if ref.id or ref.number:
+        return customer_resolve(id=ref.id, number=ref.number)
+    if ref.data is not None:
+        return customer_get_or_create(data=ref.data, actor=actor)
+    raise ValidationError(errors={"customer": ["Give the customer's id, number, or name and contact."]})
+
+
+def _resolve_site(customer: Customer, fulfilment: str, ref: SiteRef | None) -> Site | None:
+    if fulfilment == Fulfilment.PICKUP:
+        return None
+    if ref is None or (ref.id is None and ref.data is None):
+        raise ValidationError(SITE_REQUIRED, errors={"site": [SITE_REQUIRED]})
+    if ref.id:
+        return site_for_customer(customer=customer, site_id=ref.id)
+    return site_create(customer=customer, data=ref.data)
+
+
+def _distance_km(lat1, lon1, lat2, lon2) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def choose_plant(*, customer: Customer, site: Site | None, needs: dict[int, Decimal]) -> Plant:
+    """Nearest active plant that can serve every stocked line; else the customer's default; else nearest."""
+    plants = list(Plant.objects.filter(active=True).order_by("code"))
+    if not plants:
+        raise ValidationError(NO_PLANT, errors={"plant": [NO_PLANT]})
+    serving = {p.pk for p in plants}
+    if needs:
+        available: dict[tuple[int, int], Decimal] = {
+            (plant_id, product_id): on_hand - allocated
+            for plant_id, product_id, on_hand, allocated in StockLevel.objects.filter(
+                plant_id__in=serving, product_id__in=needs
+            ).values_list("plant_id", "product_id", "on_hand", "allocated")
+        }
+        serving = {
+            p.pk
+            for p in plants
+            if all(available.get((p.pk, pid), ZERO_QTY) >= qty for pid, qty in needs.items())
+        }
+
+    def distance(plant: Plant) -> float:
+        if site is None or site.lat is None or plant.lat is None:
+            return math.inf
+        return _distance_km(site.lat, site.lon, plant.lat, plant.lon)
+
+    candidates = [p for p in plants if p.pk in serving]
+    if candidates:
+        if customer.default_plant_id in serving and (site is None or site.lat is None):
+            return next(p for p in candidates if p.pk == customer.default_plant_id)
+        return min(candidates, key=lambda p: (distance(p), p.code))
+    default = next((p for p in plants if p.pk == customer.default_plant_id), None)
+    return default or min(plants, key=lambda p: (distance(p), p.code))
+
+
+def order_number(value: int, when: datetime) -> str:
+    return f"ORD-{when.year}-{value:06d}"
+
+
+def order_place(
+    *,
+    channel: str,
+    customer: CustomerRef,
+    lines: list[LineInput],
+    actor: Actor,
+    fulfilment: str = Fulfilment.DELIVERY,
+    site: SiteRef | None = None,
+    requested_date: date | None = None,
+    window_from: time | None = None,
+    window_to: time | None = None,
+    on_call: bool = False,
+    external_ref: str = "",
+    notes: str = "",
+    sales_point: SalesPoint | None = None,
+    plant: Plant | None = None,
+    erp_system=None,
+    erp_order_number: str = "",
+) -> Order:
+    """Place an order from any channel. One transaction; raises a DomainError and writes nothing on failure.
+
+    Errors: ValidationError (fields), NotFound (customer id/number), InsufficientStock (409, per line
+    availability), DuplicateExternalRef (409, `number` of the existing order).
+    """
+    if channel not in Channel.values:
+        raise ValidationError(errors={"channel": [f"Unknown channel {channel!r}."]})
+    if fulfilment not in Fulfilment.values:
+        raise ValidationError(errors={"fulfilment": ["Use delivery or pickup."]})
+    external_ref = (external_ref or "").strip()
+    _validate_shape(
+        lines=lines, external_ref=external_ref, notes=notes, window_from=window_from, window_to=window_to
+    )
+    if channel != Channel.ERP and any(line.unit_price is not None for line in lines):
+        raise ValidationError(errors={"lines": ["Prices are set by the catalog."]})
+
+    with transaction.atomic():
+        if external_ref:
+            existing = Order.objects.filter(channel=channel, external_ref=external_ref).values_list(
+                "number", flat=True
+            )
+            if number := existing.first():
+                raise DuplicateExternalRef(extra={"number": number})
+        the_customer = _resolve_customer(customer, actor)
+        products = {
+            p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in lines}, active=True)
+        }
+        unknown = [{"sku": [UNKNOWN_SKU]} if line.sku not in products else {} for line in lines]
+        if any(unknown):
+            raise ValidationError(UNKNOWN_SKU, errors={"lines": unknown})
+        the_site = _resolve_site(the_customer, fulfilment, site)
+        needs: dict[int, Decimal] = {}
+        for line in lines:
+            product = products[line.sku]
+            if product.stocked:
+                needs[product.pk] = needs.get(product.pk, ZERO_QTY) + line.quantity
+        if plant is None:
+            plant = (
+                sales_point.plant
+                if sales_point is not None
+                else choose_plant(customer=the_customer, site=the_site, needs=needs)
+            )
+        today = plant_today(plant)
+        requested = requested_date or today
+        if requested < today and channel != Channel.ERP:
+            raise ValidationError(DATE_IN_PAST, errors={"requested_date": [DATE_IN_PAST]})
+
+        stock_allocate(plant_id=plant.pk, items=needs.items(), skus={p.pk: p.sku for p in products.values()})
+
+        now = timezone.now()
+        order_lines: list[OrderLine] = []
+        net_total = tax_total = Decimal("0.00")
+        for position, line in enumerate(lines, start=1):
+            product = products[line.sku]
+            price = line.unit_price if line.unit_price is not None else product.unit_price
+            net = round_money(line.quantity * price)
+            tax = round_money(net * product.vat_rate / 100)
+            net_total += net
+            tax_total += tax
+            order_lines.append(
+                OrderLine(
+                    position=position,
+                    product=product,
+                    sku=product.sku,
+                    description=product.name,
+                    unit=product.unit,
+                    unit_price=price,
+                    vat_rate=product.vat_rate,
+                    stocked=product.stocked,
+                    quantity=line.quantity,
+                    allocated=line.quantity if product.stocked else ZERO_QTY,
+                    net=net,
+                    tax=tax,
+                )
+            )
+        order = Order(
+            number=order_number(next_value("order_number"), now),
+            customer=the_customer,
+            site=the_site,
+            address=the_site.snapshot() if the_site else {},
+            channel=channel,
+            sales_point=sales_point,
+            external_ref=external_ref,
+            fulfilment=fulfilment,
+            on_call=on_call,
+            requested_date=requested,
+            window_from=window_from,
+            window_to=window_to,
+            plant=plant,
+            net_total=net_total,
+            tax_total=tax_total,
+            gross_total=net_total + tax_total,
+            notes=notes or "",
+            created_by=actor.user,
+            erp_system=erp_system,
+            erp_order_number=erp_order_number,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with transaction.atomic():
+                order.save(force_insert=True)
+        except IntegrityError as exc:
+            number = (
+                Order.objects.filter(channel=channel, external_ref=external_ref)
+                .values_list("number", flat=True)
+                .first()
+            )
+            if external_ref and number:
+                raise DuplicateExternalRef(extra={"number": number}) from exc
+            raise
+        for order_line in order_lines:
+            order_line.order = order
+        OrderLine.objects.bulk_create(order_lines)
+
+        payload = order_document(order, order_lines)
+        payload["customer"]["erp_refs"] = external_refs_for(the_customer)
+        payload["site"] = order.address or None
+        payload["notes"] = order.notes
+        event_actor = actor if actor.channel else Actor(actor.kind, actor.name, actor.user, channel)
+        order_event(
+            order,
+            "order.placed",
+            actor=event_actor,
+            data={"channel": channel, "lines": len(order_lines), "gross": f"{order.gross_total:.2f}"},
+            outbox_type="order.created" if channel != Channel.ERP else None,
+            outbox_payload=payload,
+        )
+        if the_customer.credit_hold:
+            order_transition(
+                order,
+                OrderStatus.ON_HOLD,
+                actor=Actor.system(),
+                data={"reason": "credit_hold"},
+                event_type="order.held",
+            )
+    return order

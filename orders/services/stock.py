@@ -1,0 +1,128 @@
+"""Stock per plant: allocate, release, consume, set level. Never oversell.
+
+Allocation locks the stock rows of all lines in primary-key order (one SELECT … FOR UPDATE, so two
+multi-line orders cannot deadlock), checks every line, then writes all lines with one UPDATE: a
+constant number of queries whatever the number of lines, all-or-nothing. The database check
+constraint `0 <= allocated <= on_hand` is the last line of defence.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Case, DecimalField, F, Value, When
+from django.db.models.functions import Greatest, Least
+
+from oms.exceptions import InsufficientStock, ValidationError
+from oms.lib.actors import Actor
+from orders.models import QTY, ZERO_QTY, Product, StockLevel
+
+QTY_FIELD = DecimalField(**QTY)
+NEGATIVE_ON_HAND = "on_hand cannot be negative."
+
+
+def _sum_by_product(items: Iterable[tuple[int, Decimal]]) -> dict[int, Decimal]:
+    totals: dict[int, Decimal] = defaultdict(lambda: ZERO_QTY)
+    for product_id, quantity in items:
+        totals[product_id] += quantity
+    return dict(totals)
+
+
+def _case(values: dict[int, Decimal]) -> Case:
+    return Case(
+        *[When(product_id=pid, then=Value(qty, output_field=QTY_FIELD)) for pid, qty in values.items()],
+        default=Value(ZERO_QTY, output_field=QTY_FIELD),
+        output_field=QTY_FIELD,
+    )
+
+
+def stock_allocate(*, plant_id: int, items: Iterable[tuple[int, Decimal]], skus: dict[int, str]) -> None:
+    """Allocate (product_id, quantity) items at a plant, all or nothing. Caller holds a transaction.
+
+    Raises InsufficientStock with one entry per short product: {"sku", "requested", "available"}.
+    """
+    wanted = _sum_by_product(items)
+    if not wanted:
+        return
+    rows = list(
+        StockLevel.objects.select_for_update()
+        .filter(plant_id=plant_id, product_id__in=wanted)
+        .order_by("pk")
+        .values_list("product_id", "on_hand", "allocated")
+    )
+    available = {pid: max(on_hand - allocated, ZERO_QTY) for pid, on_hand, allocated in rows}
+    short = [
+        {"sku": skus[pid], "requested": f"{qty:.3f}", "available": f"{available.get(pid, ZERO_QTY):.3f}"}
+        for pid, qty in sorted(wanted.items())
+        if available.get(pid, ZERO_QTY) < qty
+    ]
+    if short:
+        raise InsufficientStock(
+            f"Not enough stock for {len(short)} line{'s' if len(short) != 1 else ''}.",
+            errors={"lines": short},
+        )
+    StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
+        allocated=F("allocated") + _case(wanted)
+    )
+
+
+def stock_release(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> None:
+    """Give back allocated quantities (cancellation, correction down). Never below zero."""
+    wanted = _sum_by_product(items)
+    if not wanted:
+        return
+    list(
+        StockLevel.objects.select_for_update()
+        .filter(plant_id=plant_id, product_id__in=wanted)
+        .order_by("pk")
+        .values("pk")
+    )
+    StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
+        allocated=Greatest(F("allocated") - _case(wanted), Value(ZERO_QTY, output_field=QTY_FIELD))
+    )
+
+
+def stock_consume(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> None:
+    """Goods left the plant (delivered): on_hand and allocated both go down by the quantity."""
+    wanted = _sum_by_product(items)
+    if not wanted:
+        return
+    list(
+        StockLevel.objects.select_for_update()
+        .filter(plant_id=plant_id, product_id__in=wanted)
+        .order_by("pk")
+        .values("pk")
+    )
+    # Allocation first (it must stay <= on_hand), then on_hand; both clamp at zero.
+    StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
+        allocated=Greatest(F("allocated") - _case(wanted), Value(ZERO_QTY, output_field=QTY_FIELD)),
+        on_hand=Greatest(F("on_hand") - _case(wanted), Value(ZERO_QTY, output_field=QTY_FIELD)),
+    )
+
+
+def stock_restock(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> None:
+    """Returned goods back on hand."""
+    wanted = _sum_by_product(items)
+    for product_id, quantity in sorted(wanted.items()):
+        level, _ = StockLevel.objects.select_for_update().get_or_create(
+            plant_id=plant_id, product_id=product_id
+        )
+        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+
+
+@transaction.atomic
+def stock_set_level(*, plant, product: Product, on_hand: Decimal, actor: Actor) -> StockLevel:
+    """Absolute on-hand from the ERP. Allocation is the OMS's: it is capped at the new on_hand."""
+    if on_hand < 0:
+        raise ValidationError(NEGATIVE_ON_HAND, errors={"on_hand": [NEGATIVE_ON_HAND]})
+    level, _ = StockLevel.objects.get_or_create(plant=plant, product=product)
+    level = StockLevel.objects.select_for_update().get(pk=level.pk)
+    StockLevel.objects.filter(pk=level.pk).update(
+        on_hand=Value(on_hand, output_field=QTY_FIELD),
+        allocated=Least(F("allocated"), Value(on_hand, output_field=QTY_FIELD)),
+    )
+    level.refresh_from_db()
+    return level
