@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "oms",
     "customers",
@@ -214,6 +215,14 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets are served from the drf-spectacular-sidecar package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "orders.api.schema.problem_responses_hook",
+    ],
 }
 OMS_ORDER_RATE_PER_MINUTE = env_int("OMS_ORDER_RATE_PER_MINUTE", 120)
 OMS_IDEMPOTENCY_RETENTION_DAYS = env_int("OMS_IDEMPOTENCY_RETENTION_DAYS", 7)

@@ -1,0 +1,400 @@
+"""Kiosk / storefront endpoints and public tracking (shared/API.md). Views parse, call, answer."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+
+from customers.services import CustomerData, customer_create, customer_match
+from oms.exceptions import IdempotencyKeyMissing, NotFound
+from oms.lib.actors import Actor
+from oms.lib.idempotency import run_idempotent, validate_key
+from oms.lib.problems import PROBLEM_CONTENT_TYPE
+from orders import selectors
+from orders.api import serializers as s
+from orders.api.auth import IsDevice, TokenAuthentication
+from orders.api.schema import TokenAuthenticationScheme  # noqa: F401 - registers the scheme
+from orders.api.throttles import OrderCreateThrottle
+from orders.filters import OrderFilter, ProductFilter
+from orders.models import ApiClient, Order
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+CUSTOMER_NOT_FOUND = "No customer matches."
+
+
+def _problem(description: str) -> OpenApiResponse:
+    return OpenApiResponse(s.ProblemSerializer, description=description)
+
+
+INVALID = _problem("Invalid request (`invalid`, `idempotency_key_missing`): `errors` maps field → messages.")
+NOT_FOUND = _problem("Unknown, or not visible to the caller (`not_found`).")
+REUSED = _problem("The Idempotency-Key was used for a different request (`idempotency_key_reused`).")
+THROTTLED = _problem("Rate limit reached (`throttled`); see Retry-After.")
+
+
+def replayed_header(*codes: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Idempotent-Replayed",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=list(codes),
+        enum=["true"],
+        description="Present on a replay of the stored first response.",
+    )
+
+
+def retry_after_header(*codes: int) -> OpenApiParameter:
+    return OpenApiParameter(
+        "Retry-After", OpenApiTypes.INT, location=OpenApiParameter.HEADER, response=list(codes)
+    )
+
+
+def idempotency_parameter(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        IDEMPOTENCY_HEADER,
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        required=required,
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description=(
+            "1-255 visible ASCII characters. The same key and request replays the stored first response."
+        ),
+    )
+
+
+class ProductPagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class OrderPagination(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = ("-created_at", "-id")
+
+
+class DeviceViewMixin:
+    """Kiosk / store POS keys only; every query is scoped to the caller's sales point."""
+
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsDevice]
+
+    @property
+    def client(self) -> ApiClient:
+        return self.request.auth
+
+    @property
+    def sales_point(self):
+        return self.client.sales_point
+
+    @property
+    def actor(self) -> Actor:
+        sales_point = self.sales_point
+        return Actor(kind="device", name=sales_point.code, channel=sales_point.channel)
+
+    def respond_idempotent(self, request, *, required: bool, operation) -> Response:
+        """Run `operation` (→ status, body, ref) once per Idempotency-Key; without a key, just run it."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            if required:
+                raise IdempotencyKeyMissing()
+            status_code, body, _ = operation()
+            return Response(body, status=status_code)
+        result = run_idempotent(
+            scope=f"client:{self.client.public_id}",
+            method=request.method,
+            path=request.path,
+            key=key,
+            payload=request.data,
+            operation=operation,
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        content_type = PROBLEM_CONTENT_TYPE if result.status >= 400 else None
+        return Response(result.body, status=result.status, headers=headers, content_type=content_type)
+
+    def check_idempotency_key(self, request, *, required: bool) -> None:
+        """Refuse a missing (when required) or malformed key before anything else is looked at."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None:
+            if required:
+                raise IdempotencyKeyMissing()
+            return
+        validate_key(key)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Active products", responses={200: s.ProductOutputSerializer(many=True)}),
+    retrieve=extend_schema(
+        summary="One active product", responses={200: s.ProductOutputSerializer, 404: NOT_FOUND}
+    ),
+)
+class ProductViewSet(DeviceViewMixin, viewsets.ReadOnlyModelViewSet):
+    """The catalog of active products: search by SKU or name, filter by unit."""
+
+    serializer_class = s.ProductOutputSerializer
+    filterset_class = ProductFilter
+    pagination_class = ProductPagination
+    lookup_field = "sku"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    @extend_schema(
+        operation_id="products_availability",
+        summary="Availability of a product per plant",
+        filters=False,
+        responses={200: s.AvailabilityOutputSerializer, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def availability(self, request, sku=None):
+        product = self.get_object()
+        data = {"sku": product.sku, "plants": selectors.product_availability(product=product)}
+        return Response(s.AvailabilityOutputSerializer(data).data)
+
+
+class CustomerViewSet(DeviceViewMixin, viewsets.GenericViewSet):
+    """Customer registration and lookup; never answers with contact data."""
+
+    serializer_class = s.CustomerOutputSerializer
+    pagination_class = None
+    filter_backends: list = []
+
+    @extend_schema(
+        summary="Register a customer",
+        request=s.CustomerCreateInputSerializer,
+        parameters=[idempotency_parameter(required=False), replayed_header(201, 409)],
+        responses={
+            201: s.CustomerOutputSerializer,
+            400: INVALID,
+            409: _problem("A customer with this email or phone exists (`customer_exists`, top-level `id`)."),
+            422: REUSED,
+        },
+    )
+    def create(self, request):
+        self.check_idempotency_key(request, required=False)
+        payload = s.CustomerCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = CustomerData(
+            name=payload.validated_data["name"],
+            email=payload.validated_data.get("email", ""),
+            phone=payload.validated_data.get("phone", ""),
+            kind=payload.validated_data["kind"],
+            vat_id=payload.validated_data.get("vat_id", ""),
+        )
+
+        def operation():
+            customer = customer_create(data=data, actor=self.actor)
+            return status.HTTP_201_CREATED, s.CustomerOutputSerializer(customer).data, customer.number
+
+        return self.respond_idempotent(request, required=False, operation=operation)
+
+    @extend_schema(
+        operation_id="customers_lookup",
+        summary="Find a customer by phone, email or customer number",
+        request=s.CustomerLookupInputSerializer,
+        responses={200: s.CustomerLookupOutputSerializer, 400: INVALID, 404: NOT_FOUND},
+    )
+    @action(detail=False, methods=["post"])
+    def lookup(self, request):
+        payload = s.CustomerLookupInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        customer = customer_match(**payload.validated_data)
+        if customer is None:
+            raise NotFound(CUSTOMER_NOT_FOUND)
+        return Response(s.CustomerLookupOutputSerializer(customer).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Orders of the caller's sales point"),
+    retrieve=extend_schema(
+        summary="One order of the caller's sales point",
+        responses={200: s.OrderDetailOutputSerializer, 404: NOT_FOUND},
+    ),
+)
+class OrderViewSet(
+    DeviceViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Orders of the caller's sales point: place (idempotent, rate limited), list, read, cancel."""
+
+    serializer_class = s.OrderOutputSerializer
+    filterset_class = OrderFilter
+    pagination_class = OrderPagination
+    lookup_field = "number"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return Order.objects.none()
+        if self.action == "list":
+            return selectors.order_list_for_sales_point(sales_point=self.sales_point)
+        return selectors.order_detail_for_sales_point(sales_point=self.sales_point)
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return s.OrderDetailOutputSerializer
+        return s.OrderOutputSerializer
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [OrderCreateThrottle()]
+        return []
+
+    @extend_schema(
+        summary="Place an order",
+        request=s.OrderCreateInputSerializer,
+        parameters=[
+            idempotency_parameter(required=True),
+            replayed_header(201, 409),
+            retry_after_header(409, 429),
+        ],
+        responses={
+            201: s.OrderOutputSerializer,
+            400: INVALID,
+            404: _problem("Unknown customer id or number (`not_found`)."),
+            409: OpenApiResponse(
+                s.ProblemSerializer,
+                description=(
+                    "`insufficient_stock` (per-line availability in `errors.lines`), "
+                    "`duplicate_external_ref` (top-level `number`), `idempotency_in_progress` (Retry-After)."
+                ),
+            ),
+            422: REUSED,
+            429: THROTTLED,
+        },
+    )
+    def create(self, request):
+        from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+
+        self.check_idempotency_key(request, required=True)
+        payload = s.OrderCreateInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        window = data.get("window") or {}
+        sales_point = self.sales_point
+
+        def operation():
+            order = order_place(
+                channel=sales_point.channel,
+                customer=_customer_ref(CustomerRef, data["customer"]),
+                lines=[LineInput(sku=line["sku"], quantity=line["quantity"]) for line in data["lines"]],
+                actor=self.actor,
+                fulfilment=data["fulfilment"],
+                site=_site_ref(SiteRef, data.get("site")) if data["fulfilment"] == "delivery" else None,
+                requested_date=data.get("requested_date"),
+                window_from=window.get("from"),
+                window_to=window.get("to"),
+                on_call=data["on_call"],
+                external_ref=data["external_ref"],
+                notes=data["notes"],
+                sales_point=sales_point,
+                plant=sales_point.plant,
+            )
+            order = selectors.order_list_for_sales_point(sales_point=sales_point).get(pk=order.pk)
+            return status.HTTP_201_CREATED, s.OrderOutputSerializer(order).data, order.number
+
+        return self.respond_idempotent(request, required=True, operation=operation)
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        summary="Cancel an order (or request its cancellation once loading started)",
+        request=s.CancelInputSerializer,
+        parameters=[idempotency_parameter(required=False), replayed_header(200, 409)],
+        responses={
+            200: s.OrderDetailOutputSerializer,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: _problem("Delivered or completed orders cannot be cancelled (`invalid_transition`)."),
+            422: REUSED,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def cancel(self, request, number=None):
+        from orders.services.lifecycle import order_cancel_request
+
+        self.check_idempotency_key(request, required=False)
+        order = self.get_object()
+        payload = s.CancelInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+
+        def operation():
+            changed = order_cancel_request(
+                order=order, reason=payload.validated_data["reason"], actor=self.actor
+            )
+            fresh = self.get_queryset().get(pk=changed.pk)
+            return status.HTTP_200_OK, s.OrderDetailOutputSerializer(fresh).data, fresh.number
+
+        return self.respond_idempotent(request, required=False, operation=operation)
+
+
+def _customer_ref(cls, data: dict):
+    if data.get("id"):
+        return cls(id=str(data["id"]))
+    if data.get("number"):
+        return cls(number=data["number"])
+    return cls(
+        data=CustomerData(
+            name=data["name"],
+            email=data.get("email", ""),
+            phone=data.get("phone", ""),
+            kind=data.get("kind") or "person",
+            vat_id=data.get("vat_id", ""),
+        )
+    )
+
+
+def _site_ref(cls, data: dict | None):
+    from customers.services import SiteData
+
+    if not data:
+        return None
+    if data.get("id"):
+        return cls(id=str(data["id"]))
+    return cls(
+        data=SiteData(
+            name=data["name"],
+            address=data["address"],
+            address2=data.get("address2", ""),
+            city=data.get("city", ""),
+            postcode=data.get("postcode", ""),
+            country=(data.get("country") or "BG").upper(),
+            lat=data.get("lat"),
+            lon=data.get("lon"),
+            contact_name=data.get("contact_name", ""),
+            contact_phone=data.get("contact_phone", ""),
+            access_notes=data.get("access_notes", ""),
+        )
+    )
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="Public tracking of one order (no authentication; the token is the secret)",
+        responses={200: s.TrackingOutputSerializer, 404: NOT_FOUND},
+    )
+)
+class TrackingViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Status, ETA and truck position of one order for anyone holding its tracking token."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    serializer_class = s.TrackingOutputSerializer
+    filter_backends: list = []
+    pagination_class = None
+    lookup_field = "tracking_token"
+    lookup_url_kwarg = "token"
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self):
+        return selectors.order_for_tracking()
+
+    def get_object(self) -> Order:
+        return get_object_or_404(self.get_queryset(), tracking_token=self.kwargs["token"])
