@@ -1,0 +1,47 @@
+from django.contrib import admin
+
+from customers.models import Customer, CustomerEvent, PortalAccess, Site
+
+
+class SiteInline(admin.TabularInline):
+    model = Site
+    extra = 0
+    fields = ("name", "address", "city", "postcode", "country", "lat", "lon", "active")
+
+
+class PortalAccessInline(admin.TabularInline):
+    model = PortalAccess
+    extra = 0
+    raw_id_fields = ("user",)
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("number", "name", "kind", "email", "phone", "credit_hold", "active")
+    list_filter = ("kind", "credit_hold", "active", "language")
+    search_fields = ("number", "name", "email", "phone", "vat_id")
+    readonly_fields = ("public_id", "number", "merged_into", "created_at", "updated_at")
+    inlines = [SiteInline, PortalAccessInline]
+    list_select_related = ()
+    show_full_result_count = False
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ("name", "customer", "address", "city", "active")
+    search_fields = ("name", "address", "city", "customer__number", "customer__name")
+    raw_id_fields = ("customer",)
+    list_select_related = ("customer",)
+
+
+@admin.register(CustomerEvent)
+class CustomerEventAdmin(admin.ModelAdmin):
+    list_display = ("customer", "type", "at", "actor")
+    list_select_related = ("customer",)
+    raw_id_fields = ("customer",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
