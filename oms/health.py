@@ -10,6 +10,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+BROKER_TIMEOUT_SECONDS = 0.5
+
 
 @require_GET
 @never_cache
@@ -35,8 +37,11 @@ def _check_broker() -> dict:
     from oms.celery import app
 
     started = time.monotonic()
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
+    # One attempt with bounded socket timeouts: a probe must answer within its own timeout (~1 s),
+    # and kombu would otherwise sleep 2 s before a retry and wait forever on an unanswered SYN.
+    options = {"socket_connect_timeout": BROKER_TIMEOUT_SECONDS, "socket_timeout": BROKER_TIMEOUT_SECONDS}
+    with app.connection_for_write(connect_timeout=BROKER_TIMEOUT_SECONDS, transport_options=options) as conn:
+        conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
     return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1), "transport": conn.transport_cls}
 
 
