@@ -26,10 +26,11 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.12 is required" >&2; exit 1; }
-	rm -rf $(VENV)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check "pip==26.3"
-	$(BIN)/pip install -q -c constraints.txt --group dev
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check "pip==26.3" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt --group dev 2>&1 | grep -v "^WARNING: Location"; \
+		test $${PIPESTATUS[0]} -eq 0
+	rm -f $(VENV)/.installed-*
 	touch $@
 
 run: venv
