@@ -59,6 +59,7 @@ DATE_IN_PAST = "The requested date cannot be in the past."
 WINDOW_INVALID = "The window must end after it starts."
 TOO_LONG = "Ensure this field has no more than {n} characters."
 NO_PLANT = "No active plant can serve this order."
+PRICE_INVALID = "Unit price must be a non-negative amount with at most 2 decimals."
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,10 @@ def _validate_shape(*, lines: list[LineInput], external_ref: str, notes: str, wi
                 problems["quantity"] = [QUANTITY_INVALID]
             if not line.sku or len(line.sku) > 40:
                 problems["sku"] = [UNKNOWN_SKU]
-            if line.unit_price is not None and (not line.unit_price.is_finite() or line.unit_price < 0):
-                problems["unit_price"] = ["Unit price must be a non-negative amount."]
+            price = line.unit_price
+            # Whole cents only: the line stores the price with 2 decimals and its net must follow from it.
+            if price is not None and (not price.is_finite() or price < 0 or price != price.quantize(CENT)):
+                problems["unit_price"] = [PRICE_INVALID]
             line_errors.append(problems)
         if any(line_errors):
             errors["lines"] = line_errors
