@@ -1,0 +1,305 @@
+"""Placement under concurrency, on real PostgreSQL connections: no oversell, no deadlock, one order per key.
+
+Every worker thread opens its own connection, waits on a barrier so that all start together, and
+closes its connection when done.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum
+
+from customers.models import Customer
+from erp_sync.models import OutboxMessage
+from fleet.models import Plant
+from oms.exceptions import (
+    DuplicateExternalRef,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InsufficientStock,
+)
+from oms.lib.actors import Actor
+from oms.lib.idempotency import run_idempotent
+from oms.models import IdempotencyRecord
+from orders.models import Channel, Fulfilment, Order, OrderEvent, OrderLine, Product, SalesPoint, StockLevel
+from orders.services.placement import CustomerRef, LineInput, order_place
+from tests.orders.factories import (
+    CustomerFactory,
+    PlantFactory,
+    ProductFactory,
+    SalesPointFactory,
+    StockLevelFactory,
+)
+
+# 50 workers share the 200 placements of a round (200 threads would need 200 connections).
+WORKERS = 50
+PLACEMENTS = 200
+ROUNDS = 5
+KIOSK = Actor(kind="device", name="kiosk-1", channel=Channel.KIOSK)
+
+
+def run_concurrently(task: Callable[[int], object], count: int, workers: int = WORKERS) -> list:
+    """Run task(0..count-1) on `workers` threads started together; [(ok, result or exception)]."""
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(count):
+        todo.put(i)
+    barrier = threading.Barrier(workers)
+    results: list[tuple[bool, object]] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            barrier.wait(timeout=30)
+            while True:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    outcome = (True, task(i))
+                except Exception as exc:  # noqa: BLE001 - the test inspects every failure
+                    outcome = (False, exc)
+                with lock:
+                    results.append(outcome)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+    assert len(results) == count
+    return results
+
+
+def failures(results) -> list[Exception]:
+    return [value for ok, value in results if not ok]
+
+
+def successes(results) -> list:
+    return [value for ok, value in results if ok]
+
+
+def place_one(sales_point: SalesPoint, customer: Customer, lines: list[LineInput], **kwargs) -> Order:
+    return order_place(
+        channel=Channel.KIOSK,
+        customer=CustomerRef(id=str(customer.public_id)),
+        lines=lines,
+        actor=KIOSK,
+        fulfilment=Fulfilment.PICKUP,
+        sales_point=sales_point,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def shop(transactional_db):
+    plant = PlantFactory(code="CON")
+    return {
+        "plant": plant,
+        "sales_point": SalesPointFactory(plant=plant),
+        "customer": CustomerFactory(),
+    }
+
+
+def assert_stock_matches_orders(plant: Plant, product: Product) -> StockLevel:
+    level = StockLevel.objects.get(plant=plant, product=product)
+    allocated_by_lines = OrderLine.objects.filter(order__plant=plant, product=product).aggregate(
+        total=Sum("allocated")
+    )["total"] or Decimal("0.000")
+    assert level.allocated <= level.on_hand
+    assert level.allocated - Decimal("90.000") == allocated_by_lines
+    return level
+
+
+@pytest.mark.django_db(transaction=True)
+def test_200_concurrent_placements_for_the_last_10_units_place_exactly_10_orders(shop):
+    plant, sales_point, customer = shop["plant"], shop["sales_point"], shop["customer"]
+    product = ProductFactory(sku="LAST-10")
+    level = StockLevelFactory(plant=plant, product=product, on_hand=Decimal("100"), allocated=Decimal("90"))
+    timings = []
+
+    for _ in range(ROUNDS):
+        StockLevel.objects.filter(pk=level.pk).update(allocated=Decimal("90"))
+        OrderEvent.objects.all().delete()
+        OrderLine.objects.all().delete()
+        OutboxMessage.objects.all().delete()
+        Order.objects.all().delete()
+        started = time.monotonic()
+
+        results = run_concurrently(
+            lambda i: place_one(sales_point, customer, [LineInput(sku="LAST-10", quantity=Decimal("1"))]),
+            PLACEMENTS,
+        )
+
+        timings.append(time.monotonic() - started)
+        errors = failures(results)
+        assert len(successes(results)) == 10
+        assert len(errors) == 190
+        assert {type(error) for error in errors} == {InsufficientStock}
+        assert {str(error.errors["lines"][0]["available"]) for error in errors} == {"0.000"}
+        level.refresh_from_db()
+        assert (level.on_hand, level.allocated) == (Decimal("100.000"), Decimal("100.000"))
+        assert Order.objects.count() == 10
+        assert OrderEvent.objects.filter(type="order.placed").count() == 10
+        assert OutboxMessage.objects.filter(type="order.created").count() == 10
+        assert_stock_matches_orders(plant, product)
+    print(
+        f"\n{ROUNDS} rounds of {PLACEMENTS} placements on {WORKERS} threads: "
+        + ", ".join(f"{t:.2f}s" for t in timings)
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_concurrent_multi_line_orders_in_random_line_order_never_deadlock(shop, round_):
+    plant, sales_point, customer = shop["plant"], shop["sales_point"], shop["customer"]
+    limits = {"MIX-A": Decimal("7"), "MIX-B": Decimal("5"), "MIX-C": Decimal("9")}
+    products = {}
+    for sku, on_hand in limits.items():
+        products[sku] = ProductFactory(sku=sku)
+        StockLevelFactory(plant=plant, product=products[sku], on_hand=on_hand)
+    shuffles = []
+    for i in range(PLACEMENTS):
+        skus = list(limits)
+        random.Random(round_ * PLACEMENTS + i).shuffle(skus)
+        shuffles.append([LineInput(sku=sku, quantity=Decimal("1")) for sku in skus])
+    assert len({tuple(line.sku for line in lines) for lines in shuffles}) == 6  # every order of lines
+
+    results = run_concurrently(lambda i: place_one(sales_point, customer, shuffles[i]), PLACEMENTS)
+
+    errors = failures(results)
+    assert {type(error) for error in errors} == {InsufficientStock}
+    assert len(successes(results)) == 5 == Order.objects.count()
+    for sku, on_hand in limits.items():
+        level = StockLevel.objects.get(plant=plant, product=products[sku])
+        assert (level.on_hand, level.allocated) == (on_hand, Decimal("5.000"))
+        assert OrderLine.objects.filter(product=products[sku]).aggregate(total=Sum("allocated"))[
+            "total"
+        ] == Decimal("5.000")
+    assert not StockLevel.objects.filter(allocated__gt=F("on_hand")).exists()
+    # The short product is reported to every refused order; the others only once they run out.
+    assert all("MIX-B" in [entry["sku"] for entry in error.errors["lines"]] for error in errors)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_the_row_lock_concurrent_allocations_race(shop):
+    """The race the lock prevents: read-then-write allocators all see the last unit as free."""
+    plant = shop["plant"]
+    product = ProductFactory()
+    level = StockLevelFactory(plant=plant, product=product, on_hand=Decimal("1"))
+    read_done = threading.Barrier(5)
+
+    def naive_allocate(_: int) -> None:
+        with transaction.atomic():
+            free = StockLevel.objects.get(pk=level.pk).available  # no select_for_update
+            read_done.wait(timeout=30)
+            if free >= 1:
+                StockLevel.objects.filter(pk=level.pk).update(allocated=F("allocated") + 1)
+
+    results = run_concurrently(naive_allocate, 5, workers=5)
+
+    # All five saw a free unit; only the database check constraint stopped four of them.
+    assert len(successes(results)) == 1
+    assert [type(error) for error in failures(results)] == [IntegrityError] * 4
+    assert all("stock_allocated_within_on_hand" in str(error) for error in failures(results))
+
+
+# --- idempotency ---------------------------------------------------------------------------------
+
+PATH = "/api/v1/orders/"
+
+
+def idempotent_place(shop, *, key: str, payload: dict, external_ref: str = ""):
+    def operation():
+        order = place_one(
+            shop["sales_point"],
+            shop["customer"],
+            [LineInput(sku=payload["sku"], quantity=Decimal(payload["quantity"]))],
+            external_ref=external_ref,
+        )
+        return 201, {"number": order.number}, order.number
+
+    return run_idempotent(
+        scope=f"device:{shop['sales_point'].code}",
+        method="POST",
+        path=PATH,
+        key=key,
+        payload=payload,
+        operation=operation,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_50_concurrent_placements_with_one_key_make_one_order(shop):
+    product = ProductFactory(sku="IDEM")
+    StockLevelFactory(plant=shop["plant"], product=product, on_hand=Decimal("100"))
+    payload = {"sku": "IDEM", "quantity": "2"}
+
+    results = run_concurrently(lambda i: idempotent_place(shop, key="key-1", payload=payload), 50)
+
+    order = Order.objects.get()
+    answered = successes(results)
+    assert [result.replayed for result in answered].count(False) == 1
+    assert {(result.status, result.body["number"], result.result_ref) for result in answered} == {
+        (201, order.number, order.number)
+    }
+    assert {type(error) for error in failures(results)} <= {IdempotencyInProgress}
+    assert StockLevel.objects.get(product=product).allocated == Decimal("2.000")
+    assert OrderEvent.objects.count() == 1
+    assert OutboxMessage.objects.count() == 1
+    # A retry after the storm gets the stored response.
+    again = idempotent_place(shop, key="key-1", payload=payload)
+    assert (again.status, again.body, again.replayed) == (201, {"number": order.number}, True)
+    assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_key_with_another_body_is_refused_and_places_nothing(shop):
+    product = ProductFactory(sku="IDEM")
+    StockLevelFactory(plant=shop["plant"], product=product, on_hand=Decimal("100"))
+    first = idempotent_place(shop, key="key-2", payload={"sku": "IDEM", "quantity": "2"})
+
+    with pytest.raises(IdempotencyKeyReused) as raised:
+        idempotent_place(shop, key="key-2", payload={"sku": "IDEM", "quantity": "3"})
+
+    assert raised.value.status == 422
+    assert list(Order.objects.values_list("number", flat=True)) == [first.body["number"]]
+    assert StockLevel.objects.get(product=product).allocated == Decimal("2.000")
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_placements_with_one_external_ref_make_one_order(shop):
+    product = ProductFactory(sku="EXT")
+    StockLevelFactory(plant=shop["plant"], product=product, on_hand=Decimal("100"))
+    payload = {"sku": "EXT", "quantity": "1"}
+
+    results = run_concurrently(
+        lambda i: idempotent_place(shop, key=f"key-{i}", payload=payload, external_ref="POS-4711"),
+        20,
+        workers=20,
+    )
+
+    order = Order.objects.get()
+    assert order.external_ref == "POS-4711"
+    errors = failures(results)
+    assert len(successes(results)) == 1
+    assert Counter(type(error) for error in errors) == Counter({DuplicateExternalRef: 19})
+    assert {tuple(error.extra.items()) for error in errors} == {(("number", order.number),)}
+    assert StockLevel.objects.get(product=product).allocated == Decimal("1.000")
+    assert OrderEvent.objects.count() == 1
+    # The conflict is a business answer: it is stored and replayed for the same key.
+    stored = IdempotencyRecord.objects.exclude(result_ref=order.number)
+    assert {(r.response_status, r.response_body["number"]) for r in stored} == {(409, order.number)}
