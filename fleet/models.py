@@ -196,9 +196,13 @@ class JobLine(models.Model):
 
 
 class JobEvent(models.Model):
-    """The fleet twin of OrderEvent: every job status event, applied or late."""
+    """The fleet twin of OrderEvent: every job or tour status event, applied or late.
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="events")
+    A job event names its job (and the job's tour, when it has one); a tour event names only the tour.
+    """
+
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    tour = models.ForeignKey(Tour, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField()
     received_at = models.DateTimeField()
     type = models.CharField(max_length=60)
@@ -208,9 +212,16 @@ class JobEvent(models.Model):
     lon = models.FloatField(null=True, blank=True)
     note = models.CharField(max_length=2000, blank=True, default="")
     actor = models.CharField(max_length=200, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(job__isnull=False) | models.Q(tour__isnull=False),
+                name="jobevent_has_subject",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.at:%H:%M}"
@@ -256,6 +267,15 @@ class ProofOfDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"EPOD {self.job_id}"
+
+    def save(self, *args, **kwargs):
+        # The evidence is immutable; only the derived PDF may be attached later.
+        update_fields = kwargs.get("update_fields")
+        if self.pk is not None and not kwargs.get("force_insert") and set(update_fields or ()) - {"pdf"}:
+            raise ValueError("A proof of delivery is immutable; record a correction instead.")
+        if self.pk is not None and update_fields is None and not self._state.adding:
+            raise ValueError("A proof of delivery is immutable; record a correction instead.")
+        super().save(*args, **kwargs)
 
 
 class EpodPhoto(models.Model):

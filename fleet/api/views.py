@@ -1,0 +1,285 @@
+"""Driver endpoints (shared/API.md "Driver endpoints"). Views parse input, pick the driver's own
+objects through the selectors (another driver's job is a 404) and call one service."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fleet import selectors
+from fleet.api import serializers as s
+from fleet.evidence import MAX_PHOTOS, TOO_MANY_PHOTOS, EvidenceError, read_image
+from fleet.models import SenderRole
+from fleet.services import (
+    batch_record_create,
+    call_request_create,
+    epod_pdf_render,
+    epod_submit,
+    job_status_apply,
+    message_post,
+    positions_ingest,
+)
+from fleet.services.common import driver_actor, epod_pdf_url
+from oms.exceptions import IdempotencyKeyMissing, ValidationError
+from oms.lib.idempotency import run_idempotent
+from oms.lib.problems import PROBLEM_CONTENT_TYPE
+from orders.api.auth import IsDriver, TokenAuthentication
+
+
+class DriverView(APIView):
+    authentication_classes = [TokenAuthentication]
+    permission_classes = [IsDriver]
+
+    @property
+    def driver(self):
+        return self.request.auth.driver
+
+    @property
+    def actor(self):
+        return driver_actor(self.driver)
+
+    def idempotent(self, request, payload: Any, operation, *, required: bool = False) -> Response:
+        """Run `operation() -> (status, body, ref)` under the request's Idempotency-Key, if any."""
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            if required:
+                raise IdempotencyKeyMissing()
+            status, body, _ = operation()
+            return Response(body, status=status)
+        result = run_idempotent(
+            scope=f"client:{request.auth.public_id}",
+            method=request.method,
+            path=request.path,
+            key=key,
+            payload=payload,
+            operation=operation,
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+        content_type = PROBLEM_CONTENT_TYPE if result.status >= 400 else None
+        return Response(result.body, status=result.status, headers=headers, content_type=content_type)
+
+
+def _valid(serializer_class, data, **kwargs) -> dict[str, Any]:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ToursView(DriverView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, description="Plant-local date; default today.")
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        summary="The driver's tours of a date, with their jobs (plain list).",
+    )
+    def get(self, request):
+        query = _valid(s.ToursQuery, request.query_params)
+        day = query.get("date") or selectors.driver_today(self.driver)
+        tours = selectors.driver_tours(driver=self.driver, date=day)
+        return Response([s.tour_document(tour) for tour in tours])
+
+
+class JobView(DriverView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One of the driver's jobs.")
+    def get(self, request, job_id):
+        return Response(s.job_document(selectors.driver_job(driver=self.driver, job_id=job_id)))
+
+
+class JobEventsView(DriverView):
+    @extend_schema(request=s.JobEventIn, responses={200: OpenApiTypes.OBJECT}, summary="Report a job status.")
+    def post(self, request, job_id):
+        job = selectors.driver_job(driver=self.driver, job_id=job_id)
+        data = _valid(s.JobEventIn, request.data)
+
+        def operation():
+            job_status_apply(
+                job=job,
+                status=data["status"],
+                at=data["at"],
+                actor=self.actor,
+                lat=data.get("lat"),
+                lon=data.get("lon"),
+                note=data.get("note", ""),
+            )
+            fresh = selectors.driver_job(driver=self.driver, job_id=job_id)
+            return 200, s.job_document(fresh), fresh.ticket
+
+        return self.idempotent(request, request.data, operation)
+
+
+class PositionsView(DriverView):
+    @extend_schema(
+        request=s.PositionsIn, responses={202: OpenApiTypes.OBJECT}, summary="A batch of 1-1000 GPS points."
+    )
+    def post(self, request):
+        envelope = _valid(s.PositionsIn, request.data)
+        truck = selectors.driver_truck(driver=self.driver, code=envelope["truck"])
+        now = s.now()
+        points, rejected = [], []
+        for index, raw in enumerate(envelope["positions"]):
+            point, errors = s.validate_point(raw, now=now)
+            if point is None:
+                rejected.append({"index": index, "errors": errors})
+            else:
+                points.append(point)
+
+        def operation():
+            accepted = positions_ingest(truck=truck, points=points)
+            return 202, {"accepted": accepted, "rejected": rejected}, ""
+
+        return self.idempotent(request, request.data, operation)
+
+
+def _file_fingerprint(upload) -> str:
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest()
+
+
+class EpodView(DriverView):
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.EpodIn},
+        responses={201: OpenApiTypes.OBJECT},
+        summary="Electronic proof of delivery (Idempotency-Key required).",
+    )
+    def post(self, request, job_id):
+        if request.headers.get("Idempotency-Key") is None:
+            raise IdempotencyKeyMissing()
+        job = selectors.driver_job(driver=self.driver, job_id=job_id)
+        photos = request.FILES.getlist("photos")
+        if len(photos) > MAX_PHOTOS:
+            raise ValidationError(TOO_MANY_PHOTOS, errors={"photos": [TOO_MANY_PHOTOS]})
+        form = {key: request.data.get(key) for key in request.data if key not in ("signature", "photos")}
+        data = _valid(s.EpodIn, {**form, "signature": request.FILES.get("signature"), "photos": photos})
+        errors: dict[str, list[str]] = {}
+        signature = None
+        try:
+            signature = read_image(data["signature"], formats=frozenset({"PNG"}))
+        except EvidenceError as exc:
+            errors["signature"] = [str(exc)]
+        evidence = []
+        for index, upload in enumerate(data["photos"]):
+            try:
+                evidence.append(read_image(upload, formats=frozenset({"PNG", "JPEG"})))
+            except EvidenceError as exc:
+                errors[f"photos.{index}"] = [str(exc)]
+        if errors:
+            raise ValidationError("The evidence is not valid.", errors=errors)
+        payload = {
+            "fields": form,
+            "signature": signature.sha256,
+            "photos": [item.sha256 for item in evidence],
+        }
+
+        def operation():
+            epod = epod_submit(
+                job=job,
+                actor=self.actor,
+                received_by=data["received_by"],
+                signature=signature,
+                photos=evidence,
+                signed_at=data["signed_at"],
+                lines=data["lines"],
+                lat=data["lat"],
+                lon=data["lon"],
+                water_added_l=data.get("water_added_l"),
+                remarks=data.get("remarks", ""),
+            )
+            body = {
+                "id": str(epod.public_id),
+                "job": str(job.public_id),
+                "sha256": epod.sha256,
+                "pdf_url": epod_pdf_url(epod),
+            }
+            return 201, body, str(epod.public_id)
+
+        return self.idempotent(request, payload, operation, required=True)
+
+
+class EpodPdfView(DriverView):
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY}, summary="The EPOD e-ticket PDF."
+    )
+    def get(self, request, epod_id):
+        epod = selectors.driver_epod(driver=self.driver, epod_id=epod_id)
+        if not epod.pdf:
+            epod_pdf_render(epod_id=epod.pk)
+            epod.refresh_from_db(fields=["pdf"])
+        return FileResponse(
+            epod.pdf.open("rb"), content_type="application/pdf", filename=f"{epod.job.ticket}.pdf"
+        )
+
+
+class BatchDataView(DriverView):
+    @extend_schema(
+        request=s.BatchDataIn, responses={201: OpenApiTypes.OBJECT}, summary="Batch data of a load."
+    )
+    def post(self, request, job_id):
+        job = selectors.driver_job(driver=self.driver, job_id=job_id)
+        data = _valid(s.BatchDataIn, request.data)
+
+        def operation():
+            record = batch_record_create(job=job, actor=self.actor, **data)
+            return 201, {"job": str(job.public_id), "batch_number": record.batch_number}, str(record.pk)
+
+        return self.idempotent(request, request.data, operation)
+
+
+class MessagesView(DriverView):
+    @extend_schema(
+        request=s.MessageIn, responses={201: OpenApiTypes.OBJECT}, summary="A message to dispatch."
+    )
+    def post(self, request):
+        data = _valid(s.MessageIn, request.data)
+        job = selectors.driver_job(driver=self.driver, job_id=data["job"]) if "job" in data else None
+        order = selectors.driver_order(driver=self.driver, number=data["order"]) if "order" in data else None
+        tour = selectors.driver_tour(driver=self.driver, number=data["tour"]) if "tour" in data else None
+
+        def operation():
+            message = message_post(
+                sender_role=SenderRole.DRIVER,
+                sender=self.driver.code,
+                body=data["body"],
+                actor=self.actor,
+                order=order,
+                tour=tour,
+                job=job,
+            )
+            return 201, {"id": str(message.public_id), "at": message.at.isoformat()}, str(message.public_id)
+
+        return self.idempotent(request, request.data, operation)
+
+
+class CallRequestsView(DriverView):
+    @extend_schema(
+        request=s.CallRequestIn, responses={201: OpenApiTypes.OBJECT}, summary="Ask for a call-back."
+    )
+    def post(self, request):
+        data = _valid(s.CallRequestIn, request.data)
+        job = selectors.driver_job(driver=self.driver, job_id=data["job"]) if "job" in data else None
+
+        def operation():
+            call = call_request_create(
+                reason=data["reason"],
+                actor=self.actor,
+                requested_by_role=SenderRole.DRIVER,
+                requested_by=self.driver.code,
+                phone=data.get("phone") or self.driver.phone,
+                job=job,
+            )
+            body = {"id": str(call.public_id), "status": call.status, "due_at": call.due_at.isoformat()}
+            return 201, body, str(call.public_id)
+
+        return self.idempotent(request, request.data, operation)

@@ -1,0 +1,139 @@
+"""Fleet reads: what a driver may see, and the public tracking view of an order."""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from fleet.models import Driver, Job, JobLine, JobStatus, ProofOfDelivery, Tour, TourStatus, Truck
+from oms.exceptions import NotFound
+from orders.models import Order
+
+DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMPLETED)
+# Statuses in which the customer sees where the truck is.
+TRACKED_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
+
+
+def driver_today(driver: Driver) -> Date:
+    zone = driver.plant.timezone if driver.plant_id else settings.OMS_DISPLAY_TIME_ZONE
+    return timezone.now().astimezone(ZoneInfo(zone)).date()
+
+
+def _jobs_prefetch() -> Prefetch:
+    return Prefetch(
+        "jobs",
+        queryset=Job.objects.select_related("order__site", "plant")
+        .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
+        .order_by("sequence", "pk"),
+    )
+
+
+def driver_tours(*, driver: Driver, date: Date) -> QuerySet[Tour]:
+    return (
+        Tour.objects.filter(driver=driver, date=date, status__in=DRIVER_VISIBLE_TOURS)
+        .select_related("truck", "plant")
+        .prefetch_related(_jobs_prefetch())
+        .order_by("planned_start", "pk")
+    )
+
+
+def _driver_jobs(driver: Driver) -> QuerySet[Job]:
+    return Job.objects.filter(tour__driver=driver, tour__status__in=DRIVER_VISIBLE_TOURS)
+
+
+def driver_job(*, driver: Driver, job_id: UUID | str) -> Job:
+    """One of the driver's jobs (on a tour released to them), else NotFound — never another's."""
+    job = (
+        _driver_jobs(driver)
+        .select_related("order__site", "plant", "tour__truck")
+        .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
+        .filter(public_id=job_id)
+        .first()
+    )
+    if job is None:
+        raise NotFound()
+    return job
+
+
+def driver_truck(*, driver: Driver, code: str) -> Truck:
+    """The truck, if it is on one of the driver's running tours of today, else NotFound."""
+    truck = (
+        Truck.objects.filter(
+            code=code,
+            tours__driver=driver,
+            tours__date=driver_today(driver),
+            tours__status__in=[TourStatus.RELEASED, TourStatus.STARTED],
+        )
+        .distinct()
+        .first()
+    )
+    if truck is None:
+        raise NotFound()
+    return truck
+
+
+def driver_order(*, driver: Driver, number: str) -> Order:
+    order = Order.objects.filter(number=number, jobs__in=_driver_jobs(driver)).distinct().first()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def driver_tour(*, driver: Driver, number: str) -> Tour:
+    tour = Tour.objects.filter(number=number, driver=driver, status__in=DRIVER_VISIBLE_TOURS).first()
+    if tour is None:
+        raise NotFound()
+    return tour
+
+
+def driver_epod(*, driver: Driver, epod_id: UUID | str) -> ProofOfDelivery:
+    epod = ProofOfDelivery.objects.filter(public_id=epod_id, job__in=_driver_jobs(driver)).first()
+    if epod is None:
+        raise NotFound()
+    return epod
+
+
+def tracking_for_order(order: Order) -> dict[str, Any]:
+    """The public tracking document: status, ETA and truck position; no names, prices or contacts."""
+    jobs = list(
+        order.jobs.exclude(status=JobStatus.CANCELLED)
+        .filter(type="delivery")
+        .select_related("tour__truck")
+        .order_by("planned_at", "pk")
+    )
+    window = None
+    if order.window_from or order.window_to:
+        window = {
+            "from": order.window_from.strftime("%H:%M") if order.window_from else None,
+            "to": order.window_to.strftime("%H:%M") if order.window_to else None,
+        }
+    return {
+        "number": order.number,
+        "status": order.status,
+        "requested_date": order.requested_date.isoformat(),
+        "window": window,
+        "jobs": [
+            {
+                "ticket": job.ticket,
+                "status": job.status,
+                "eta": job.eta.isoformat() if job.eta else None,
+                "truck_position": _truck_position(job),
+            }
+            for job in jobs
+        ],
+    }
+
+
+def _truck_position(job: Job) -> dict[str, Any] | None:
+    if job.status not in TRACKED_STATUSES or job.tour is None:
+        return None
+    truck = job.tour.truck
+    if truck.last_position_at is None:
+        return None
+    return {"lat": truck.last_lat, "lon": truck.last_lon, "at": truck.last_position_at.isoformat()}

@@ -1,0 +1,237 @@
+"""Batch data, messages and call requests from the road.
+
+Signatures:
+
+- `batch_record_create(*, job, actor, batch_number, recipe, batched_at, constituents,
+  water_cement_ratio=None, slump_mm=None, temperature_c=None) -> BatchRecord` — once per
+  (job, batch number); `batch.data` (the payload plus `ticket`) to the ERP.
+- `message_post(*, sender_role, sender, body, actor, order=None, tour=None, job=None) -> Message` —
+  `message` to the ERP; on the order timeline when the thread belongs to an order.
+- `call_request_create(*, reason, actor, requested_by_role, requested_by, phone="", job=None,
+  order=None) -> CallRequest` — a call-back request (SLA `CALLBACK_SLA`); `call.request` to the ERP.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from erp_sync.outbox import outbox_enqueue
+from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
+from fleet.services.common import iso, job_outbox, lock_job, lock_order
+from oms.exceptions import Conflict, InvalidTransition
+from oms.lib.actors import Actor
+from orders.models import Order
+from orders.services.fulfilment import order_job_timeline
+
+# A driver waiting at a site needs an answer fast.
+CALLBACK_SLA = timedelta(minutes=15)
+BATCH_EXISTS = "This batch is already recorded for the job."
+BATCH_TOO_EARLY = "Batch data needs a load in progress."
+BATCH_STATUSES = frozenset(
+    {
+        JobStatus.ASSIGNED,
+        JobStatus.LOADING,
+        JobStatus.LOADED,
+        JobStatus.EN_ROUTE,
+        JobStatus.ARRIVED,
+        JobStatus.UNLOADING,
+        JobStatus.DELIVERED,
+    }
+)
+
+
+class BatchExists(Conflict):
+    code = "batch_exists"
+    title = "Batch exists"
+    default_detail = BATCH_EXISTS
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+@transaction.atomic
+def batch_record_create(
+    *,
+    job: Job,
+    actor: Actor,
+    batch_number: str,
+    recipe: str,
+    batched_at: datetime,
+    constituents: list[dict[str, Any]],
+    water_cement_ratio: Decimal | None = None,
+    slump_mm: int | None = None,
+    temperature_c: Decimal | None = None,
+) -> BatchRecord:
+    order = lock_order(job.order_id)
+    job = lock_job(job.pk)
+    if job.status not in BATCH_STATUSES:
+        raise InvalidTransition(BATCH_TOO_EARLY)
+    if BatchRecord.objects.filter(job=job, batch_number=batch_number).exists():
+        raise BatchExists()
+    record = BatchRecord.objects.create(
+        job=job,
+        batch_number=batch_number,
+        recipe=recipe,
+        batched_at=batched_at,
+        constituents=constituents,
+        water_cement_ratio=water_cement_ratio,
+        slump_mm=slump_mm,
+        temperature_c=temperature_c,
+    )
+    payload = {
+        "ticket": job.ticket,
+        "batch_number": batch_number,
+        "recipe": recipe,
+        "batched_at": batched_at.isoformat(),
+        "constituents": constituents,
+        "water_cement_ratio": _dec(water_cement_ratio),
+        "slump_mm": slump_mm,
+        "temperature_c": _dec(temperature_c),
+    }
+    message = job_outbox(job, "batch.data", payload)
+    if order is not None:
+        order_job_timeline(
+            order=order,
+            type="job.batch_data",
+            actor=actor,
+            data={"ticket": job.ticket, "batch_number": batch_number, "recipe": recipe},
+            message=message,
+        )
+    return record
+
+
+def _thread_aggregate(
+    *, order: Order | None, tour: Tour | None, job: Job | None, fallback: str
+) -> tuple[str, str]:
+    if order is not None:
+        return "order", order.number
+    if job is not None:
+        return "job", job.ticket
+    if tour is not None:
+        return "tour", tour.number
+    return "message", fallback
+
+
+@transaction.atomic
+def message_post(
+    *,
+    sender_role: str,
+    sender: str,
+    body: str,
+    actor: Actor,
+    order: Order | None = None,
+    tour: Tour | None = None,
+    job: Job | None = None,
+) -> Message:
+    if order is None and job is not None and job.order_id:
+        order = job.order
+    if order is not None:
+        order = lock_order(order.pk)
+    now = timezone.now()
+    message = Message.objects.create(
+        order=order, tour=tour, job=job, sender_role=sender_role, sender=sender, body=body, at=now
+    )
+    thread: dict[str, str] = {}
+    if order is not None:
+        thread["order"] = order.number
+    if tour is not None:
+        thread["tour"] = tour.number
+    if job is not None:
+        thread["job"] = job.ticket
+    aggregate_type, aggregate_id = _thread_aggregate(
+        order=order, tour=tour, job=job, fallback=str(message.public_id)
+    )
+    plant = (order.plant if order else None) or (job.plant if job else None) or (tour.plant if tour else None)
+    outbox = outbox_enqueue(
+        type="message",
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload={
+            "id": str(message.public_id),
+            "thread": thread,
+            "from": f"{sender_role}:{sender}",
+            "body": body,
+            "at": now.isoformat(),
+        },
+        version=order.version if order else 1,
+        plant=plant,
+        system=order.erp_system if order is not None and order.erp_system_id else None,
+    )
+    if order is not None:
+        order_job_timeline(
+            order=order,
+            type="message.posted",
+            actor=actor,
+            data={"message": str(message.public_id), "from": sender_role},
+            message=outbox,
+        )
+    return message
+
+
+@transaction.atomic
+def call_request_create(
+    *,
+    reason: str,
+    actor: Actor,
+    requested_by_role: str,
+    requested_by: str,
+    phone: str = "",
+    job: Job | None = None,
+    order: Order | None = None,
+) -> CallRequest:
+    if order is None and job is not None and job.order_id:
+        order = job.order
+    if order is not None:
+        order = lock_order(order.pk)
+    now = timezone.now()
+    request = CallRequest.objects.create(
+        kind=CallRequest.Kind.CALLBACK,
+        customer=order.customer if order is not None else None,
+        order=order,
+        job=job,
+        requested_by_role=requested_by_role,
+        requested_by=requested_by,
+        phone=phone,
+        reason=reason,
+        due_at=now + CALLBACK_SLA,
+        created_at=now,
+    )
+    payload: dict[str, Any] = {
+        "id": str(request.public_id),
+        "order": order.number if order else None,
+        "job": job.ticket if job else None,
+        "kind": request.kind,
+        "reason": reason,
+        "phone": phone,
+        "status": request.status,
+    }
+    aggregate_type, aggregate_id = _thread_aggregate(
+        order=order, tour=None, job=job, fallback=str(request.public_id)
+    )
+    if aggregate_type == "message":
+        aggregate_type = "call_request"
+    outbox = outbox_enqueue(
+        type="call.request",
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        version=order.version if order else 1,
+        plant=(order.plant if order else None) or (job.plant if job else None),
+        system=order.erp_system if order is not None and order.erp_system_id else None,
+    )
+    if order is not None:
+        order_job_timeline(
+            order=order,
+            type="call_request.created",
+            actor=actor,
+            data={"id": str(request.public_id), "reason": reason, "due_at": iso(request.due_at)},
+            message=outbox,
+            visible=False,
+        )
+    return request
