@@ -5,3 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class ErpSyncConfig(AppConfig):
     name = "erp_sync"
     verbose_name = _("ERP sync")
+
+    def ready(self) -> None:
+        # Registers the periodic jobs (register_periodic) in every process, beat included.
+        from erp_sync import tasks  # noqa: F401

@@ -1,0 +1,110 @@
+"""The reference transport: the ERP exposes `GET/POST {base}/messages`; the OMS is the client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from erp_sync.adapters.base import Adapter, AuthError, PullPage, SendResult, TransportError, parse_results
+from erp_sync.secrets import system_secret, system_token
+from erp_sync.signing import HEADER, sign
+from oms.lib.env import env_str
+
+# API.md: connect and read timeouts default to 5 s and 10 s.
+CONNECT_TIMEOUT = float(env_str("OMS_ERP_CONNECT_TIMEOUT", "5"))
+READ_TIMEOUT = float(env_str("OMS_ERP_READ_TIMEOUT", "10"))
+TIMEOUT = httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=CONNECT_TIMEOUT)
+
+
+def classify_status(status: int) -> str:
+    """HTTP status → results | auth | permanent | transient (API.md "Outcomes")."""
+    if 200 <= status < 300:
+        return "results"
+    if status in (401, 403):
+        return "auth"
+    if status in (408, 429) or status >= 500:
+        return "transient"
+    if 400 <= status < 500:
+        return "permanent"
+    return "transient"
+
+
+class HttpJsonAdapter(Adapter):
+    def __init__(self, system):
+        super().__init__(system)
+        self.base = system.base_url.rstrip("/")
+        self.token = system_token(system)
+        self.secret = system_secret(system)
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+        return self._client
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self.token}",
+            HEADER: sign(self.secret, body),
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+
+    def send(self, envelopes: list[dict[str, Any]]) -> SendResult:
+        body = json.dumps({"messages": envelopes}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            response = self.client.post(f"{self.base}/messages", content=body, headers=self._headers(body))
+        except httpx.TimeoutException as exc:
+            return SendResult(kind="transient", error=f"timeout: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            return SendResult(kind="transient", error=f"connection: {type(exc).__name__}: {exc}"[:500])
+        kind = classify_status(response.status_code)
+        if kind != "results":
+            return SendResult(
+                kind=kind,  # type: ignore[arg-type]
+                error=f"HTTP {response.status_code}: {response.text[:300]}",
+                http_status=response.status_code,
+            )
+        try:
+            parsed = parse_results(response.json(), [e["id"] for e in envelopes])
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            return SendResult(
+                kind="transient",
+                error=f"malformed {response.status_code} body",
+                http_status=response.status_code,
+            )
+        return SendResult(kind="results", results=parsed, http_status=response.status_code)
+
+    def pull(self, cursor: str, limit: int) -> PullPage:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["after"] = cursor
+        try:
+            response = self.client.get(f"{self.base}/messages", params=params, headers=self._headers(b""))
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
+        kind = classify_status(response.status_code)
+        if kind == "auth":
+            raise AuthError(f"HTTP {response.status_code}")
+        if kind != "results":
+            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise TransportError("malformed page: not JSON") from exc
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            raise TransportError('malformed page: no "messages" list')
+        next_cursor = body.get("next")
+        if next_cursor is not None and not isinstance(next_cursor, str):
+            raise TransportError('malformed page: "next" is not a string')
+        return PullPage(messages=body["messages"], next_cursor=next_cursor if next_cursor else cursor)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,67 @@
+"""Reads for the sync monitor, the readiness probe and the operations commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from erp_sync.models import ErpSystem, InboxMessage, OutboxMessage, OutboxStatus
+
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+
+
+def erp_breaker_states() -> dict[str, dict[str, Any]]:
+    """{code: {"state": "ok"|"paused", "reason": str}} of every enabled ERP (used by /readyz)."""
+    return {
+        code: {"state": state, "reason": reason}
+        for code, state, reason in ErpSystem.objects.filter(enabled=True)
+        .order_by("code")
+        .values_list("code", "connection_state", "paused_reason")
+    }
+
+
+def outbox_backlog() -> list[dict[str, Any]]:
+    """Per ERP system (and unrouted messages as system None): pending, dead, oldest pending age."""
+    now = timezone.now()
+    rows = (
+        OutboxMessage.objects.filter(status__in=[*UNSENT, OutboxStatus.DEAD])
+        .values("system__code")
+        .annotate(
+            pending=Count("id", filter=Q(status__in=UNSENT)),
+            dead=Count("id", filter=Q(status=OutboxStatus.DEAD)),
+            oldest=Min("created_at", filter=Q(status__in=UNSENT)),
+        )
+    )
+    found = {row["system__code"]: row for row in rows}
+    out = []
+    codes = list(ErpSystem.objects.order_by("code").values_list("code", flat=True))
+    if None in found:
+        codes.append(None)
+    for code in codes:
+        row = found.get(code, {})
+        oldest = row.get("oldest")
+        out.append(
+            {
+                "system": code,
+                "pending": row.get("pending", 0),
+                "dead": row.get("dead", 0),
+                "oldest_pending_age_seconds": round((now - oldest).total_seconds(), 1) if oldest else None,
+            }
+        )
+    return out
+
+
+def dead_messages(system: ErpSystem | None = None):
+    qs = OutboxMessage.objects.filter(status=OutboxStatus.DEAD).select_related("system")
+    if system is not None:
+        qs = qs.filter(system=system)
+    return qs.order_by("aggregate_type", "aggregate_id", "sequence")
+
+
+def inbox_failures(system: ErpSystem | None = None):
+    qs = InboxMessage.objects.filter(status=InboxMessage.Status.FAILED).select_related("system")
+    if system is not None:
+        qs = qs.filter(system=system)
+    return qs.order_by("-received_at")

@@ -1,0 +1,116 @@
+"""Celery tasks of the ERP sync: thin, idempotent, time-limited wrappers around the services.
+
+Nudges (`relay_nudge`, `apply_pending`) give low latency; the periodic sweeps guarantee progress
+when a nudge is lost (a Redis flush costs latency, never data). Periodic runs claim their time
+slot in the database first, so two beats cannot run one slot twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from celery import shared_task
+
+from oms.celery import register_periodic
+from oms.lib.env import env_int
+from oms.lib.lease import slot_claim
+
+logger = logging.getLogger(__name__)
+
+SWEEP_SECONDS = env_int("OMS_ERP_SWEEP_SECONDS", 10)
+PULL_SECONDS = env_int("OMS_ERP_PULL_SECONDS", 5)
+RECONCILE_SECONDS = 24 * 3600
+DRAIN_SECONDS = 20.0
+LIMITS = {"soft_time_limit": 60, "time_limit": 90, "ignore_result": True}
+
+JOB_RELAY_SWEEP = "erp-relay-sweep"
+JOB_APPLY_SWEEP = "erp-apply-sweep"
+JOB_PULL_ALL = "erp-pull-all"
+JOB_RECONCILE = "erp-reconcile"
+
+
+def claim_slot(job: str, seconds: float, holder: str | None) -> bool:
+    """True when this run owns the current `seconds`-wide slot of `job`."""
+    return slot_claim(job, str(int(time.time() // seconds)), holder=holder or "direct")
+
+
+@shared_task(name="erp_sync.tasks.relay_nudge", bind=True, **LIMITS)
+def relay_nudge(self) -> dict:
+    """Send what is due now (after a commit that enqueued outbox rows). Continues itself while busy."""
+    from erp_sync.relay import relay_drain
+
+    counts, more = relay_drain(max_seconds=DRAIN_SECONDS)
+    if more:
+        relay_nudge.apply_async(retry=False)
+    return dict(counts)
+
+
+@shared_task(name="erp_sync.tasks.relay_sweep", bind=True, **LIMITS)
+def relay_sweep(self) -> dict | None:
+    """Periodic safety net for lost nudges and for retries whose backoff has passed."""
+    if not claim_slot(JOB_RELAY_SWEEP, SWEEP_SECONDS, self.request.id):
+        return None
+    return relay_nudge.run()
+
+
+@shared_task(name="erp_sync.tasks.apply_pending", bind=True, **LIMITS)
+def apply_pending(self) -> dict:
+    """Apply inbox rows waiting in `received`. Continues itself while busy."""
+    from erp_sync.inbound import inbox_apply_pending
+
+    outcomes, more = inbox_apply_pending(max_seconds=DRAIN_SECONDS)
+    if more:
+        apply_pending.apply_async(retry=False)
+    return dict(outcomes)
+
+
+@shared_task(name="erp_sync.tasks.apply_sweep", bind=True, **LIMITS)
+def apply_sweep(self) -> dict | None:
+    if not claim_slot(JOB_APPLY_SWEEP, SWEEP_SECONDS, self.request.id):
+        return None
+    return apply_pending.run()
+
+
+@shared_task(name="erp_sync.tasks.pull_system", bind=True, **LIMITS)
+def pull_system(self, code: str) -> dict | None:
+    """Pull one ERP (one puller per ERP at a time: the others return at once)."""
+    from erp_sync.models import ErpSystem
+    from erp_sync.pull import pull_system as pull
+
+    system = ErpSystem.objects.filter(code=code, enabled=True).first()
+    if system is None:
+        return None
+    counts = pull(system, max_seconds=DRAIN_SECONDS)
+    return None if counts is None else dict(counts)
+
+
+@shared_task(name="erp_sync.tasks.pull_all", bind=True, **LIMITS)
+def pull_all(self) -> list[str] | None:
+    """Queue a pull for every ERP whose poll interval has passed."""
+    from erp_sync.pull import systems_due_for_pull
+
+    if not claim_slot(JOB_PULL_ALL, PULL_SECONDS, self.request.id):
+        return None
+    codes = [system.code for system in systems_due_for_pull()]
+    for code in codes:
+        pull_system.apply_async(args=[code], retry=False, expires=PULL_SECONDS * 6)
+    return codes
+
+
+@shared_task(
+    name="erp_sync.tasks.reconcile", bind=True, soft_time_limit=600, time_limit=660, ignore_result=True
+)
+def reconcile(self) -> dict | None:
+    """Daily: compare the OMS with what the ERPs were told and repair the drift (see reconcile.py)."""
+    from erp_sync.reconcile import erp_reconcile
+
+    if not claim_slot(JOB_RECONCILE, RECONCILE_SECONDS, self.request.id):
+        return None
+    return erp_reconcile(days=2)
+
+
+register_periodic(JOB_RELAY_SWEEP, "erp_sync.tasks.relay_sweep", float(SWEEP_SECONDS))
+register_periodic(JOB_APPLY_SWEEP, "erp_sync.tasks.apply_sweep", float(SWEEP_SECONDS))
+register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
+register_periodic(JOB_RECONCILE, "erp_sync.tasks.reconcile", float(RECONCILE_SECONDS))
