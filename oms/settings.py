@@ -111,6 +111,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/portal/login/"
+LOGIN_REDIRECT_URL = "/portal/"
+LOGOUT_REDIRECT_URL = "/portal/login/"
+PASSWORD_RESET_TIMEOUT = env_int("OMS_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
+# Client IP for rate limits: REMOTE_ADDR, or the N-th address from the right of X-Forwarded-For when
+# N reverse proxies we trust sit in front of the app (0 = never read X-Forwarded-For).
+OMS_TRUSTED_PROXY_COUNT = env_int("OMS_TRUSTED_PROXY_COUNT", 0)
+# Portal brute-force protection: after this many wrong passwords for one username from one IP within
+# the window, further attempts from that IP are refused until the window ends.
+OMS_LOGIN_MAX_FAILURES = env_int("OMS_LOGIN_MAX_FAILURES", 5)
+OMS_LOGIN_WINDOW_SECONDS = env_int("OMS_LOGIN_WINDOW_SECONDS", 15 * 60)
+# Sign-up and password-reset requests per IP (and per email address) per hour.
+OMS_PORTAL_EMAIL_REQUESTS_PER_HOUR = env_int("OMS_PORTAL_EMAIL_REQUESTS_PER_HOUR", 5)
+OMS_PORTAL_SIGNUP_MAX_AGE = env_int("OMS_PORTAL_SIGNUP_MAX_AGE", 2 * 24 * 3600)
 
 # --- i18n ------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
