@@ -62,6 +62,10 @@ JOB_ACTIVE = frozenset({J.ASSIGNED, J.LOADING, J.LOADED, J.EN_ROUTE, J.ARRIVED, 
 JOB_TERMINAL = frozenset(s for s, targets in JOB_TRANSITIONS.items() if not targets)
 TOUR_ACTIVE = frozenset({T.PLANNED, T.RELEASED, T.STARTED})
 
+# Statuses reported from the road. Only these advance `last_event_at`, the clock that makes a later
+# driver event "late"; planning steps (assigned, cancelled) happen in the office at their own time.
+FIELD_STATUSES = frozenset({J.LOADING, J.LOADED, J.EN_ROUTE, J.ARRIVED, J.UNLOADING, J.DELIVERED, J.FAILED})
+
 # Which timestamp a job status sets (first time only).
 _JOB_TIMESTAMPS = {
     J.LOADED: "loaded_at",
@@ -125,8 +129,8 @@ def job_transition(
 ) -> JobEvent:
     """Move a locked job to `to_status`; raises InvalidTransition (and writes nothing) otherwise.
 
-    Sets the status timestamp (`loaded_at`, `departed_at`, `arrived_at`, `delivered_at`) and
-    `last_event_at` (the clock that decides whether a later driver event is late).
+    Sets the status timestamp (`loaded_at`, `departed_at`, `arrived_at`, `delivered_at`) and, for
+    statuses reported from the road, `last_event_at` (decides whether a later driver event is late).
     """
     from_status = job.status
     if to_status not in JOB_TRANSITIONS[from_status]:
@@ -140,7 +144,7 @@ def job_transition(
     if stamp and getattr(job, stamp) is None:
         setattr(job, stamp, at)
         fields.append(stamp)
-    if job.last_event_at is None or at > job.last_event_at:
+    if to_status in FIELD_STATUSES and (job.last_event_at is None or at > job.last_event_at):
         job.last_event_at = at
         fields.append("last_event_at")
     job.save(update_fields=fields)

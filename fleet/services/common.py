@@ -47,7 +47,9 @@ def driver_actor(driver: Driver) -> Actor:
 def lock_order(order_id: int | None) -> Order | None:
     if order_id is None:
         return None
-    return Order.objects.select_for_update().select_related("plant", "erp_system").get(pk=order_id)
+    return (
+        Order.objects.select_for_update(of=("self",)).select_related("plant", "erp_system").get(pk=order_id)
+    )
 
 
 def lock_job(job_id: int) -> Job:

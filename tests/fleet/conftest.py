@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from tests.fleet import factories as f
@@ -10,7 +12,7 @@ def plant(db):
 
 @pytest.fixture
 def truck(plant):
-    return f.TruckFactory(code="TRK-07", plant=plant, capacity="8.000")
+    return f.TruckFactory(code="TRK-07", plant=plant, capacity=Decimal("8.000"))
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def driver(plant):
 
 @pytest.fixture
 def product(db):
-    return f.ProductFactory(sku="C25-30", name="Concrete C25/30", unit="m3", unit_price="95.00")
+    return f.ProductFactory(sku="C25-30", name="Concrete C25/30", unit="m3", unit_price=Decimal("95.00"))
 
 
 @pytest.fixture

@@ -111,6 +111,7 @@ def add_line(
 ) -> OrderLine:
     """An order line with its allocation (stocked products allocate at the order's plant)."""
     quantity_d = Decimal(quantity)
+    product.refresh_from_db()
     position = position or (order.lines.count() + 1)
     line = OrderLine.objects.create(
         order=order,
@@ -133,6 +134,7 @@ def add_line(
             plant=order.plant, product=product, defaults={"on_hand": Decimal("100.000")}
         )
         StockLevel.objects.filter(pk=level.pk).update(allocated=level.allocated + quantity_d)
+    order.refresh_from_db()
     return line
 
 
