@@ -54,7 +54,10 @@ def _reason(reason: str) -> str:
 
 @transaction.atomic
 def order_confirm(*, order: Order, erp_order_number: str, actor: Actor) -> Order:
-    """The ERP acknowledged the order: store its number; placed/on_hold → confirmed."""
+    """The ERP acknowledged the order: store its number; placed → confirmed.
+
+    An order on hold stays on hold (the hold is the OMS's decision) but is confirmed when released.
+    """
     order = lock_order(order)
     if order.status in (S.CANCELLED, S.REJECTED):
         raise InvalidTransition(f"A {order.status} order cannot be confirmed.")
@@ -62,6 +65,10 @@ def order_confirm(*, order: Order, erp_order_number: str, actor: Actor) -> Order
     if erp_order_number and order.erp_order_number != erp_order_number:
         order.erp_order_number = erp_order_number
         changed.append("erp_order_number")
+    if order.status == S.ON_HOLD and order.status_before == S.PLACED:
+        # Without this the release would go back to `placed` and wait for an ack that already came.
+        order.status_before = S.CONFIRMED
+        changed.append("status_before")
     if order.erp_sync_state != ErpSyncState.ACKNOWLEDGED:
         order.erp_sync_state = ErpSyncState.ACKNOWLEDGED
         changed.append("erp_sync_state")
