@@ -57,7 +57,9 @@ def make_customer(name: str, email: str, *, with_user: bool = True) -> Customer:
     customer = Customer.objects.create(
         number=f"C-{abs(hash(email)) % 10**6:06d}", name=name, email=email, kind=Customer.Kind.COMPANY
     )
-    Site.objects.create(customer=customer, name=f"{name} site", address="1 Main St", city="Sofia", lat=42.69, lon=23.30)
+    Site.objects.create(
+        customer=customer, name=f"{name} site", address="1 Main St", city="Sofia", lat=42.69, lon=23.30
+    )
     if with_user:
         user = get_user_model().objects.create_user(username=email, email=email, password=PASSWORD)
         PortalAccess.objects.create(customer=customer, user=user)
@@ -78,7 +80,9 @@ def user_of(customer: Customer):
     return customer.users.get()
 
 
-def place(customer: Customer, *, channel: str = Channel.WEB, on_call: bool = False, sku: str = "C25", quantity="8"):
+def place(
+    customer: Customer, *, channel: str = Channel.WEB, on_call: bool = False, sku: str = "C25", quantity="8"
+):
     site = customer.sites.first()
     return order_place(
         channel=channel,
@@ -88,7 +92,9 @@ def place(customer: Customer, *, channel: str = Channel.WEB, on_call: bool = Fal
         site=SiteRef(id=str(site.public_id)),
         requested_date=timezone.localdate() + timedelta(days=1),
         on_call=on_call,
-        external_ref=f"{channel.upper()}-{customer.pk}-{timezone.now().timestamp()}" if channel != Channel.WEB else "",
+        external_ref=f"{channel.upper()}-{customer.pk}-{timezone.now().timestamp()}"
+        if channel != Channel.WEB
+        else "",
     )
 
 
@@ -98,9 +104,12 @@ def set_status(order, status: str) -> None:
     order.refresh_from_db()
 
 
-def add_job(order, world: World, *, ticket: str, status: str = JobStatus.EN_ROUTE, with_pdf: bool = False) -> Job:
+def add_job(
+    order, world: World, *, ticket: str, status: str = JobStatus.EN_ROUTE, with_pdf: bool = False
+) -> Job:
     tour, _ = Tour.objects.get_or_create(
-        number=f"TOUR-{ticket}", defaults={"date": timezone.localdate(), "plant": world.plant, "truck": world.truck}
+        number=f"TOUR-{ticket}",
+        defaults={"date": timezone.localdate(), "plant": world.plant, "truck": world.truck},
     )
     job = Job.objects.create(
         order=order,
@@ -110,7 +119,9 @@ def add_job(order, world: World, *, ticket: str, status: str = JobStatus.EN_ROUT
         status=status,
         eta=timezone.now() + timedelta(minutes=25),
     )
-    Truck.objects.filter(pk=world.truck.pk).update(last_lat=42.68, last_lon=23.31, last_position_at=timezone.now())
+    Truck.objects.filter(pk=world.truck.pk).update(
+        last_lat=42.68, last_lon=23.31, last_position_at=timezone.now()
+    )
     if with_pdf:
         epod = ProofOfDelivery(
             job=job,
@@ -131,4 +142,13 @@ def a_orders(customer_a, world):
     return orders
 
 
-__all__ = ["PASSWORD", "MINIMAL_PDF", "OrderStatus", "add_job", "make_customer", "place", "set_status", "user_of"]
+__all__ = [
+    "PASSWORD",
+    "MINIMAL_PDF",
+    "OrderStatus",
+    "add_job",
+    "make_customer",
+    "place",
+    "set_status",
+    "user_of",
+]

@@ -56,7 +56,9 @@ def test_list_filters_by_channel_status_and_search(client_a, a_orders):
 def test_list_filters_by_site_and_date(client_a, customer_a, a_orders):
     other_site = Site.objects.create(customer=customer_a, name="Second site", address="2 Side St")
     moved = a_orders[Channel.WEB]
-    Order.objects.filter(pk=moved.pk).update(site=other_site, requested_date=timezone.localdate() + timedelta(days=9))
+    Order.objects.filter(pk=moved.pk).update(
+        site=other_site, requested_date=timezone.localdate() + timedelta(days=9)
+    )
     response = client_a.get(reverse("portal:orders"), {"site": str(other_site.public_id)})
     assert set(re.findall(r"ORD-\d{4}-\d{6}", response.content.decode())) == {moved.number}
     day = (timezone.localdate() + timedelta(days=5)).isoformat()
@@ -314,14 +316,18 @@ def test_return_request(client_a, customer_a, world):
 def test_message_and_callback(client_a, customer_a, world):
     order = place(customer_a)
     response = client_a.post(
-        reverse("portal:order-messages", args=[order.number]), {"body": "Please call before"}, HTTP_HX_REQUEST="true"
+        reverse("portal:order-messages", args=[order.number]),
+        {"body": "Please call before"},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
     assert "Please call before" in response.content.decode()
     message = Message.objects.get(order=order)
     assert (message.sender_role, message.sender) == ("customer", "alpha@example.com")
     before = timezone.now()
-    client_a.post(reverse("portal:order-callback", args=[order.number]), {"phone": "+359888123456", "reason": "Access"})
+    client_a.post(
+        reverse("portal:order-callback", args=[order.number]), {"phone": "+359888123456", "reason": "Access"}
+    )
     call = CallRequest.objects.get(order=order)
     assert call.kind == CallRequest.Kind.CALLBACK
     assert call.customer_id == customer_a.pk
@@ -329,7 +335,9 @@ def test_message_and_callback(client_a, customer_a, world):
 
 
 def test_sites_create_and_edit(client_a, customer_a):
-    response = client_a.post(reverse("portal:site-new"), {"name": "Depot", "address": "9 Road", "country": "BG"})
+    response = client_a.post(
+        reverse("portal:site-new"), {"name": "Depot", "address": "9 Road", "country": "BG"}
+    )
     assert response.status_code == 302
     site = Site.objects.get(customer=customer_a, name="Depot")
     response = client_a.post(

@@ -1,0 +1,155 @@
+"""Sign-in with brute-force protection, sign-up by verified email, invitations, password reset."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from customers.models import PortalAccess
+from customers.portal.forms import TOO_MANY_ATTEMPTS
+from tests.portal.conftest import PASSWORD, make_customer, user_of
+
+pytestmark = pytest.mark.django_db
+LOGIN = "/portal/login/"
+
+
+def _login(client, email, password, ip="10.0.0.1", **extra):
+    return client.post(LOGIN, {"username": email, "password": password}, REMOTE_ADDR=ip, **extra)
+
+
+def _signed_in(client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+def test_sign_in_and_out(client, customer_a):
+    response = _login(client, "Alpha@Example.com", PASSWORD)
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/"
+    assert _signed_in(client)
+    response = client.post(reverse("portal:logout"))
+    assert response.status_code == 302
+    assert response["Location"] == LOGIN
+    assert not _signed_in(client)
+
+
+def test_pages_need_sign_in(client, customer_a):
+    response = client.get(reverse("portal:orders"))
+    assert response.status_code == 302
+    assert response["Location"] == "/portal/login/?next=/portal/"
+
+
+def test_sixth_wrong_password_from_one_ip_is_refused_other_ip_still_signs_in(client, customer_a):
+    for _ in range(5):
+        response = _login(client, "alpha@example.com", "wrong-password", ip="10.0.0.1")
+        assert response.status_code == 200
+        assert "Wrong email or password." in response.content.decode()
+    response = _login(client, "alpha@example.com", "wrong-password", ip="10.0.0.1")
+    assert str(TOO_MANY_ATTEMPTS) in response.content.decode()
+    # Locked for this (user, IP) even with the right password…
+    response = _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.1")
+    assert response.status_code == 200
+    assert not _signed_in(client)
+    # …while the same user from another address still signs in.
+    response = _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.2")
+    assert response.status_code == 302
+    assert _signed_in(client)
+
+
+def test_forwarded_for_is_used_only_behind_a_trusted_proxy(client, customer_a, settings):
+    for i in range(6):
+        _login(client, "alpha@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    # Not trusted: every attempt came from the proxy address, which is now locked.
+    response = _login(
+        client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.1"
+    )
+    assert response.status_code == 200
+    settings.OMS_TRUSTED_PROXY_COUNT = 1
+    for _ in range(6):
+        _login(
+            client, "alpha@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7"
+        )
+    response = _login(
+        client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    assert response.status_code == 200
+    response = _login(
+        client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.8"
+    )
+    assert response.status_code == 302
+
+
+def _link(mail) -> str:
+    return re.search(r"http://testserver(/portal/\S+)", mail.body).group(1)
+
+
+def test_sign_up_by_verified_email_creates_user_and_access(client, world, mailoutbox):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    response = client.post(reverse("portal:signup"), {"email": "Gamma@example.com"})
+    assert response.status_code == 200
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["gamma@example.com"]
+    link = _link(mailoutbox[0])
+    assert client.get(link).status_code == 200
+    response = client.post(link, {"first_name": "Gia", "password1": PASSWORD, "password2": PASSWORD})
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="gamma@example.com")
+    assert PortalAccess.objects.filter(user=user, customer=customer).count() == 1
+    assert _signed_in(client)
+    # The link works once.
+    client.logout()
+    assert client.post(link, {"password1": PASSWORD, "password2": PASSWORD}).status_code == 400
+    assert get_user_model().objects.filter(username="gamma@example.com").count() == 1
+
+
+def test_sign_up_with_an_unknown_email_sends_nothing(client, world, mailoutbox):
+    response = client.post(reverse("portal:signup"), {"email": "nobody@example.com"})
+    assert response.status_code == 200
+    assert "Check your email" in response.content.decode()
+    assert mailoutbox == []
+
+
+def test_tampered_sign_up_link_is_refused(client, world):
+    response = client.get(reverse("portal:signup-complete", args=["abc:def:ghi"]))
+    assert response.status_code == 400
+
+
+def test_sign_up_is_rate_limited(client, world):
+    codes = [
+        client.post(reverse("portal:signup"), {"email": f"x{i}@example.com"}).status_code for i in range(6)
+    ]
+    assert codes == [200, 200, 200, 200, 200, 429]
+
+
+def test_password_reset_sends_a_link_and_is_rate_limited(client, customer_a, mailoutbox):
+    response = client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    link = _link(mailoutbox[0])
+    response = client.get(link, follow=True)
+    assert "Choose a new password" in response.content.decode()
+    for _ in range(4):
+        client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"})
+    assert client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"}).status_code == 429
+    assert len(mailoutbox) == 5
+
+
+def test_company_invites_a_colleague(client, customer_a, mailoutbox):
+    client.force_login(user_of(customer_a))
+    response = client.post(reverse("portal:account"), {"email": "colleague@example.com"})
+    assert response.status_code == 302
+    link = _link(mailoutbox[0])
+    client.logout()
+    client.post(link, {"password1": PASSWORD, "password2": PASSWORD})
+    assert sorted(customer_a.users.values_list("username", flat=True)) == [
+        "alpha@example.com",
+        "colleague@example.com",
+    ]
+
+
+def test_user_without_customer_sees_no_access(client, world):
+    user = get_user_model().objects.create_user(username="lonely@example.com", password=PASSWORD)
+    client.force_login(user)
+    assert client.get(reverse("portal:orders")).status_code == 403
