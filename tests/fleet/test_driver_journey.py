@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from fleet.models import Job, JobEvent, JobType, ProofOfDelivery, Tour
+from fleet.selectors import driver_today
 from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_release
 from oms.lib.actors import Actor
 from orders.models import OrderEvent, StockLevel
@@ -19,7 +20,7 @@ DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 
 @pytest.fixture
 def planned(order, plant, truck, driver):
-    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=timezone.localdate(), actor=DISPATCH)
+    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=driver_today(driver), actor=DISPATCH)
     (job,) = order_split_into_jobs(order=order, actor=DISPATCH)
     job_assign(job=job, tour=tour, actor=DISPATCH)
     tour_release(tour=tour, actor=DISPATCH)

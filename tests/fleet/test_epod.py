@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from erp_sync.models import OutboxMessage
 from fleet.models import EpodPhoto, Job, ProofOfDelivery
+from fleet.selectors import driver_today
 from fleet.services import job_assign, job_status_apply, order_split_into_jobs, tour_plan, tour_release
 from fleet.services.common import driver_actor
 from fleet.tasks import epod_render_pdf
@@ -23,7 +24,7 @@ DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 
 @pytest.fixture
 def unloading(order, plant, truck, driver):
-    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=timezone.localdate(), actor=DISPATCH)
+    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=driver_today(driver), actor=DISPATCH)
     (job,) = order_split_into_jobs(order=order, actor=DISPATCH)
     job_assign(job=job, tour=tour, actor=DISPATCH)
     tour_release(tour=tour, actor=DISPATCH)
@@ -163,7 +164,7 @@ def test_more_than_loaded_is_400(unloading, driver):
 
 @pytest.mark.django_db
 def test_epod_before_arrival_is_409(order, plant, truck, driver):
-    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=timezone.localdate(), actor=DISPATCH)
+    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=driver_today(driver), actor=DISPATCH)
     (job,) = order_split_into_jobs(order=order, actor=DISPATCH)
     job_assign(job=job, tour=tour, actor=DISPATCH)
     tour_release(tour=tour, actor=DISPATCH)
