@@ -106,6 +106,22 @@ def _unusable(raw: str, error: str) -> Parsed:
     return Parsed(message_id=generated_id(), generated_id=True, raw=raw_copy(raw), error=error)
 
 
+def _value_storable(value: Any) -> bool:
+    """No NUL and no lone surrogate anywhere in the decoded JSON (jsonb refuses both)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not _storable(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def _storable(text: str) -> bool:
     if "\x00" in text:
         return False
@@ -162,7 +178,7 @@ def parse_message(value: Any, *, raw_text: str | None = None) -> Parsed:
         version = None
     occurred_at = _parse_datetime(value.get("occurred_at"))
     type_text = type_ if isinstance(type_, str) and _storable(type_) else ""
-    if not _storable(raw_text):
+    if not _storable(raw_text) or not _value_storable(value):
         # Stored under its own id (the dedupe still works) but without the payload jsonb cannot hold.
         return Parsed(
             message_id=message_id,
@@ -208,7 +224,7 @@ def _readable(error, prefix: str) -> str:
     message = error.message
     if len(message) > 200:
         message = message[:200] + "…"
-    return f"{path or prefix or 'message'}: {message}"[:ERROR_CHARS]
+    return f"{path.lstrip('.') or 'message'}: {message}"[:ERROR_CHARS]
 
 
 def schema_errors(name: str, value: Any, *, prefix: str = "") -> str:

@@ -157,7 +157,8 @@ def _record(system: ErpSystem, messages: list[OutboxMessage], result: SendResult
             next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)),
             last_error=error[:2000],
         )
-    counts["retry"] += len(retry)
+    if retry:
+        counts["retry"] += len(retry)
     if sent["accepted"] or sent["duplicate"]:
         ErpSystem.objects.filter(pk=system.pk).update(last_push_at=now)
     _mark_orders(messages, dead=[m for m, _e in dead])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -11,6 +12,9 @@ from erp_sync.adapters.base import Adapter, AuthError, PullPage, SendResult, Tra
 from erp_sync.secrets import system_secret, system_token
 from erp_sync.signing import HEADER, sign
 from oms.lib.env import env_str
+
+# One INFO line per request would drown the logs at 2,000 messages/s; outcomes are in SyncRun rows.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # API.md: connect and read timeouts default to 5 s and 10 s.
 CONNECT_TIMEOUT = float(env_str("OMS_ERP_CONNECT_TIMEOUT", "5"))

@@ -142,13 +142,37 @@ class CeleryProcess:
     def start(self, wait: bool = True) -> CeleryProcess:
         self.starts += 1
         if self.kind.startswith("worker"):
-            args = [CELERY, "-A", "oms", "worker", "--pool", "prefork", "-c", "1", "-Q", "celery",
-                    "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
-                    "-n", f"{self.kind}-{uuid.uuid4().hex[:6]}@%h"]
+            args = [
+                CELERY,
+                "-A",
+                "oms",
+                "worker",
+                "--pool",
+                "prefork",
+                "-c",
+                "1",
+                "-Q",
+                "celery",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "-n",
+                f"{self.kind}-{uuid.uuid4().hex[:6]}@%h",
+            ]
             ready = "ready."
         else:
-            args = [CELERY, "-A", "oms", "beat", "--loglevel", "INFO",
-                    "--schedule", str(self.log_dir / f"{self.kind}-schedule-{self.starts}")]
+            args = [
+                CELERY,
+                "-A",
+                "oms",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(self.log_dir / f"{self.kind}-schedule-{self.starts}"),
+            ]
             ready = "beat: Starting"
         log = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(  # noqa: S603

@@ -26,7 +26,9 @@ def test_bad_signature_is_401_and_stores_nothing(client, erp_system):
 
 @pytest.mark.django_db
 def test_missing_signature_is_401(client, erp_system):
-    response = client.post("/api/v1/erp/ERP1/messages/", data=body_of([plant_msg()]), content_type="application/json")
+    response = client.post(
+        "/api/v1/erp/ERP1/messages/", data=body_of([plant_msg()]), content_type="application/json"
+    )
 
     assert response.status_code == 401
     assert InboxMessage.objects.count() == 0

@@ -1,0 +1,236 @@
+"""The outbound relay against the real HTTP fake ERP, run in-process: outcomes, order, backoff."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from erp_sync.models import ErpSystem, OutboxMessage, SyncRun
+from erp_sync.outbox import outbox_enqueue
+from erp_sync.relay import BACKOFF_CAP, backoff_seconds, relay_drain
+from orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+
+def enqueue(aggregate_id: str, count: int = 1, type_: str = "order.created"):
+    with transaction.atomic():
+        return [
+            outbox_enqueue(
+                type=type_, aggregate_type="order", aggregate_id=aggregate_id, payload={"n": i}, version=i + 1
+            )
+            for i in range(count)
+        ]
+
+
+def statuses(messages):
+    return [OutboxMessage.objects.get(pk=m.pk).status for m in messages]
+
+
+def test_backoff_is_exponential_capped_and_jittered():
+    for attempts, ceiling in [(1, 1), (2, 2), (3, 4), (6, 32), (7, 60), (30, 60)]:
+        values = [backoff_seconds(attempts) for _ in range(200)]
+        assert min(values) >= ceiling / 2
+        assert max(values) <= ceiling <= BACKOFF_CAP
+        assert len(set(values)) > 1
+
+
+def test_delivers_in_sequence_with_signed_envelopes(fake_erp, erp_system):
+    messages = enqueue("ORD-1", 3)
+
+    counts, more = relay_drain(max_seconds=10)
+
+    # One head per aggregate per batch: three round trips, in sequence order.
+    assert (dict(counts), more) == ({"accepted": 3}, False)
+    assert fake_erp.post_batches == [1, 1, 1]
+    assert fake_erp.arrivals[("order", "ORD-1")] == [1, 2, 3]
+    assert statuses(messages) == ["sent", "sent", "sent"]
+    first = fake_erp.accepted[str(messages[0].pk)]
+    assert first == {
+        "id": str(messages[0].pk),
+        "type": "order.created",
+        "occurred_at": messages[0].created_at.isoformat().replace("+00:00", "Z"),
+        "entity": {"type": "order", "key": "ORD-1"},
+        "version": 1,
+        "sequence": 1,
+        "data": {"n": 0},
+    }
+    run = SyncRun.objects.get(direction="push")
+    assert (run.system_id, run.counts, run.outcome) == (erp_system.pk, {"accepted": 3}, "ok")
+
+
+def test_batches_heads_of_many_aggregates(fake_erp, erp_system):
+    for i in range(250):
+        enqueue(f"ORD-{i}")
+
+    counts, _ = relay_drain(max_seconds=10, batch_size=200)
+
+    assert counts["accepted"] == 250
+    assert fake_erp.post_batches == [200, 50]
+
+
+def test_503_retries_with_backoff_and_nothing_is_lost(fake_erp, erp_system):
+    messages = enqueue("ORD-1", 2)
+    fake_erp.mode = "503"
+
+    counts, _ = relay_drain(max_seconds=5)
+
+    head = OutboxMessage.objects.get(pk=messages[0].pk)
+    assert dict(counts) == {"retry": 1}
+    assert (head.status, head.attempts, head.last_error[:8]) == ("failed", 1, "HTTP 503")
+    assert timedelta(seconds=0.4) < head.next_attempt_at - timezone.now() <= timedelta(seconds=1)
+    assert OutboxMessage.objects.get(pk=messages[1].pk).attempts == 0  # never sent before its head
+
+    fake_erp.mode = "ok"
+    OutboxMessage.objects.filter(pk=head.pk).update(next_attempt_at=timezone.now())
+    counts, _ = relay_drain(max_seconds=5)
+    assert counts["accepted"] == 2
+    assert fake_erp.arrivals[("order", "ORD-1")] == [1, 2]
+
+
+def test_rejected_message_is_dead_and_parks_only_its_aggregate(fake_erp, erp_system):
+    bad = enqueue("ORD-BAD", 2)
+    good = enqueue("ORD-GOOD", 2)
+    fake_erp.reject_ids = {str(bad[0].pk)}
+
+    counts, _ = relay_drain(max_seconds=5)
+
+    assert dict(counts) == {"accepted": 2, "dead": 1}
+    assert statuses(bad) == ["dead", "pending"]
+    assert statuses(good) == ["sent", "sent"]
+    dead = OutboxMessage.objects.get(pk=bad[0].pk)
+    assert dead.last_error == "rejected: refused by the fake ERP"
+    assert str(bad[1].pk) not in fake_erp.attempts
+
+
+def test_permanent_400_finds_the_bad_message_one_by_one(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    messages = [enqueue(f"ORD-{i}")[0] for i in range(3)]
+    bad_id = str(messages[1].pk)
+    real_send = HttpJsonAdapter.send
+
+    def send(self, envelopes):
+        if any(e["id"] == bad_id for e in envelopes):
+            return SendResult(kind="permanent", error="HTTP 400: bad field", http_status=400)
+        return real_send(self, envelopes)
+
+    monkeypatch.setattr(HttpJsonAdapter, "send", send)
+    counts, _ = relay_drain(max_seconds=5)
+
+    assert dict(counts) == {"accepted": 2, "dead": 1}
+    assert statuses(messages) == ["sent", "dead", "sent"]
+
+
+def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
+    messages = enqueue("ORD-1")
+    fake_erp.mode = "401"
+
+    counts, more = relay_drain(max_seconds=5)
+
+    erp_system.refresh_from_db()
+    message = OutboxMessage.objects.get(pk=messages[0].pk)
+    assert (dict(counts), more) == ({}, False)
+    assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
+    assert erp_system.paused_reason.startswith("credentials refused: HTTP 401")
+    assert (message.status, message.attempts) == ("pending", 0)
+    from erp_sync.selectors import erp_breaker_states
+
+    assert erp_breaker_states()["ERP1"]["state"] == "paused"
+
+    # While paused nothing is tried; after the pause the next success resumes the connection.
+    requests = fake_erp.requests
+    relay_drain(max_seconds=2)
+    assert fake_erp.requests == requests
+    fake_erp.mode = "ok"
+    ErpSystem.objects.filter(pk=erp_system.pk).update(paused_until=timezone.now())
+    relay_drain(max_seconds=2)
+    erp_system.refresh_from_db()
+    assert (erp_system.connection_state, erp_system.pause_count, erp_system.paused_reason) == ("ok", 0, "")
+    assert statuses(messages) == ["sent"]
+
+
+def test_malformed_2xx_body_is_transient(fake_erp, erp_system):
+    messages = enqueue("ORD-1")
+    fake_erp.mode = "malformed"
+
+    relay_drain(max_seconds=2)
+
+    message = OutboxMessage.objects.get(pk=messages[0].pk)
+    assert (message.status, message.attempts, message.last_error) == ("failed", 1, "malformed 200 body")
+
+
+def test_message_missing_from_results_is_retried(fake_erp, erp_system, monkeypatch):
+    messages = enqueue("ORD-1") + enqueue("ORD-2")
+    real_accept = fake_erp._accept
+    dropped = str(messages[1].pk)
+    monkeypatch.setattr(
+        fake_erp, "_accept", lambda env: {"id": "other"} if env["id"] == dropped else real_accept(env)
+    )
+    # The fake answers a result for an unknown id: it is ignored, ORD-2 counts as missing.
+    monkeypatch.setattr(
+        fake_erp,
+        "_accept",
+        lambda env: {"id": "x", "status": "accepted"} if env["id"] == dropped else real_accept(env),
+    )
+
+    counts, _ = relay_drain(max_seconds=2)
+
+    assert dict(counts) == {"accepted": 1, "retry": 1}
+    assert statuses(messages) == ["sent", "failed"]
+    assert OutboxMessage.objects.get(pk=messages[1].pk).last_error == "missing from the ERP's results"
+
+
+def test_hanging_erp_does_not_stall_the_relay_past_its_timeout(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters import http_json
+
+    monkeypatch.setattr(http_json, "TIMEOUT", http_json.httpx.Timeout(connect=5, read=1.5, write=1.5, pool=5))
+    messages = enqueue("ORD-1")
+    fake_erp.mode = "hang"
+
+    started = time.monotonic()
+    counts, _ = relay_drain(max_seconds=30)
+    elapsed = time.monotonic() - started
+
+    assert 1.4 < elapsed < 3.0
+    assert dict(counts) == {"retry": 1}
+    message = OutboxMessage.objects.get(pk=messages[0].pk)
+    assert (message.status, message.last_error) == ("failed", "timeout: ReadTimeout")
+
+
+def test_default_read_timeout_is_ten_seconds_and_connect_five():
+    from erp_sync.adapters.http_json import TIMEOUT
+
+    assert (TIMEOUT.connect, TIMEOUT.read) == (5.0, 10.0)
+
+
+def test_unrouted_messages_go_to_the_default_erp_once_there_is_one(fake_erp, erp_system):
+    ErpSystem.objects.filter(pk=erp_system.pk).update(is_default=False)
+    messages = enqueue("ORD-1")
+    assert OutboxMessage.objects.get(pk=messages[0].pk).system_id is None
+
+    ErpSystem.objects.filter(pk=erp_system.pk).update(is_default=True)
+    relay_drain(max_seconds=2)
+
+    assert statuses(messages) == ["sent"]
+
+
+def test_order_sync_state_follows_delivery(fake_erp, erp_system, world):
+    order = world.place()
+    assert Order.objects.get(pk=order.pk).erp_sync_state == "pending"
+
+    relay_drain(max_seconds=2)
+
+    assert Order.objects.get(pk=order.pk).erp_sync_state == "sent"
+
+
+def test_dead_message_marks_the_order_failed(fake_erp, erp_system, world):
+    order = world.place()
+    fake_erp.reject_types = {"order.created"}
+
+    relay_drain(max_seconds=2)
+
+    assert Order.objects.get(pk=order.pk).erp_sync_state == "failed"
