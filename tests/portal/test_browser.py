@@ -1,0 +1,162 @@
+"""The main portal journey in a real browser (Playwright driving the system Chromium).
+
+Zero console errors and zero CSP violations are allowed during the whole run.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from fleet.models import Job, JobStatus
+from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
+from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture
+def browser_page():
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on(
+            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.expose_function("reportCsp", lambda text: problems.append(f"CSP violation: {text}"))
+        page.add_init_script(CSP_LISTENER)
+        page.set_default_timeout(15_000)
+        yield page, problems
+        context.close()
+        browser.close()
+
+
+@pytest.mark.browser
+def test_customer_journey(live_server, browser_page, customer_a, world):
+    page, problems = browser_page
+    base = live_server.url
+    # Given orders of customer A from all five channels, one in delivery and one delivered.
+    orders = {
+        channel: place(customer_a, channel=channel, sku="GRAVEL", quantity="10") for channel in Channel.values
+    }
+    tracked = orders[Channel.PHONE]
+    moving = add_job(tracked, world, ticket="TK-LIVE", status=JobStatus.LOADING)
+    add_job(tracked, world, ticket="TK-DONE", status=JobStatus.DELIVERED, with_pdf=True)
+    delivered = orders[Channel.KIOSK]
+    set_status(delivered, OrderStatus.DELIVERED)
+    delivered.lines.update(delivered=Decimal("10"))
+
+    # Sign in.
+    page.goto(f"{base}/portal/")
+    page.get_by_label("Email").fill("alpha@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/portal/")
+
+    # All five channels in one list.
+    for order in orders.values():
+        assert page.get_by_role("link", name=order.number).is_visible()
+    assert sorted(page.locator("td .channel").all_inner_texts()) == sorted(
+        ["Store POS", "Web portal", "Phone", "Kiosk", "ERP"]
+    )
+    page.screenshot(path=ARTIFACTS / "portal-orders.png", full_page=True)
+
+    # Open an order and watch a job status change arrive without a reload.
+    page.get_by_role("link", name=tracked.number).click()
+    page.wait_for_url(f"{base}/portal/orders/{tracked.number}/")
+    page.evaluate("window.__sameDocument = true")
+    job = page.locator('.job[data-ticket="TK-LIVE"] .job-status')
+    assert job.inner_text() == "Loading"
+    Job.objects.filter(pk=moving.pk).update(status=JobStatus.EN_ROUTE, eta=timezone.now())
+    page.locator('.job[data-ticket="TK-LIVE"] .job-status', has_text="En route").wait_for(timeout=15_000)
+    assert page.evaluate("window.__sameDocument") is True
+    page.locator(".leaflet-interactive").first.wait_for()  # the truck appeared on the map
+    page.screenshot(path=ARTIFACTS / "portal-order-detail.png", full_page=True)
+
+    # Download the EPOD PDF.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Delivery note (PDF)").click()
+    download = download_info.value
+    assert download.suggested_filename == "EPOD-TK-DONE.pdf"
+    assert Path(download.path()).read_bytes() == MINIMAL_PDF
+
+    # Place an order; a double-clicked submit creates one order.
+    before = Order.objects.filter(customer=customer_a, channel=Channel.WEB).count()
+    page.get_by_role("link", name="New order").first.click()
+    page.locator("#id_lines-0-product").select_option("GRAVEL")
+    page.locator("#avail-0", has_text="Sofia plant").wait_for()
+    page.locator("#id_lines-0-quantity").fill("6")
+    page.get_by_label("On call").check()
+    page.screenshot(path=ARTIFACTS / "portal-new-order.png", full_page=True)
+    page.locator("#place-order").dblclick()
+    page.wait_for_url(f"{base}/portal/orders/ORD-*/")
+    page.wait_for_load_state("networkidle")
+    assert Order.objects.filter(customer=customer_a, channel=Channel.WEB).count() == before + 1
+    new_order = Order.objects.filter(customer=customer_a, channel=Channel.WEB).latest("created_at")
+    assert page.url == f"{base}/portal/orders/{new_order.number}/"
+    assert new_order.on_call is True
+
+    # Call off a load of the new on-call order.
+    page.get_by_role("link", name="Call off a load").click()
+    page.get_by_label("1. Gravel 4-16 (t)").fill("3")
+    page.get_by_role("button", name="Call off").click()
+    page.wait_for_url(f"{base}/portal/orders/{new_order.number}/")
+    call_off = CallOff.objects.get(order=new_order)
+    assert call_off.lines == [{"position": 1, "quantity": "3.000"}]
+
+    # Request a return on the delivered order.
+    page.goto(f"{base}/portal/orders/{delivered.number}/")
+    page.get_by_role("link", name="Request a return").click()
+    page.get_by_label("1. Gravel 4-16 (t)").fill("2")
+    page.get_by_label("Reason").fill("Too much gravel")
+    page.get_by_role("button", name="Request the return").click()
+    page.wait_for_url(f"{base}/portal/orders/{delivered.number}/")
+    assert ReturnRequest.objects.get(order=delivered).reason == "Too much gravel"
+
+    # Switch to Bulgarian.
+    page.locator("#lang-select").select_option("bg")
+    page.locator(".lang-switch button").click()
+    page.wait_for_load_state("networkidle")
+    assert page.locator("html").get_attribute("lang") == "bg"
+    assert page.get_by_role("link", name="Моите поръчки").is_visible()
+    page.screenshot(path=ARTIFACTS / "portal-order-detail-bg.png", full_page=True)
+
+    # The public tracking page, on a phone.
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{base}/track/{tracked.tracking_token}/")
+    assert page.locator(".job").count() == 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=ARTIFACTS / "track-mobile.png", full_page=True)
+    page.goto(f"{base}/portal/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=ARTIFACTS / "portal-orders-mobile.png", full_page=True)
+
+    # Sign out.
+    page.get_by_role("button", name="Изход").click()
+    page.wait_for_url(f"{base}/portal/login/")
+
+    assert problems == []
