@@ -1,7 +1,11 @@
 """Read-mostly admin: changes to orders go through the services (the rep console builds on this)."""
 
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.urls import reverse
 
+from orders.console import tasks as _console_tasks  # noqa: F401 - registers the export task in workers
+from orders.console.urls import console_urls
 from orders.models import (
     ApiClient,
     CallOff,
@@ -79,6 +83,12 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The console order page replaces the read-only form (actions go through the services)."""
+        if str(object_id).isdigit() and self.has_view_permission(request):
+            return redirect(reverse("admin:console-order", args=[object_id]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
@@ -152,3 +162,19 @@ class ApiClientAdmin(admin.ModelAdmin):
 
         count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         self.message_user(request, f"Revoked {count} key(s).")
+
+
+def _inject_console_urls(site: admin.AdminSite) -> None:
+    """Put the console's routes (/admin/console/…) in front of the admin site's own."""
+    original = site.get_urls
+    if getattr(original, "console_injected", False):
+        return
+
+    def get_urls():
+        return console_urls(site) + original()
+
+    get_urls.console_injected = True
+    site.get_urls = get_urls
+
+
+_inject_console_urls(admin.site)
