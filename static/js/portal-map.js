@@ -30,10 +30,11 @@
       marker.addTo(state.layer);
       bounds.push([p.lat, p.lon]);
     });
-    if (!state.fitted) {
+    // Re-frame only when a marker appears or goes, not on every poll (the user may have panned).
+    if (bounds.length !== state.count) {
+      state.count = bounds.length;
       if (bounds.length) {
         state.map.fitBounds(bounds, { padding: [40, 40], maxZoom: 14 });
-        state.fitted = true;
       } else {
         state.map.setView([42.7, 25.3], 7);
       }
@@ -46,7 +47,7 @@
     if (el.dataset.tileUrl) {
       L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: "&copy; OpenStreetMap" }).addTo(map);
     }
-    el.omsMap = { map: map, layer: L.layerGroup().addTo(map), fitted: false };
+    el.omsMap = { map: map, layer: L.layerGroup().addTo(map), count: -1 };
     draw(el, parsePoints(el.dataset.points));
   }
 
