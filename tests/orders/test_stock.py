@@ -158,7 +158,7 @@ def test_stock_operations_keep_allocation_within_on_hand_and_equal_to_open_alloc
         StockMachine,
         settings=settings(
             max_examples=50,
-            stateful_step_count=30,
+            stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
