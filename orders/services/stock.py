@@ -104,13 +104,25 @@ def stock_consume(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> Non
 
 
 def stock_restock(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> None:
-    """Returned goods back on hand."""
+    """Returned goods back on hand (a missing stock row is created)."""
     wanted = _sum_by_product(items)
-    for product_id, quantity in sorted(wanted.items()):
-        level, _ = StockLevel.objects.select_for_update().get_or_create(
-            plant_id=plant_id, product_id=product_id
-        )
-        StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") + quantity)
+    if not wanted:
+        return
+    StockLevel.objects.bulk_create(
+        [StockLevel(plant_id=plant_id, product_id=product_id) for product_id in sorted(wanted)],
+        ignore_conflicts=True,
+    )
+    # Lock in pk order like every other stock writer: locking in product order deadlocked against a
+    # concurrent allocation whenever the rows had been created in another order than the products.
+    list(
+        StockLevel.objects.select_for_update()
+        .filter(plant_id=plant_id, product_id__in=wanted)
+        .order_by("pk")
+        .values("pk")
+    )
+    StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
+        on_hand=F("on_hand") + _case(wanted)
+    )
 
 
 @transaction.atomic

@@ -315,3 +315,81 @@ def test_concurrent_placements_with_one_external_ref_make_one_order(shop):
     # The conflict is a business answer: it is stored and replayed for the same key.
     stored = IdempotencyRecord.objects.exclude(result_ref=order.number)
     assert {(r.response_status, r.response_body["number"]) for r in stored} == {(409, order.number)}
+
+
+# --- lock order of restock against allocation ---------------------------------------------------------
+
+
+def wait_until_blocked(count: int) -> None:
+    """Wait until `count` other sessions of this database wait for a row lock."""
+    for _ in range(200):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] >= count:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"{count} sessions never blocked")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
+    """Stock rows are created in the opposite order of their products, so product order != pk order.
+
+    An allocation queues for the first row (pk order) behind a third transaction; then a restock of
+    both products starts. Locking by product it would take the second row and wait for the first:
+    a deadlock once the third transaction ends. Both services lock in pk order.
+    """
+    from orders.services.stock import stock_allocate, stock_restock
+
+    plant = shop["plant"]
+    first_product, second_product = ProductFactory(), ProductFactory()
+    low_pk_row = StockLevelFactory(plant=plant, product=second_product, on_hand=Decimal("10"))
+    StockLevelFactory(plant=plant, product=first_product, on_hand=Decimal("10"))
+    items = [(first_product.pk, Decimal("1")), (second_product.pk, Decimal("1"))]
+    skus = {first_product.pk: first_product.sku, second_product.pk: second_product.sku}
+    holder_has_lock, release_holder = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                StockLevel.objects.select_for_update().get(pk=low_pk_row.pk)
+                holder_has_lock.set()
+                release_holder.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def run(name: str, operation: Callable[[], None]) -> threading.Thread:
+        def target() -> None:
+            try:
+                with transaction.atomic():
+                    operation()
+                outcomes[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                outcomes[name] = exc
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread
+
+    holding = threading.Thread(target=holder)
+    holding.start()
+    assert holder_has_lock.wait(timeout=10)
+    allocating = run("allocate", lambda: stock_allocate(plant_id=plant.pk, items=items, skus=skus))
+    wait_until_blocked(1)
+    restocking = run("restock", lambda: stock_restock(plant_id=plant.pk, items=items))
+    wait_until_blocked(2)
+    release_holder.set()
+    for thread in (holding, allocating, restocking):
+        thread.join(timeout=30)
+
+    assert outcomes == {"allocate": "ok", "restock": "ok"}
+    assert sorted(StockLevel.objects.values_list("on_hand", "allocated")) == [
+        (Decimal("11.000"), Decimal("1.000")),
+        (Decimal("11.000"), Decimal("1.000")),
+    ]
