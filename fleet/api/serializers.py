@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fleet.models import Job, Tour
@@ -125,6 +126,9 @@ def validate_point(raw: Any, *, now: datetime) -> tuple[dict[str, Any] | None, d
     return point, {}
 
 
+@extend_schema_field(
+    {"type": "string", "description": 'JSON list: [{"position","delivered","returned"?,"reason"?}]'}
+)
 class LinesField(serializers.Field):
     """EPOD `lines`: a JSON string in multipart (or a list in JSON)."""
 
