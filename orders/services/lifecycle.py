@@ -21,7 +21,7 @@ from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, Ord
 from orders.payloads import item_positions, money, qty
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MILLI, round_money
-from orders.services.stock import stock_allocate, stock_consume, stock_release
+from orders.services.stock import stock_allocate, stock_consume, stock_lock, stock_release
 from orders.state import RESUMABLE, order_transition
 
 S = OrderStatus
@@ -218,6 +218,7 @@ def order_cancel(
             lost.append((line.product_id, in_truck - back))
             line.allocated = max(line.allocated - (in_truck - back), ZERO_QTY)
         line.returned += back
+    stock_lock(plant_id=order.plant_id, product_ids=[line.product_id for line in lines if line.stocked])
     stock_consume(plant_id=order.plant_id, items=lost)
     OrderLine.objects.bulk_update(lines, ["returned", "allocated"])
     order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
@@ -302,6 +303,7 @@ def order_correct(*, order: Order, corrections: list[Correction], actor: Actor) 
         )
     if not changes:
         return order
+    stock_lock(plant_id=order.plant_id, product_ids=[product_id for product_id, _ in more + less])
     stock_allocate(plant_id=order.plant_id, items=more, skus={line.product_id: line.sku for line in lines})
     stock_release(plant_id=order.plant_id, items=less)
     OrderLine.objects.bulk_update(lines, ["quantity", "unit_price", "allocated", "net", "tax"])

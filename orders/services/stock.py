@@ -39,6 +39,18 @@ def _case(values: dict[int, Decimal]) -> Case:
     )
 
 
+def stock_lock(*, plant_id: int, product_ids: Iterable[int]) -> None:
+    """Lock the stock rows of several products in pk order, for a caller that then changes them in
+    more than one step (a correction allocates some and releases others): locking them step by
+    step would take the rows out of pk order and deadlock against a concurrent allocation."""
+    list(
+        StockLevel.objects.select_for_update()
+        .filter(plant_id=plant_id, product_id__in=set(product_ids))
+        .order_by("pk")
+        .values("pk")
+    )
+
+
 def stock_allocate(*, plant_id: int, items: Iterable[tuple[int, Decimal]], skus: dict[int, str]) -> None:
     """Allocate (product_id, quantity) items at a plant, all or nothing. Caller holds a transaction.
 

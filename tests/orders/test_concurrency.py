@@ -334,29 +334,18 @@ def wait_until_blocked(count: int) -> None:
     raise AssertionError(f"{count} sessions never blocked")
 
 
-@pytest.mark.django_db(transaction=True)
-def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
-    """Stock rows are created in the opposite order of their products, so product order != pk order.
+def race_behind_a_row_lock(row: StockLevel, first: Callable[[], None], second: Callable[[], None]) -> dict:
+    """A third transaction holds `row`; `first` queues for it, then `second` starts; then the holder ends.
 
-    An allocation queues for the first row (pk order) behind a third transaction; then a restock of
-    both products starts. Locking by product it would take the second row and wait for the first:
-    a deadlock once the third transaction ends. Both services lock in pk order.
+    Returns {"first": "ok" | exception, "second": ...}.
     """
-    from orders.services.stock import stock_allocate, stock_restock
-
-    plant = shop["plant"]
-    first_product, second_product = ProductFactory(), ProductFactory()
-    low_pk_row = StockLevelFactory(plant=plant, product=second_product, on_hand=Decimal("10"))
-    StockLevelFactory(plant=plant, product=first_product, on_hand=Decimal("10"))
-    items = [(first_product.pk, Decimal("1")), (second_product.pk, Decimal("1"))]
-    skus = {first_product.pk: first_product.sku, second_product.pk: second_product.sku}
     holder_has_lock, release_holder = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
 
     def holder() -> None:
         try:
             with transaction.atomic():
-                StockLevel.objects.select_for_update().get(pk=low_pk_row.pk)
+                StockLevel.objects.select_for_update().get(pk=row.pk)
                 holder_has_lock.set()
                 release_holder.wait(timeout=30)
         finally:
@@ -380,16 +369,76 @@ def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
     holding = threading.Thread(target=holder)
     holding.start()
     assert holder_has_lock.wait(timeout=10)
-    allocating = run("allocate", lambda: stock_allocate(plant_id=plant.pk, items=items, skus=skus))
+    threads = [holding, run("first", first)]
     wait_until_blocked(1)
-    restocking = run("restock", lambda: stock_restock(plant_id=plant.pk, items=items))
+    threads.append(run("second", second))
     wait_until_blocked(2)
     release_holder.set()
-    for thread in (holding, allocating, restocking):
+    for thread in threads:
         thread.join(timeout=30)
+    return outcomes
 
-    assert outcomes == {"allocate": "ok", "restock": "ok"}
+
+@pytest.mark.django_db(transaction=True)
+def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
+    """Stock rows are created in the opposite order of their products, so product order != pk order.
+
+    An allocation queues for the first row (pk order) behind a third transaction; then a restock of
+    both products starts. Locking by product it would take the second row and wait for the first:
+    a deadlock once the third transaction ends. Both services lock in pk order.
+    """
+    from orders.services.stock import stock_allocate, stock_restock
+
+    plant = shop["plant"]
+    first_product, second_product = ProductFactory(), ProductFactory()
+    low_pk_row = StockLevelFactory(plant=plant, product=second_product, on_hand=Decimal("10"))
+    StockLevelFactory(plant=plant, product=first_product, on_hand=Decimal("10"))
+    items = [(first_product.pk, Decimal("1")), (second_product.pk, Decimal("1"))]
+    skus = {first_product.pk: first_product.sku, second_product.pk: second_product.sku}
+
+    outcomes = race_behind_a_row_lock(
+        low_pk_row,
+        lambda: stock_allocate(plant_id=plant.pk, items=items, skus=skus),
+        lambda: stock_restock(plant_id=plant.pk, items=items),
+    )
+
+    assert outcomes == {"first": "ok", "second": "ok"}
     assert sorted(StockLevel.objects.values_list("on_hand", "allocated")) == [
         (Decimal("11.000"), Decimal("1.000")),
         (Decimal("11.000"), Decimal("1.000")),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_correction_up_and_down_and_an_allocation_do_not_deadlock(shop):
+    """A correction allocates more of B and releases some of A (pk A < pk B): it must lock A first."""
+    from orders.services.lifecycle import Correction, order_correct
+    from orders.services.stock import stock_allocate
+
+    plant = shop["plant"]
+    a, b = ProductFactory(sku="A"), ProductFactory(sku="B")
+    row_a = StockLevelFactory(plant=plant, product=a, on_hand=Decimal("10"))
+    StockLevelFactory(plant=plant, product=b, on_hand=Decimal("10"))
+    order = place_one(
+        shop["sales_point"],
+        shop["customer"],
+        [LineInput(sku="A", quantity=Decimal("5")), LineInput(sku="B", quantity=Decimal("5"))],
+    )
+    corrections = [
+        Correction(position=1, field="quantity", new=Decimal("4"), reason="less A"),
+        Correction(position=2, field="quantity", new=Decimal("6"), reason="more B"),
+    ]
+
+    outcomes = race_behind_a_row_lock(
+        row_a,
+        lambda: stock_allocate(
+            plant_id=plant.pk, items=[(a.pk, Decimal("1")), (b.pk, Decimal("1"))], skus={}
+        ),
+        lambda: order_correct(order=order, corrections=corrections, actor=KIOSK),
+    )
+
+    assert outcomes == {"first": "ok", "second": "ok"}
+    assert list(StockLevel.objects.order_by("product__sku").values_list("allocated", flat=True)) == [
+        Decimal("5.000"),
+        Decimal("7.000"),
     ]
