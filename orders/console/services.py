@@ -47,6 +47,10 @@ EMAIL_REQUIRED = "Enter a valid email address."
 def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
     """Put a dead ERP message of the order back to pending (erp_sync's `outbox_replay`) and record
     `erp.resend_requested` on the timeline with the rep as actor. Returns the number re-queued."""
+    try:
+        message_id = str(uuid.UUID(str(message_id)))
+    except ValueError as exc:
+        raise NotFound() from exc
     order = lock_order(order)
     message = OutboxMessage.objects.filter(
         pk=message_id, aggregate_type="order", aggregate_id=order.number
