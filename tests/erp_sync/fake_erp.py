@@ -25,6 +25,8 @@ class FakeErp:
         self.lock = threading.Lock()
         self.mode = "ok"  # ok | 503 | hang | 401 | malformed
         self.hang_seconds = 30.0
+        # Seconds to sleep after applying a batch and before answering (a kill then loses the answer).
+        self.delay = 0.0
         self.reject_ids: set[str] = set()
         self.reject_types: set[str] = set()
         self.accepted: dict[str, dict] = {}
@@ -37,6 +39,8 @@ class FakeErp:
         self._ack_version = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        # A client killed mid-request leaves a broken pipe: expected in the fault tests, not an error.
+        self._server.handle_error = lambda request, client_address: None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -150,6 +154,8 @@ class FakeErp:
                 with erp.lock:
                     erp.post_batches.append(len(messages))
                     results = [erp._accept(m) for m in messages]
+                if erp.delay:
+                    time.sleep(erp.delay)
                 self._reply(200, {"results": results})
 
             def do_GET(self):

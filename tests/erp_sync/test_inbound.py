@@ -376,10 +376,10 @@ def test_duplicates_and_shuffled_versions_end_in_the_clean_state(erp_system):
     apply_in_pages(erp_system, noisy)
 
     assert state_hash() == expected
-    counts = dict(
-        (status, InboxMessage.objects.filter(status=status).count())
+    counts = {
+        status: InboxMessage.objects.filter(status=status).count()
         for status in ("processed", "stale", "failed")
-    )
+    }
     assert InboxMessage.objects.count() == len(clean)  # every duplicate was dropped at the door
     assert counts["failed"] == 0
     assert counts["processed"] + counts["stale"] == len(clean)
