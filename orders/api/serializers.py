@@ -208,7 +208,7 @@ class OrderCreateInputSerializer(serializers.Serializer):
     customer = OrderCustomerInputSerializer()
     fulfilment = serializers.ChoiceField(choices=Fulfilment.choices, default=Fulfilment.DELIVERY)
     site = SiteInputSerializer(required=False, allow_null=True)
-    lines = LineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    lines = serializers.ListField(child=LineInputSerializer(), min_length=1, max_length=MAX_LINES)
     requested_date = serializers.DateField(
         required=False, allow_null=True, help_text="Plant-local date, today or later; defaults to today."
     )

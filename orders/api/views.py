@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from customers.services import CustomerData, customer_create, customer_match
-from oms.exceptions import IdempotencyKeyMissing, NotFound
+from oms.exceptions import IdempotencyKeyMissing, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.idempotency import run_idempotent, validate_key
 from oms.lib.problems import PROBLEM_CONTENT_TYPE
@@ -68,20 +68,84 @@ def idempotency_parameter(*, required: bool) -> OpenApiParameter:
     )
 
 
-class ProductPagination(PageNumberPagination):
+PAGE_SIZE_INVALID = "page_size must be a whole number from 1 to 200."
+
+
+class StrictPageSizeMixin:
+    """A malformed `page_size` is a 400, not silently the default (clients would page wrongly)."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not values[0].isdigit() or not 1 <= int(values[0]) <= self.max_page_size:
+            raise ValidationError(PAGE_SIZE_INVALID, errors={"page_size": [PAGE_SIZE_INVALID]})
+        return int(values[0])
 
-class OrderPagination(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
+
+
+class ProductPagination(StrictPageSizeMixin, PageNumberPagination):
+    pass
+
+
+class OrderPagination(StrictPageSizeMixin, CursorPagination):
     ordering = ("-created_at", "-id")
 
 
-class DeviceViewMixin:
+UNKNOWN_PARAMETER = "Unknown query parameter."
+REPEATED_PARAMETER = "Give this parameter once."
+BLANK_PARAMETER = "This parameter may not be blank."
+
+
+class StrictQueryMixin:
+    """Query strings are validated like bodies: unknown, repeated or blank typed parameters → 400.
+
+    Silently ignoring them (Django's default) makes a typo look like an empty filter.
+    """
+
+    free_text_parameters = frozenset({"search", "external_ref", "cursor"})
+
+    def allowed_query_parameters(self) -> set[str]:
+        allowed: set[str] = set()
+        if self.detail is False:
+            filterset = getattr(self, "filterset_class", None)
+            if filterset is not None and self.filter_backends:
+                allowed |= set(filterset.base_filters)
+            if self.paginator is not None:
+                allowed |= {"page", "page_size", "cursor"} & {
+                    getattr(self.paginator, "page_query_param", ""),
+                    getattr(self.paginator, "page_size_query_param", ""),
+                    getattr(self.paginator, "cursor_query_param", ""),
+                }
+        return allowed
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        allowed = self.allowed_query_parameters()
+        errors: dict[str, list[str]] = {}
+        for name in request.query_params:
+            values = request.query_params.getlist(name)
+            if name not in allowed:
+                errors[name] = [UNKNOWN_PARAMETER]
+            elif len(values) > 1:
+                errors[name] = [REPEATED_PARAMETER]
+            elif values[0] == "" and name not in self.free_text_parameters:
+                errors[name] = [BLANK_PARAMETER]
+        if errors:
+            raise ValidationError(errors=errors)
+
+
+class DeviceViewMixin(StrictQueryMixin):
     """Kiosk / store POS keys only; every query is scoped to the caller's sales point."""
 
     authentication_classes = [TokenAuthentication]
@@ -381,7 +445,7 @@ def _site_ref(cls, data: dict | None):
         responses={200: s.TrackingOutputSerializer, 404: NOT_FOUND},
     )
 )
-class TrackingViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrackingViewSet(StrictQueryMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Status, ETA and truck position of one order for anyone holding its tracking token."""
 
     authentication_classes: list = []
