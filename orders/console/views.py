@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from datetime import date as Date
@@ -495,6 +496,11 @@ def phone_order(request: HttpRequest) -> HttpResponse:
                     order = _place_phone_order(request, form.cleaned_data["token"], customer, payload)
                 except DomainError as error:
                     messages.error(request, _error_text(error))
+                    # The failed attempt keeps its token; a corrected submission is a new request.
+                    data = request.POST.copy()
+                    data["token"] = uuid.uuid4().hex
+                    form = forms.PhoneOrderForm(data, customer=customer)
+                    form.is_valid()
                 else:
                     return redirect(_order_url(order))
     else:
