@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from customers.models import Customer, CustomerEvent, Site
@@ -232,23 +233,37 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> 
         raise ValidationError("One of these customers was already merged.")
     from django.contrib.contenttypes.models import ContentType
 
-    from orders.models import Order
+    from orders.models import Order, OrderEvent
 
-    moved_orders = Order.objects.filter(customer=duplicate).update(customer=survivor)
+    now = timezone.now()
+    order_ids = list(Order.objects.filter(customer=duplicate).values_list("pk", flat=True))
+    moved_orders = Order.objects.filter(pk__in=order_ids).update(
+        customer=survivor, version=F("version") + 1, updated_at=now
+    )
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order_id=pk,
+                at=now,
+                type="order.customer_merged",
+                actor_kind=actor.kind,
+                actor=actor.name,
+                data={"from": duplicate.number, "to": survivor.number},
+                visible_to_customer=False,
+            )
+            for pk in order_ids
+        ]
+    )
     moved_sites = Site.objects.filter(customer=duplicate).update(customer=survivor)
     for access in duplicate.portal_access.all():
         survivor.portal_access.get_or_create(user=access.user)
     duplicate.portal_access.all().delete()
-    moved_refs = 0
-    try:
-        from erp_sync.models import ExternalRef
+    from erp_sync.models import ExternalRef
 
-        ct = ContentType.objects.get_for_model(Customer)
-        moved_refs = ExternalRef.objects.filter(content_type=ct, object_id=str(duplicate.pk)).update(
-            object_id=str(survivor.pk)
-        )
-    except ImportError:  # pragma: no cover - erp_sync is always installed
-        pass
+    ct = ContentType.objects.get_for_model(Customer)
+    moved_refs = ExternalRef.objects.filter(content_type=ct, object_id=str(duplicate.pk)).update(
+        object_id=str(survivor.pk)
+    )
     # Keep contact data the survivor lacks; the duplicate keeps none, so uniqueness holds.
     updates = {}
     for field in ("email", "phone", "vat_id"):
@@ -257,7 +272,6 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> 
     Customer.objects.filter(pk=duplicate.pk).update(merged_into=survivor, active=False, email="", phone="")
     if updates:
         Customer.objects.filter(pk=survivor.pk).update(**updates)
-    now = timezone.now()
     data = {
         "duplicate": duplicate.number,
         "orders": moved_orders,

@@ -20,7 +20,7 @@ from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
 from orders.payloads import item_positions, money, qty
 from orders.services.events import order_bump, order_event
-from orders.services.placement import MILLI, round_money
+from orders.services.placement import MAX_PRICE, is_quantity, round_money
 from orders.services.stock import stock_allocate, stock_consume, stock_lock, stock_release
 from orders.state import RESUMABLE, order_transition
 
@@ -205,7 +205,7 @@ def order_cancel(
     for position, quantity in returned.items():
         line = by_position.get(position)
         in_truck = max(line.loaded - line.delivered, ZERO_QTY) if line else ZERO_QTY
-        if line is None or quantity < 0 or quantity > in_truck or quantity != quantity.quantize(MILLI):
+        if line is None or not is_quantity(quantity, allow_zero=True) or quantity > in_truck:
             errors[str(position)] = [f"Returned quantity must be between 0 and {qty(in_truck)}."]
     if errors:
         raise ValidationError(errors={"returned": errors})
@@ -276,11 +276,14 @@ def order_correct(*, order: Order, corrections: list[Correction], actor: Actor) 
             errors[key] = ["Only quantity and unit_price can be corrected."]
         elif not (c.reason or "").strip() or len(c.reason) > 200:
             errors[key] = [REASON_REQUIRED]
-        elif c.field == "quantity" and (
-            c.new <= 0 or c.new != c.new.quantize(MILLI) or c.new < max(line.loaded, line.delivered)
-        ):
+        elif c.field == "quantity" and (not is_quantity(c.new) or c.new < max(line.loaded, line.delivered)):
             errors[key] = [f"Quantity must be above 0 and at least {qty(max(line.loaded, line.delivered))}."]
-        elif c.field == "unit_price" and (c.new < 0 or c.new != c.new.quantize(Decimal("0.01"))):
+        elif c.field == "unit_price" and (
+            not c.new.is_finite()
+            or c.new < 0
+            or c.new >= MAX_PRICE
+            or c.new != c.new.quantize(Decimal("0.01"))
+        ):
             errors[key] = ["Unit price must be a non-negative amount with at most 2 decimals."]
     if errors:
         raise ValidationError(errors={"lines": errors})
@@ -355,7 +358,7 @@ def order_call_off(
     errors = {}
     for position, quantity in wanted.items():
         line = by_position.get(position)
-        if line is None or quantity <= 0 or quantity != quantity.quantize(MILLI):
+        if line is None or not is_quantity(quantity):
             errors[str(position)] = ["Give a positive quantity of an existing line."]
         elif line.released + quantity > line.quantity:
             errors[str(position)] = [CALL_OFF_TOO_MUCH]

@@ -48,6 +48,11 @@ from orders.state import order_transition
 
 MAX_LINES = 100
 MAX_QUANTITY = Decimal("1000000")
+MAX_PRICE = Decimal("1000000")
+# Order totals are stored with 14 digits (2 decimals): refuse what would not fit instead of failing on save.
+MAX_TOTAL = Decimal("999999999999.99")
+TOTAL_TOO_LARGE = "The order total is too large."
+SALES_POINT_INACTIVE = "This sales point is not active."
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
 
@@ -83,6 +88,17 @@ class SiteRef:
     data: SiteData | None = None
 
 
+def is_quantity(value, *, allow_zero: bool = False) -> bool:
+    """A finite Decimal above 0 (or 0 when allowed), below MAX_QUANTITY, with at most 3 decimals."""
+    return (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and (value >= 0 if allow_zero else value > 0)
+        and value < MAX_QUANTITY
+        and value == value.quantize(MILLI)
+    )
+
+
 def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
@@ -116,7 +132,9 @@ def _validate_shape(*, lines: list[LineInput], external_ref: str, notes: str, wi
                 problems["sku"] = [UNKNOWN_SKU]
             price = line.unit_price
             # Whole cents only: the line stores the price with 2 decimals and its net must follow from it.
-            if price is not None and (not price.is_finite() or price < 0 or price != price.quantize(CENT)):
+            if price is not None and (
+                not price.is_finite() or price < 0 or price >= MAX_PRICE or price != price.quantize(CENT)
+            ):
                 problems["unit_price"] = [PRICE_INVALID]
             line_errors.append(problems)
         if any(line_errors):
@@ -221,6 +239,8 @@ def order_place(
     """
     if channel not in Channel.values:
         raise ValidationError(errors={"channel": [f"Unknown channel {channel!r}."]})
+    if sales_point is not None and (not sales_point.active or sales_point.channel != channel):
+        raise ValidationError(SALES_POINT_INACTIVE, errors={"sales_point": [SALES_POINT_INACTIVE]})
     if fulfilment not in Fulfilment.values:
         raise ValidationError(errors={"fulfilment": ["Use delivery or pickup."]})
     external_ref = (external_ref or "").strip()
@@ -289,6 +309,8 @@ def order_place(
                     tax=tax,
                 )
             )
+        if net_total + tax_total > MAX_TOTAL:
+            raise ValidationError(TOTAL_TOO_LARGE, errors={"lines": [TOTAL_TOO_LARGE]})
         order = Order(
             number=order_number(next_value("order_number"), now),
             customer=the_customer,

@@ -15,7 +15,7 @@ from orders.models import ZERO_QTY, OrderLine, OrderStatus, ReturnLine, ReturnRe
 from orders.payloads import qty
 from orders.services.events import order_event
 from orders.services.lifecycle import _locked_lines, _reason, lock_order, order_item_positions_message
-from orders.services.placement import MILLI
+from orders.services.placement import is_quantity
 from orders.services.stock import stock_restock
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
@@ -72,7 +72,7 @@ def return_request(*, order, lines: dict[int, Decimal], reason: str, actor: Acto
     errors = {}
     for position, quantity in lines.items():
         line = order_lines.get(position)
-        if line is None or quantity <= 0 or quantity != quantity.quantize(MILLI):
+        if line is None or not is_quantity(quantity):
             errors[str(position)] = ["Give a positive quantity of an existing line."]
         elif quantity > line.delivered - line.returned - pending.get(position, ZERO_QTY):
             errors[str(position)] = [RETURN_TOO_MUCH]

@@ -370,6 +370,15 @@ def test_merge_moves_orders_sites_users_and_erp_refs_to_the_survivor(
         ),
         ("C-000002", "customer.merged_into", "maria", {"survivor": "C-000001"}),
     ]
+    # Each moved order says so on its timeline (staff-only) and has a new version.
+    for order in orders:
+        before = order.version
+        order.refresh_from_db()
+        assert order.version == before + 1
+        assert list(
+            order.events.filter(type="order.customer_merged").values_list("data", "visible_to_customer")
+        ) == [({"from": "C-000002", "to": "C-000001"}, False)]
+    assert not kept_order.events.filter(type="order.customer_merged").exists()
     # Identity lookups now land on the survivor.
     assert customer_match(email="dup@example.com") == merged
     assert customer_match(number="C-000002") is None

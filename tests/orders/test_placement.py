@@ -22,6 +22,8 @@ from orders.services.placement import (
     LINES_REQUIRED,
     PRICE_INVALID,
     QUANTITY_INVALID,
+    SALES_POINT_INACTIVE,
+    TOTAL_TOO_LARGE,
     UNKNOWN_SKU,
     CustomerRef,
     LineInput,
@@ -311,7 +313,7 @@ def test_erp_order_keeps_erp_prices_and_past_dates_and_sends_nothing_back(
     assert stock(plant, product) == (Decimal("10.000"), Decimal("1.500"))
 
 
-@pytest.mark.parametrize("price", ["0.335", "-0.01", "Infinity"])
+@pytest.mark.parametrize("price", ["0.335", "-0.01", "Infinity", "NaN", "1000000.00"])
 def test_erp_prices_are_non_negative_whole_cents(stocked, customer, plant, price):
     # A price of 0.335 would be stored as 0.34 while the line was charged 3 × 0.335 = 1.01, not 1.02.
     product = stocked("10")
@@ -326,6 +328,45 @@ def test_erp_prices_are_non_negative_whole_cents(stocked, customer, plant, price
         )
 
     assert raised.value.errors == {"lines": [{"unit_price": [PRICE_INVALID]}]}
+    assert_nothing_written()
+    assert stock(plant, product) == (Decimal("10.000"), Decimal("0.000"))
+
+
+def test_order_total_that_would_not_fit_is_refused(product_factory, customer, plant):
+    # 100 lines of 999,999.999 × 999,999.99 each fit a line but not the 14-digit order total.
+    product = product_factory(stocked=False)
+    lines = [line(product, "999999.999", unit_price="999999.99") for _ in range(100)]
+
+    with pytest.raises(ValidationError) as raised:
+        order_place(
+            channel=Channel.ERP,
+            customer=CustomerRef(customer=customer),
+            fulfilment=Fulfilment.PICKUP,
+            lines=lines,
+            actor=Actor(kind="erp", name="SAP1"),
+            plant=plant,
+        )
+
+    assert raised.value.errors == {"lines": [TOTAL_TOO_LARGE]}
+    assert_nothing_written()
+
+
+def test_inactive_sales_point_or_foreign_channel_is_refused(stocked, customer, sales_point_factory, plant):
+    product = stocked("10")
+    kiosk = sales_point_factory(plant=plant, channel=Channel.KIOSK)
+    closed = sales_point_factory(plant=plant, channel=Channel.KIOSK, active=False)
+
+    for channel, sales_point in ((Channel.STOREFRONT, kiosk), (Channel.KIOSK, closed)):
+        with pytest.raises(ValidationError) as raised:
+            order_place(
+                channel=channel,
+                customer=CustomerRef(customer=customer),
+                fulfilment=Fulfilment.PICKUP,
+                lines=[line(product, "1")],
+                actor=KIOSK,
+                sales_point=sales_point,
+            )
+        assert raised.value.errors == {"sales_point": [SALES_POINT_INACTIVE]}
     assert_nothing_written()
     assert stock(plant, product) == (Decimal("10.000"), Decimal("0.000"))
 
