@@ -121,11 +121,12 @@ def test_task_cancellation_cancels_jobs_and_the_order(erp_system, fleet):
 
 
 def test_task_homerun(erp_system, fleet):
+    # One version space per (entity type, key): master.truck TR-1 was version 1.
     homerun = envelope(
         "H-1",
         "task.homerun",
         ("truck", "TR-1"),
-        1,
+        2,
         {"truck": "TR-1", "driver": "DR-1", "plant": "SOF", "planned_at": "2026-12-01T16:00:00Z"},
     )
 
