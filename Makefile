@@ -13,12 +13,13 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL
 	OMS_VAR_DIR=$(CURDIR)/var/test DJANGO_ENV=test
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast test-slow lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
 	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
+	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
 	@echo "make lint       ruff check + format check;  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
 
@@ -65,6 +66,11 @@ test-fast: venv
 test-slow: venv
 	scripts/ensure-services.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+# Schemathesis with the full example count (≥ 100 per operation) against a live server.
+test-fuzz: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(BIN)/pytest -m slow tests/api/test_fuzz.py $(PYTEST_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh
