@@ -233,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several components have a `status` field with different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "DriverEventStatusEnum": "fleet.api.serializers.DRIVER_EVENT_STATUSES",
+        "ErpResultStatusEnum": ["accepted", "duplicate", "rejected"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "orders.api.schema.problem_responses_hook",
