@@ -1,0 +1,180 @@
+"""Rep and dispatcher journeys in a real browser (Playwright driving the system Chromium).
+
+Zero console errors and zero CSP violations are allowed during each journey.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import sync_playwright
+
+from erp_sync.models import OutboxMessage, OutboxStatus
+from fleet.models import JobStatus
+from fleet.services import order_split_into_jobs, tour_plan
+from oms import roles
+from oms.lib.actors import Actor
+from orders.models import Channel, Order, OrderLine, OrderStatus
+from tests.console.conftest import PASSWORD, World, make_user
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`);
+});
+"""
+
+
+@pytest.fixture
+def browser_page():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        problems: list[str] = []
+        page.on(
+            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on(
+            "response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
+        )
+        page.expose_function("reportCsp", lambda text: problems.append(f"CSP violation: {text}"))
+        page.add_init_script(CSP_LISTENER)
+        page.set_default_timeout(15_000)
+        yield page, problems
+        context.close()
+        browser.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/admin/login/?next=/admin/console/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url(f"{base}/admin/console/")
+
+
+def flash(page) -> list[str]:
+    return page.locator("ul.messagelist li").all_inner_texts()
+
+
+@pytest.mark.browser
+def test_rep_journey(live_server, browser_page, transactional_db):
+    page, problems = browser_page
+    base = live_server.url
+    world = World()
+    make_user(roles.REP, "rita")
+    # An order whose ERP message died, and one whose cancellation (after loading) awaits approval.
+    stuck = world.place(channel=Channel.WEB, quantity="5")
+    OutboxMessage.objects.filter(aggregate_id=stuck.number).update(
+        status=OutboxStatus.DEAD, last_error="rejected"
+    )
+    loaded = world.place(channel=Channel.KIOSK, quantity="4")
+    Order.objects.filter(pk=loaded.pk).update(
+        status=OrderStatus.CANCELLATION_REQUESTED,
+        status_before=OrderStatus.PLACED,
+        loading_started_at=timezone.now(),
+    )
+    OrderLine.objects.filter(order=loaded).update(loaded=Decimal("4"))
+
+    sign_in(page, base, "rita")
+
+    # Find the order by the customer's phone number, typed the way the customer says it.
+    page.locator("#console-q").fill("0888 123 456")
+    page.locator(".console-search button").click()
+    page.locator("#search-orders").get_by_role("link", name=stuck.number).wait_for()
+    assert page.locator("#search-customers").get_by_role("link", name="C-100001").is_visible()
+
+    # Customer 360.
+    page.locator("#search-customers").get_by_role("link", name="C-100001").click()
+    page.locator("h1", has_text="C-100001 Ivan Petrov").wait_for()
+    assert page.locator("#customer-orders tbody tr").count() == 2
+
+    # Enter a phone order with live availability.
+    page.locator("#new-phone-order").click()
+    page.locator("#id_site").select_option(str(world.site.public_id))
+    page.locator("#id_lines-0-sku").select_option("GRAVEL")
+    page.locator("#avail-0", has_text="SOF: 91 t").wait_for()
+    page.locator("#id_lines-0-quantity").fill("3")
+    page.locator("#place-order").dblclick()
+    page.wait_for_url(f"{base}/admin/console/orders/*/")
+    phone_order = Order.objects.get(channel=Channel.PHONE)
+    assert page.url == f"{base}/admin/console/orders/{phone_order.pk}/"
+    assert flash(page) == [f"Order {phone_order.number} placed."]
+
+    # Correct a line (the reason is required).
+    row = page.locator("#line-1")
+    row.locator("select[name=field]").select_option("quantity")
+    row.locator("input[name=new]").fill("4")
+    row.locator("input[name=reason]").fill("Customer called back: one more tonne")
+    row.get_by_role("button", name="Correct").click()
+    page.locator("ul.messagelist li", has_text="Line corrected.").wait_for()
+    assert phone_order.lines.get().quantity == Decimal("4.000")
+    assert page.locator("#order-timeline", has_text="order.corrected").is_visible()
+
+    # Approve the cancellation request from the approvals queue.
+    page.get_by_role("link", name="Approvals").click()
+    page.locator("#cancellation-queue").get_by_role("link", name="Decide").click()
+    page.locator("#approve-reason").fill("Site closed by the police")
+    page.locator("#id_qty_1").fill("4")
+    page.locator("#approve-cancellation").click()
+    page.locator("ul.messagelist li", has_text="Cancellation approved.").wait_for()
+    loaded.refresh_from_db()
+    assert loaded.status == OrderStatus.CANCELLED
+    assert page.locator("#order-status").inner_text() == "Cancelled"
+
+    # Resend the dead ERP message.
+    page.goto(f"{base}/admin/console/orders/{stuck.pk}/")
+    page.locator("#dead-messages").get_by_role("button", name="Resend to ERP").click()
+    page.locator("ul.messagelist li", has_text="ERP message queued for resending.").wait_for()
+    assert OutboxMessage.objects.get(aggregate_id=stuck.number).status == OutboxStatus.PENDING
+    assert page.locator("#dead-messages").count() == 0
+
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_page, transactional_db):
+    page, problems = browser_page
+    base = live_server.url
+    world = World()
+    make_user(roles.DISPATCHER, "dan")
+    order = world.place(quantity="8")
+    system = Actor.system("test")
+    (job,) = order_split_into_jobs(
+        order=order, actor=system, planned_at=timezone.now() - timedelta(minutes=30)
+    )
+    tour = tour_plan(
+        plant=world.plant, truck=world.truck, driver=world.driver, date=job.planned_at.date(), actor=system
+    )
+
+    sign_in(page, base, "dan")
+    page.goto(f"{base}/admin/console/dispatch/?date={tour.date.isoformat()}")
+    late_row = page.locator(f"#job-{job.ticket}")
+    assert "is-late" in late_row.get_attribute("class")
+    # The map shows the truck.
+    page.locator("#dispatch-map[data-marker-count='1']").wait_for()
+
+    late_row.locator("select[name=tour]").select_option(str(tour.pk))
+    late_row.get_by_role("button", name="Assign").click()
+    page.locator("ul.messagelist li", has_text=f"Job {job.ticket} assigned to TRK-01.").wait_for()
+    job.refresh_from_db()
+    assert (job.status, job.tour_id) == (JobStatus.ASSIGNED, tour.pk)
+    assert page.locator(f"#tour-{tour.number}", has_text=job.ticket).is_visible()
+    assert page.locator("#unassigned-jobs", has_text="Nothing to assign.").is_visible()
+
+    assert problems == []
