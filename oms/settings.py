@@ -182,21 +182,34 @@ if PRODUCTION:
 
 # --- Email -----------------------------------------------------------------------------------
 EMAIL_URL = env_str("EMAIL_URL", "console://")
-if EMAIL_URL.startswith("console://"):
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
-elif EMAIL_URL.startswith("locmem://"):
-    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-else:
+
+
+def _mailer(url: str) -> dict:
+    """`console://`, `locmem://`, or `smtp://user:pass@host:port` (`smtp+tls://`, `smtps://`)."""
     from urllib.parse import unquote, urlparse
 
-    _email = urlparse(EMAIL_URL)
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = _email.hostname or "localhost"
-    EMAIL_PORT = _email.port or 25
-    EMAIL_HOST_USER = unquote(_email.username or "")
-    EMAIL_HOST_PASSWORD = unquote(_email.password or "")
-    EMAIL_USE_TLS = _email.scheme == "smtp+tls"
-    EMAIL_USE_SSL = _email.scheme == "smtps"
+    if url.startswith("console://"):
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if url.startswith("locmem://"):
+        return {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    parsed = urlparse(url)
+    if parsed.scheme not in ("smtp", "smtp+tls", "smtps"):
+        raise ImproperlyConfigured("EMAIL_URL must be console://, locmem:// or smtp[+tls|s]://…")
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": parsed.hostname or "localhost",
+            "port": parsed.port or 25,
+            "username": unquote(parsed.username or ""),
+            "password": unquote(parsed.password or ""),
+            "use_tls": parsed.scheme == "smtp+tls",
+            "use_ssl": parsed.scheme == "smtps",
+            "timeout": 10,
+        },
+    }
+
+
+MAILERS = {"default": _mailer(EMAIL_URL)}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "oms@localhost")
 
 # --- Cache -----------------------------------------------------------------------------------
@@ -260,13 +273,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem://")
     else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
 

@@ -27,7 +27,7 @@ SETTINGS_COMPARED = [
     "CELERY_BROKER_TRANSPORT_OPTIONS",
     "OMS_BEAT_LEASE_SECONDS",
     "CACHES",
-    "EMAIL_BACKEND",
+    "MAILERS",
     "DEFAULT_FROM_EMAIL",
     "MAP_TILE_URL",
     "SECURE_CSP",
@@ -109,6 +109,8 @@ def test_configured_production_passes_the_deployment_checks(production_env):
         "DJANGO_SECRET_KEY": GOOD_SECRET,
         "DJANGO_DEBUG": "0",
         "DJANGO_ALLOWED_HOSTS": "oms.example",
+        # Django's deploy check refuses the console mailer: production sends real mail.
+        "EMAIL_URL": "smtp+tls://oms:secret@mail.oms.example:587",
     }
 
     result = run_python(env, "manage.py", "check", "--deploy", "--fail-level", "WARNING")
