@@ -125,6 +125,9 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         return results
     upper = q.upper()
     phone = _phone(q)
+    # Digits as typed, without the trunk 0 ("0888 123 456" → "888123456"): a substring of the E.164.
+    digits = "".join(ch for ch in q if ch.isdigit()).lstrip("0")
+    phone_digits = digits if len(digits) >= 6 and not any(ch.isalpha() for ch in q) else ""
     substring = len(q) >= MIN_SUBSTRING
 
     # --- ERP references (any system): orders and customers known under an ERP id -------------
@@ -149,8 +152,8 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     fuzzy_customers: list[Customer] = []
     if substring:
         cond = Q(name__icontains=q) | Q(number__icontains=q) | Q(email__icontains=q)
-        if phone or q.lstrip("+").isdigit():
-            cond |= Q(phone__icontains=phone or q)
+        if phone or phone_digits:
+            cond |= Q(phone__icontains=phone or phone_digits)
         fuzzy_customers = list(customers_base.filter(cond).order_by("-id")[: limit * 2])
         fuzzy_customers.sort(key=lambda c: min(_rank_text(c.name, q), _rank_text(c.number, q)))
     results.customers = _merge(exact_customers, by_ref, fuzzy_customers, limit=limit)

@@ -1,0 +1,129 @@
+"""Latency of the rep console's unified search (`orders.console.selectors.console_search`).
+
+Run against the large dataset (1,000,000 orders) after migrating it:
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python manage.py migrate
+    DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python bench/console_search.py
+
+Queries are sampled from the data itself (read only): exact order numbers, external refs, ERP order
+numbers, tickets, phones in E.164 and local format, emails, customer numbers, partial names, site
+addresses and partial order numbers. Every query runs once to warm up, then `--rounds` times; the
+script prints p50/p95/p99/max per kind and overall, as a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+
+from customers.models import Customer, Site  # noqa: E402
+from fleet.models import Job  # noqa: E402
+from orders.console.selectors import console_search  # noqa: E402
+from orders.models import Order  # noqa: E402
+
+
+def sample(qs, field: str, n: int, rng: random.Random) -> list[str]:
+    """n values of `field` at random offsets (cheap on big tables: no ORDER BY random())."""
+    total_pk = qs.order_by("-pk").values_list("pk", flat=True).first() or 0
+    values: list[str] = []
+    tries = 0
+    while len(values) < n and tries < n * 20:
+        tries += 1
+        value = (
+            qs.filter(pk__gte=rng.randint(1, max(total_pk, 1)))
+            .order_by("pk")
+            .values_list(field, flat=True)
+            .first()
+        )
+        if value:
+            values.append(str(value))
+    return values
+
+
+def local_phone(e164: str) -> str:
+    # +359888123456 → "0888 123 456", the way a caller reads it out.
+    digits = "0" + e164.removeprefix("+359")
+    return f"{digits[:4]} {digits[4:7]} {digits[7:]}"
+
+
+def build_queries(n: int, rng: random.Random) -> dict[str, list[str]]:
+    orders = Order.objects.all()
+    customers = Customer.objects.filter(merged_into__isnull=True)
+    numbers = sample(orders, "number", n, rng)
+    phones = sample(customers.exclude(phone=""), "phone", n, rng)
+    names = sample(customers, "name", n, rng)
+    return {
+        "order number (exact)": numbers,
+        "order number (last 6 digits)": [num[-6:] for num in numbers],
+        "external ref": sample(orders.exclude(external_ref=""), "external_ref", n, rng),
+        "ERP order number": sample(orders.exclude(erp_order_number=""), "erp_order_number", n, rng),
+        "ticket": sample(Job.objects.all(), "ticket", n, rng),
+        "phone (E.164)": phones,
+        "phone (local, spaced)": [local_phone(p) for p in phones],
+        "email": sample(customers.exclude(email=""), "email", n, rng),
+        "customer number": sample(customers, "number", n, rng),
+        "customer name (partial)": [name.split()[-1][:6] for name in names],
+        "site address (partial)": [a[:10] for a in sample(Site.objects.all(), "address", n, rng)],
+    }
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-kind", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=8)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print(
+        f"orders: {Order.objects.count():,}  customers: {Customer.objects.count():,}  jobs: {Job.objects.count():,}"
+    )
+    queries = build_queries(args.per_kind, rng)
+    timings: dict[str, list[float]] = {}
+    hits: dict[str, int] = {}
+    for kind, qs in queries.items():
+        for q in qs:
+            console_search(q=q)  # warm-up
+        for _ in range(args.rounds):
+            for q in qs:
+                start = time.perf_counter()
+                results = console_search(q=q)
+                timings.setdefault(kind, []).append((time.perf_counter() - start) * 1000)
+                hits[kind] = hits.get(kind, 0) + (results.total > 0)
+    everything = [t for ts in timings.values() for t in ts]
+    print()
+    print("| query kind | n | found | p50 ms | p95 ms | p99 ms | max ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind, ts in timings.items():
+        print(
+            f"| {kind} | {len(ts)} | {hits[kind] * 100 // len(ts)}% | {statistics.median(ts):.1f} | "
+            f"{pct(ts, 95):.1f} | {pct(ts, 99):.1f} | {max(ts):.1f} |"
+        )
+    print(
+        f"| **all** | {len(everything)} | | {statistics.median(everything):.1f} | {pct(everything, 95):.1f} | "
+        f"{pct(everything, 99):.1f} | {max(everything):.1f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
