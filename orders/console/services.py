@@ -28,7 +28,7 @@ from erp_sync.services import outbox_replay
 from fleet.models import CallRequest, Message
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
-from orders.models import Order
+from orders.models import ErpSyncState, Order
 from orders.services.events import order_event
 from orders.services.lifecycle import lock_order
 
@@ -61,6 +61,10 @@ def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
         raise InvalidTransition(NOT_DEAD)
     count = outbox_replay(ids=[str(message.pk)])
     if count:
+        # The relay only moves orders from pending to sent; a replayed order must be pending again.
+        Order.objects.filter(pk=order.pk, erp_sync_state=ErpSyncState.FAILED).update(
+            erp_sync_state=ErpSyncState.PENDING
+        )
         order_event(
             order,
             "erp.resend_requested",

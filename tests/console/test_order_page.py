@@ -199,6 +199,8 @@ def test_resend_dead_erp_message_sets_it_pending_and_is_on_the_timeline(world, r
     response = rep_client.post(url("order-resend", order), {"message": str(message.pk)}, follow=True)
     message.refresh_from_db()
     assert message.status == OutboxStatus.PENDING
+    order.refresh_from_db()
+    assert order.erp_sync_state == "pending"
     event = order.events.get(type="erp.resend_requested")
     assert (event.actor, event.data["message"], event.visible_to_customer) == ("rita", str(message.pk), False)
     assert msgs(response) == ["ERP message queued for resending."]
