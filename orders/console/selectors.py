@@ -161,7 +161,7 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     # --- orders --------------------------------------------------------------------------------
     exact_o = list(
         _orders_qs()
-        .filter(Q(number=upper) | Q(number=q) | Q(external_ref=q) | Q(erp_order_number=q))
+        .filter(Q(number=upper) | Q(number=q) | Q(external_ref__iexact=q) | Q(erp_order_number=q))
         .order_by("-created_at", "-id")[:limit]
     )
     for order in exact_o:
