@@ -60,6 +60,11 @@ def tour_document(tour: Tour) -> dict[str, Any]:
 class ToursQuery(serializers.Serializer):
     date = serializers.DateField(required=False)
 
+    def validate(self, attrs):
+        if "date" in self.initial_data and attrs.get("date") is None:
+            raise serializers.ValidationError({"date": ["Expected a date (YYYY-MM-DD)."]})
+        return attrs
+
 
 class JobEventIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=DRIVER_EVENT_STATUSES)
@@ -216,3 +221,78 @@ class CallRequestIn(serializers.Serializer):
 
 def now() -> datetime:
     return timezone.now()
+
+
+# --- output documents (for the schema; the views build the same shapes with `job_document` etc.) ---
+
+
+class SiteOut(serializers.Serializer):
+    name = serializers.CharField()
+    address = serializers.CharField()
+    lat = serializers.FloatField(allow_null=True)
+    lon = serializers.FloatField(allow_null=True)
+
+
+class JobLineOut(serializers.Serializer):
+    position = serializers.IntegerField()
+    sku = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=14, decimal_places=3)
+
+
+class OrderRefOut(serializers.Serializer):
+    number = serializers.CharField()
+
+
+class JobOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    sequence = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=["delivery", "homerun", "return_pickup"])
+    ticket = serializers.CharField()
+    status = serializers.CharField()
+    loading_status = serializers.CharField()
+    order = OrderRefOut(allow_null=True)
+    site = SiteOut()
+    lines = JobLineOut(many=True)
+    eta = serializers.DateTimeField(allow_null=True)
+
+
+class TourOut(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    date = serializers.DateField()
+    truck = serializers.CharField()
+    plant = serializers.CharField()
+    jobs = JobOut(many=True)
+
+
+class RejectedPointOut(serializers.Serializer):
+    index = serializers.IntegerField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class PositionsOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    rejected = RejectedPointOut(many=True)
+
+
+class EpodOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    job = serializers.UUIDField()
+    sha256 = serializers.CharField()
+    pdf_url = serializers.URLField()
+
+
+class BatchDataOut(serializers.Serializer):
+    job = serializers.UUIDField()
+    batch_number = serializers.CharField()
+
+
+class MessageOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    at = serializers.DateTimeField()
+
+
+class CallRequestOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    due_at = serializers.DateTimeField()

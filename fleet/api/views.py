@@ -32,10 +32,26 @@ from oms.lib.idempotency import run_idempotent
 from oms.lib.problems import PROBLEM_CONTENT_TYPE
 from orders.api.auth import IsDriver, TokenAuthentication
 
+UNKNOWN_PARAMETER = "Unknown query parameter."
+REPEATED_PARAMETER = "Give this parameter once."
+
 
 class DriverView(APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsDriver]
+    # Query strings are validated like bodies: a typo must not look like "no filter".
+    query_parameters: frozenset[str] = frozenset()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        errors = {}
+        for name in request.query_params:
+            if name not in self.query_parameters:
+                errors[name] = [UNKNOWN_PARAMETER]
+            elif len(request.query_params.getlist(name)) > 1:
+                errors[name] = [REPEATED_PARAMETER]
+        if errors:
+            raise ValidationError("The query string is not valid.", errors=errors)
 
     @property
     def driver(self):
@@ -73,11 +89,13 @@ def _valid(serializer_class, data, **kwargs) -> dict[str, Any]:
 
 
 class ToursView(DriverView):
+    query_parameters = frozenset({"date"})
+
     @extend_schema(
         parameters=[
             OpenApiParameter("date", OpenApiTypes.DATE, description="Plant-local date; default today.")
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: s.TourOut(many=True)},
         summary="The driver's tours of a date, with their jobs (plain list).",
     )
     def get(self, request):
@@ -88,13 +106,13 @@ class ToursView(DriverView):
 
 
 class JobView(DriverView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="One of the driver's jobs.")
+    @extend_schema(responses={200: s.JobOut}, summary="One of the driver's jobs.")
     def get(self, request, job_id):
         return Response(s.job_document(selectors.driver_job(driver=self.driver, job_id=job_id)))
 
 
 class JobEventsView(DriverView):
-    @extend_schema(request=s.JobEventIn, responses={200: OpenApiTypes.OBJECT}, summary="Report a job status.")
+    @extend_schema(request=s.JobEventIn, responses={200: s.JobOut}, summary="Report a job status.")
     def post(self, request, job_id):
         job = selectors.driver_job(driver=self.driver, job_id=job_id)
         data = _valid(s.JobEventIn, request.data)
@@ -117,7 +135,7 @@ class JobEventsView(DriverView):
 
 class PositionsView(DriverView):
     @extend_schema(
-        request=s.PositionsIn, responses={202: OpenApiTypes.OBJECT}, summary="A batch of 1-1000 GPS points."
+        request=s.PositionsIn, responses={202: s.PositionsOut}, summary="A batch of 1-1000 GPS points."
     )
     def post(self, request):
         envelope = _valid(s.PositionsIn, request.data)
@@ -151,7 +169,7 @@ class EpodView(DriverView):
 
     @extend_schema(
         request={"multipart/form-data": s.EpodIn},
-        responses={201: OpenApiTypes.OBJECT},
+        responses={201: s.EpodOut},
         summary="Electronic proof of delivery (Idempotency-Key required).",
     )
     def post(self, request, job_id):
@@ -223,9 +241,7 @@ class EpodPdfView(DriverView):
 
 
 class BatchDataView(DriverView):
-    @extend_schema(
-        request=s.BatchDataIn, responses={201: OpenApiTypes.OBJECT}, summary="Batch data of a load."
-    )
+    @extend_schema(request=s.BatchDataIn, responses={201: s.BatchDataOut}, summary="Batch data of a load.")
     def post(self, request, job_id):
         job = selectors.driver_job(driver=self.driver, job_id=job_id)
         data = _valid(s.BatchDataIn, request.data)
@@ -238,9 +254,7 @@ class BatchDataView(DriverView):
 
 
 class MessagesView(DriverView):
-    @extend_schema(
-        request=s.MessageIn, responses={201: OpenApiTypes.OBJECT}, summary="A message to dispatch."
-    )
+    @extend_schema(request=s.MessageIn, responses={201: s.MessageOut}, summary="A message to dispatch.")
     def post(self, request):
         data = _valid(s.MessageIn, request.data)
         job = selectors.driver_job(driver=self.driver, job_id=data["job"]) if "job" in data else None
@@ -263,9 +277,7 @@ class MessagesView(DriverView):
 
 
 class CallRequestsView(DriverView):
-    @extend_schema(
-        request=s.CallRequestIn, responses={201: OpenApiTypes.OBJECT}, summary="Ask for a call-back."
-    )
+    @extend_schema(request=s.CallRequestIn, responses={201: s.CallRequestOut}, summary="Ask for a call-back.")
     def post(self, request):
         data = _valid(s.CallRequestIn, request.data)
         job = selectors.driver_job(driver=self.driver, job_id=data["job"]) if "job" in data else None
