@@ -19,6 +19,7 @@ DEFAULT_REGION = "BG"
 INVALID_PHONE = "Enter a valid phone number (E.164, e.g. +359888123456)."
 INVALID_NAME = "Name is required (at most 200 characters)."
 CUSTOMER_NOT_FOUND = "Customer not found."
+NUMBER_ATTEMPTS = 20
 SITE_NOT_FOUND = "Site not found."
 
 
@@ -85,27 +86,33 @@ def customer_create(*, data: CustomerData, actor: Actor) -> Customer:
     existing = customer_match(email=email, phone=phone)
     if existing is not None:
         raise CustomerExists(extra={"id": str(existing.public_id)})
-    try:
-        with transaction.atomic():
-            customer = Customer.objects.create(
-                number=customer_number(next_value("customer_number")),
-                kind=data.kind,
-                name=name,
-                email=email,
-                phone=phone,
-                vat_id=(data.vat_id or "").strip(),
-                language=data.language,
-            )
-            CustomerEvent.objects.create(
-                customer=customer, at=timezone.now(), type="customer.created", actor=actor.name
-            )
-    except IntegrityError as exc:
-        # A concurrent registration with the same email/phone won the race.
-        existing = customer_match(email=email, phone=phone)
-        if existing is None:
-            raise
-        raise CustomerExists(extra={"id": str(existing.public_id)}) from exc
-    return customer
+    # A number taken outside the sequence (imported or hand-made customers) is skipped, not an error.
+    for _ in range(NUMBER_ATTEMPTS):
+        number = customer_number(next_value("customer_number"))
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(
+                    number=number,
+                    kind=data.kind,
+                    name=name,
+                    email=email,
+                    phone=phone,
+                    vat_id=(data.vat_id or "").strip(),
+                    language=data.language,
+                )
+                CustomerEvent.objects.create(
+                    customer=customer, at=timezone.now(), type="customer.created", actor=actor.name
+                )
+        except IntegrityError as exc:
+            # A concurrent registration with the same email/phone won the race.
+            existing = customer_match(email=email, phone=phone)
+            if existing is not None:
+                raise CustomerExists(extra={"id": str(existing.public_id)}) from exc
+            if not Customer.objects.filter(number=number).exists():
+                raise
+            continue
+        return customer
+    raise ValidationError("Could not allocate a customer number; try again.")
 
 
 def customer_get_or_create(*, data: CustomerData, actor: Actor) -> Customer:

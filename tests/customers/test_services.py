@@ -144,6 +144,21 @@ def test_create_normalises_contact_data_and_writes_an_event():
 
 
 @pytest.mark.django_db
+def test_create_skips_numbers_taken_outside_the_sequence(customer_factory):
+    # Imported customers may already hold the next numbers of the sequence.
+    from oms.lib.sequences import next_value
+
+    upcoming = next_value("customer_number") + 1
+    customer_factory(number=f"C-{upcoming:06d}", email="a@example.com", phone="")
+    customer_factory(number=f"C-{upcoming + 1:06d}", email="b@example.com", phone="")
+
+    created = customer_create(data=CustomerData(name="New One", email="new@example.com"), actor=KIOSK)
+
+    assert created.number == f"C-{upcoming + 2:06d}"
+    assert Customer.objects.filter(email="new@example.com").count() == 1
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "data",
     [
