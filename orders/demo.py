@@ -8,7 +8,7 @@ handful of orders are placed through `order_place` too, so the demo shows the re
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
@@ -17,7 +17,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from customers.models import Customer, Site
-from fleet.models import Driver, Job, JobLine, JobStatus, LoadingStatus, Plant, Tour, TourStatus, Truck
+from fleet.models import Driver, Plant, Truck
 from oms.lib.sequences import next_values
 from orders.models import (
     Channel,
@@ -390,61 +390,3 @@ def _sync_allocations() -> None:
             StockLevel.objects.filter(pk=level.pk).update(
                 allocated=row["total"], on_hand=Greatest(F("on_hand"), Value(row["total"] + 100))
             )
-
-
-def seed_tours(rng: random.Random) -> int:
-    """Today's tours with jobs for the orders in scheduled / in-delivery states."""
-    today = timezone.now().date()
-    made = 0
-    for plant in Plant.objects.filter(active=True):
-        trucks = list(plant.trucks.filter(active=True))
-        drivers = list(plant.drivers.filter(active=True))
-        orders = list(
-            Order.objects.filter(
-                plant=plant,
-                status__in=[OrderStatus.SCHEDULED, OrderStatus.IN_DELIVERY],
-                fulfilment=Fulfilment.DELIVERY,
-                jobs__isnull=True,
-            ).prefetch_related("lines")[: len(trucks) * 3]
-        )
-        for i, (truck, driver) in enumerate(zip(trucks, drivers, strict=False)):
-            mine = orders[i :: len(trucks)]
-            if not mine:
-                continue
-            tour_no = next_values("tour_number", 1)[0]
-            tour = Tour.objects.create(
-                number=f"T-{today:%Y%m%d}-{tour_no:05d}",
-                date=today,
-                plant=plant,
-                truck=truck,
-                driver=driver,
-                status=TourStatus.RELEASED,
-                planned_start=datetime.combine(today, time(6), tzinfo=UTC),
-            )
-            for seq, order in enumerate(mine, start=1):
-                ticket = next_values("ticket_number", 1)[0]
-                in_delivery = order.status == OrderStatus.IN_DELIVERY
-                job = Job.objects.create(
-                    tour=tour,
-                    sequence=seq,
-                    order=order,
-                    plant=plant,
-                    ticket=f"TK-{ticket:07d}",
-                    status=JobStatus.EN_ROUTE if in_delivery else JobStatus.ASSIGNED,
-                    loading_status=LoadingStatus.LOADED if in_delivery else LoadingStatus.NOT_STARTED,
-                    planned_at=timezone.now() + timedelta(hours=seq),
-                    eta=timezone.now() + timedelta(minutes=20 + 30 * seq),
-                )
-                JobLine.objects.bulk_create(
-                    [
-                        JobLine(
-                            job=job,
-                            order_line=line,
-                            planned=line.quantity,
-                            loaded=line.quantity if in_delivery else Decimal(0),
-                        )
-                        for line in order.lines.all()
-                    ]
-                )
-                made += 1
-    return made

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Brings the whole system up in the foreground: migrate, demo data, then web + worker + beat.
+# In demo mode (OMS_DEMO=1, the default) the ERP and fleet simulators run too.
 # Ctrl-C stops them all. Embedded defaults (SQLite, file broker) unless DATABASE_URL /
 # CELERY_BROKER_URL are set.
 set -euo pipefail
@@ -15,6 +16,12 @@ export OMS_DEMO=${OMS_DEMO:-1}
 "$PY" manage.py oms_user admin@oms.example --role admin --password demo-admin-pass >/dev/null
 "$PY" manage.py oms_user rep@oms.example --role rep --password demo-rep-pass >/dev/null
 "$PY" manage.py oms_user dispatcher@oms.example --role dispatcher --password demo-dispatch-pass >/dev/null
+if [ "$OMS_DEMO" = 1 ]; then
+  # A built-in fake ERP acknowledges orders and moves stock; the fleet simulator drives the trucks.
+  "$PY" manage.py oms_erp_system DEMO-ERP --adapter simulator --poll-seconds 5
+  "$PY" manage.py oms_sales_point KIOSK-SOF1-01 --channel kiosk --plant SOF1 >/dev/null
+  echo "  demo kiosk key: $("$PY" manage.py oms_token --sales-point KIOSK-SOF1-01)"
+fi
 
 pids=()
 cleanup() {
@@ -32,6 +39,10 @@ pids+=($!)
 pids+=($!)
 "$BIN/celery" -A oms beat --loglevel INFO --schedule var/celerybeat-schedule &
 pids+=($!)
+if [ "$OMS_DEMO" = 1 ]; then
+  "$PY" manage.py fleet_simulate --dispatch &
+  pids+=($!)
+fi
 
 cat <<TXT
 

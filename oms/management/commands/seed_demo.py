@@ -1,4 +1,4 @@
-"""`seed_demo [--size small|large] [--if-empty]`: realistic demo data (see orders/demo.py)."""
+"""`seed_demo [--size small|large] [--if-empty]`: realistic demo data (orders/demo.py, fleet/demo.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from fleet import demo as fleet_demo
 from orders import demo
 from orders.models import Order
 
@@ -36,6 +37,6 @@ class Command(BaseCommand):
         made = demo.seed_orders(
             rng, count=orders, heavy_customer_orders=heavy, chunk=10000 if size == "large" else 1000
         )
-        jobs = demo.seed_tours(rng)
+        jobs = fleet_demo.seed_tours(rng)
         elapsed = time.monotonic() - started
         self.stdout.write(f"seed_demo: {made} orders, {jobs} jobs, {customers} customers in {elapsed:.1f} s")
