@@ -33,6 +33,10 @@ from oms.exceptions import ValidationError
 from orders.models import Order, OrderEvent, OrderLine, OrderStatus, ReturnRequest, ReturnStatus
 
 SEARCH_LIMIT = 20
+# Substring matches are fetched unordered (any CANDIDATES of them) and ranked in Python. Asking the
+# database for "newest first" makes it walk the primary key backwards past every non-matching row
+# when the matches are old: 950 ms for "SO-1" on 1,000,000 orders, against 1 ms unordered.
+CANDIDATES = 200
 # Substring search needs 3 characters: below that a trigram index cannot help and every row matches.
 MIN_SUBSTRING = 3
 
@@ -136,7 +140,7 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
             Q(external_id__iexact=q) | (Q(external_id__icontains=q) if substring else Q(pk__in=[]))
         )
         .select_related("content_type", "system")
-        .order_by("-id")[:limit]
+        .order_by()[:CANDIDATES]
     )
     ref_ids: dict[str, list[str]] = {}
     for ref in ref_hits:
@@ -154,8 +158,10 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         cond = Q(name__icontains=q) | Q(number__icontains=q) | Q(email__icontains=q)
         if phone or phone_digits:
             cond |= Q(phone__icontains=phone or phone_digits)
-        fuzzy_customers = list(customers_base.filter(cond).order_by("-id")[: limit * 2])
-        fuzzy_customers.sort(key=lambda c: min(_rank_text(c.name, q), _rank_text(c.number, q)))
+        fuzzy_customers = list(customers_base.filter(cond).order_by()[:CANDIDATES])
+        fuzzy_customers.sort(
+            key=lambda c: (min(_rank_text(c.name, q), _rank_text(c.number, q), _rank_text(c.email, q)), -c.pk)
+        )
     results.customers = _merge(exact_customers, by_ref, fuzzy_customers, limit=limit)
 
     # --- orders --------------------------------------------------------------------------------
@@ -184,11 +190,14 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         fuzzy_o = list(
             _orders_qs()
             .filter(Q(number__icontains=q) | Q(external_ref__icontains=q) | Q(erp_order_number__icontains=q))
-            .order_by("-id")[:limit]
+            .order_by()[:CANDIDATES]
         )
         fuzzy_o.sort(
-            key=lambda o: min(
-                _rank_text(o.number, q), _rank_text(o.external_ref, q), _rank_text(o.erp_order_number, q)
+            key=lambda o: (
+                min(
+                    _rank_text(o.number, q), _rank_text(o.external_ref, q), _rank_text(o.erp_order_number, q)
+                ),
+                -o.pk,
             )
         )
         for order in fuzzy_o:
@@ -208,7 +217,8 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
     # --- jobs (tickets) ----------------------------------------------------------------------
     jobs_qs = Job.objects.select_related("order", "tour__truck", "plant")
     exact_j = list(jobs_qs.filter(ticket__iexact=q)[:limit])
-    fuzzy_j = list(jobs_qs.filter(ticket__icontains=q).order_by("-id")[:limit]) if substring else []
+    fuzzy_j = list(jobs_qs.filter(ticket__icontains=q).order_by()[:CANDIDATES]) if substring else []
+    fuzzy_j.sort(key=lambda j: (_rank_text(j.ticket, q), -j.pk))
     results.jobs = _merge(exact_j, fuzzy_j, limit=limit)
 
     # --- sites -------------------------------------------------------------------------------
@@ -216,9 +226,9 @@ def console_search(*, q: str, limit: int = SEARCH_LIMIT) -> SearchResults:
         cond = Q(name__icontains=q) | Q(address__icontains=q) | Q(city__icontains=q)
         if phone:
             cond |= Q(contact_phone=phone)
-        sites = list(Site.objects.filter(cond).select_related("customer").order_by("-id")[:limit])
-        sites.sort(key=lambda s: min(_rank_text(s.name, q), _rank_text(s.address, q)))
-        results.sites = sites
+        sites = list(Site.objects.filter(cond).select_related("customer").order_by()[:CANDIDATES])
+        sites.sort(key=lambda s: (min(_rank_text(s.name, q), _rank_text(s.address, q)), -s.pk))
+        results.sites = sites[:limit]
     return results
 
 
