@@ -7,11 +7,13 @@ handful of orders are placed through `order_place` too, so the demo shows the re
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from datetime import time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -21,6 +23,7 @@ from fleet.models import Driver, Plant, Truck
 from oms.lib.sequences import next_values
 from orders.models import (
     Channel,
+    ErpSyncState,
     Fulfilment,
     Order,
     OrderEvent,
@@ -29,6 +32,7 @@ from orders.models import (
     Product,
     SalesPoint,
     StockLevel,
+    new_tracking_token,
 )
 
 PLANTS = [
@@ -125,6 +129,15 @@ OPEN = {
     OrderStatus.CANCELLATION_REQUESTED,
 }
 CENT = Decimal("0.01")
+MILLI = Decimal("0.001")
+EXTERNAL_REF_CHANNELS = {Channel.KIOSK, Channel.STOREFRONT, Channel.ERP}
+LOADING_STARTED = {
+    OrderStatus.IN_DELIVERY,
+    OrderStatus.PARTIALLY_DELIVERED,
+    OrderStatus.DELIVERED,
+    OrderStatus.COMPLETED,
+    OrderStatus.CANCELLATION_REQUESTED,
+}
 
 
 def _weighted(rng: random.Random, mix):
@@ -232,143 +245,162 @@ def seed_master_data(rng: random.Random, *, customers: int) -> dict:
     return {"plants": plants, "products": products, "customers": customers_qs}
 
 
+def _insert(model, rows: list[dict]) -> None:
+    """Insert plain rows: PostgreSQL COPY (1,000,000 orders in minutes), else `bulk_create`."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
+        return
+    columns = list(rows[0])
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(v) if isinstance(v, dict) else v for v in row.values()])
+
+
+def _next_ids(model, count: int) -> list[int]:
+    """Primary keys reserved ahead, so that lines and events can point at orders inserted by COPY."""
+    if connection.vendor != "postgresql":
+        last = model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        return list(range(last + 1, last + count + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def seed_orders(rng: random.Random, *, count: int, chunk: int = 5000, heavy_customer_orders: int = 0) -> int:
-    """Bulk-generate `count` orders (1–3 lines, a placed event each) spread over channels and statuses."""
+    """Generate `count` orders (1–3 lines, timeline events) spread over channels and statuses."""
     plants = list(Plant.objects.filter(active=True))
     products = list(Product.objects.filter(active=True))
-    sales_points = {p.pk: {sp.channel: sp for sp in p.sales_points.all()} for p in plants}
+    sales_points = {p.pk: {sp.channel: sp.pk for sp in p.sales_points.all()} for p in plants}
     customer_ids = list(Customer.objects.values_list("pk", flat=True))
     sites_by_customer: dict[int, list[Site]] = {}
     for site in Site.objects.all():
         sites_by_customer.setdefault(site.customer_id, []).append(site)
     now = timezone.now()
+    zero = Decimal("0.000")
     made = 0
     while made < count:
         n = min(chunk, count - made)
-        numbers = next_values("order_number", n)
-        orders, line_specs = [], []
-        for k, value in enumerate(numbers):
-            index = made + k
-            customer_id = customer_ids[0] if index < heavy_customer_orders else rng.choice(customer_ids)
-            status = _weighted(rng, STATUS_MIX)
-            channel = _weighted(rng, CHANNEL_MIX)
-            plant = rng.choice(plants)
-            created = now - timedelta(days=rng.uniform(0, 365), minutes=rng.randrange(0, 600))
-            site = rng.choice(sites_by_customer.get(customer_id) or [None])
-            requested = (created + timedelta(days=rng.randint(0, 5))).date()
-            if status in OPEN:
-                created = now - timedelta(hours=rng.uniform(1, 72))
-                requested = (now + timedelta(days=rng.randint(0, 3))).date()
-            sp = (
-                sales_points[plant.pk].get(channel)
-                if channel in (Channel.KIOSK, Channel.STOREFRONT)
-                else None
-            )
-            order = Order(
-                number=f"ORD-{created.year}-{value:06d}",
-                customer_id=customer_id,
-                site=site,
-                address=site.snapshot() if site else {},
-                channel=channel,
-                sales_point=sp,
-                external_ref=f"{channel[:3].upper()}-{value:08d}"
-                if channel in ("kiosk", "storefront", "erp")
-                else "",
-                fulfilment=Fulfilment.DELIVERY if site else Fulfilment.PICKUP,
-                status=status,
-                on_call=rng.random() < 0.05,
-                requested_date=requested,
-                window_from=time(rng.choice([7, 8, 10, 13])),
-                window_to=time(rng.choice([15, 16, 17])),
-                plant=plant,
-                created_at=created,
-                updated_at=created,
-                erp_order_number=f"SO-{value}"
-                if status not in (OrderStatus.PLACED, OrderStatus.REJECTED)
-                else "",
-            )
-            picks = rng.sample(products, rng.randint(1, 3))
-            specs = []
-            for product in picks:
-                quantity = (
-                    Decimal(rng.randint(1, 20))
-                    if product.unit in ("m3", "t")
-                    else Decimal(rng.randint(5, 200))
-                )
-                specs.append((product, quantity))
-            orders.append(order)
-            line_specs.append(specs)
         with transaction.atomic():
-            Order.objects.bulk_create(orders, batch_size=2000)
-            lines, events = [], []
-            for order, specs in zip(orders, line_specs, strict=True):
+            numbers = next_values("order_number", n)
+            ids = _next_ids(Order, n)
+            orders, lines, events = [], [], []
+            for k, (value, order_id) in enumerate(zip(numbers, ids, strict=True)):
+                customer_id = (
+                    customer_ids[0] if made + k < heavy_customer_orders else rng.choice(customer_ids)
+                )
+                status = _weighted(rng, STATUS_MIX)
+                channel = _weighted(rng, CHANNEL_MIX)
+                plant = rng.choice(plants)
+                created = now - timedelta(days=rng.uniform(0, 365), minutes=rng.randrange(0, 600))
+                site = rng.choice(sites_by_customer.get(customer_id) or [None])
+                requested = (created + timedelta(days=rng.randint(0, 5))).date()
+                if status in OPEN:
+                    created = now - timedelta(hours=rng.uniform(1, 72))
+                    requested = (now + timedelta(days=rng.randint(0, 3))).date()
                 net_total = tax_total = Decimal("0.00")
-                for position, (product, quantity) in enumerate(specs, start=1):
+                for position, product in enumerate(rng.sample(products, rng.randint(1, 3)), start=1):
+                    bulk = product.unit in ("m3", "t")
+                    quantity = Decimal(rng.randint(1, 20) if bulk else rng.randint(5, 200)).quantize(MILLI)
                     net = (quantity * product.unit_price).quantize(CENT, ROUND_HALF_UP)
                     tax = (net * product.vat_rate / 100).quantize(CENT, ROUND_HALF_UP)
                     net_total += net
                     tax_total += tax
-                    delivered = (
-                        quantity
-                        if order.status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED)
-                        else Decimal(0)
-                    )
-                    if order.status == OrderStatus.PARTIALLY_DELIVERED and position == 1:
-                        delivered = (quantity / 2).quantize(Decimal("0.001"))
-                    open_stocked = product.stocked and order.status in OPEN
+                    delivered = quantity if status in (OrderStatus.DELIVERED, OrderStatus.COMPLETED) else zero
+                    if status == OrderStatus.PARTIALLY_DELIVERED and position == 1:
+                        delivered = (quantity / 2).quantize(MILLI)
+                    open_stocked = product.stocked and status in OPEN
                     lines.append(
-                        OrderLine(
-                            order=order,
-                            position=position,
-                            product=product,
-                            sku=product.sku,
-                            description=product.name,
-                            unit=product.unit,
-                            unit_price=product.unit_price,
-                            vat_rate=product.vat_rate,
-                            stocked=product.stocked,
-                            quantity=quantity,
-                            allocated=quantity - delivered if open_stocked else Decimal(0),
-                            loaded=delivered,
-                            delivered=delivered,
-                            cancelled=quantity
-                            if order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED)
-                            else Decimal(0),
-                            net=net,
-                            tax=tax,
-                        )
+                        {
+                            "order_id": order_id,
+                            "position": position,
+                            "product_id": product.pk,
+                            "sku": product.sku,
+                            "description": product.name,
+                            "unit": product.unit,
+                            "unit_price": product.unit_price,
+                            "vat_rate": product.vat_rate,
+                            "stocked": product.stocked,
+                            "quantity": quantity,
+                            "allocated": quantity - delivered if open_stocked else zero,
+                            "released": zero,
+                            "loaded": delivered,
+                            "delivered": delivered,
+                            "returned": zero,
+                            "cancelled": quantity
+                            if status in (OrderStatus.CANCELLED, OrderStatus.REJECTED)
+                            else zero,
+                            "net": net,
+                            "tax": tax,
+                        }
                     )
-                order.net_total, order.tax_total, order.gross_total = (
-                    net_total,
-                    tax_total,
-                    net_total + tax_total,
+                acknowledged = status not in (OrderStatus.PLACED, OrderStatus.REJECTED, OrderStatus.ON_HOLD)
+                orders.append(
+                    {
+                        "id": order_id,
+                        "public_id": uuid.uuid4(),
+                        "number": f"ORD-{created.year}-{value:06d}",
+                        "tracking_token": new_tracking_token(),
+                        "customer_id": customer_id,
+                        "site_id": site.pk if site else None,
+                        "address": site.snapshot() if site else {},
+                        "channel": channel,
+                        "sales_point_id": sales_points[plant.pk].get(channel),
+                        "external_ref": f"{channel[:3].upper()}-{value:08d}"
+                        if channel in EXTERNAL_REF_CHANNELS
+                        else "",
+                        "fulfilment": Fulfilment.DELIVERY if site else Fulfilment.PICKUP,
+                        "status": status,
+                        "status_before": OrderStatus.CONFIRMED
+                        if status == OrderStatus.CANCELLATION_REQUESTED
+                        else "",
+                        "on_call": rng.random() < 0.05,
+                        "requested_date": requested,
+                        "window_from": time(rng.choice([7, 8, 10, 13])),
+                        "window_to": time(rng.choice([15, 16, 17])),
+                        "plant_id": plant.pk,
+                        "currency": "EUR",
+                        "net_total": net_total,
+                        "tax_total": tax_total,
+                        "gross_total": net_total + tax_total,
+                        "notes": "",
+                        "created_by_id": None,
+                        "erp_system_id": None,
+                        "erp_order_number": f"SO-{value}" if acknowledged else "",
+                        "erp_sync_state": ErpSyncState.ACKNOWLEDGED if acknowledged else ErpSyncState.NONE,
+                        "loading_started_at": created if status in LOADING_STARTED else None,
+                        "version": 1 if status == OrderStatus.PLACED else 2,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
                 )
-                events.append(
-                    OrderEvent(
-                        order=order,
-                        at=order.created_at,
-                        type="order.placed",
-                        actor_kind="system",
-                        actor="seed",
-                        channel=order.channel,
-                        data={"channel": order.channel},
-                    )
-                )
-                if order.status != OrderStatus.PLACED:
+                event = {
+                    "order_id": order_id,
+                    "actor_kind": "system",
+                    "actor": "seed",
+                    "channel": channel,
+                    "visible_to_customer": True,
+                    "outbox_message_id": None,
+                }
+                events.append({**event, "at": created, "type": "order.placed", "data": {"channel": channel}})
+                if status != OrderStatus.PLACED:
                     events.append(
-                        OrderEvent(
-                            order=order,
-                            at=order.created_at + timedelta(minutes=5),
-                            type="order.status_changed",
-                            actor_kind="system",
-                            actor="seed",
-                            channel=order.channel,
-                            data={"from": "placed", "to": order.status},
-                        )
+                        {
+                            **event,
+                            "at": created + timedelta(minutes=5),
+                            "type": "order.status_changed",
+                            "data": {"from": "placed", "to": status},
+                        }
                     )
-            Order.objects.bulk_update(orders, ["net_total", "tax_total", "gross_total"], batch_size=2000)
-            OrderLine.objects.bulk_create(lines, batch_size=5000)
-            OrderEvent.objects.bulk_create(events, batch_size=5000)
+            _insert(Order, orders)
+            _insert(OrderLine, lines)
+            _insert(OrderEvent, events)
         made += n
     _sync_allocations()
     return made
