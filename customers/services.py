@@ -268,6 +268,9 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> 
     from erp_sync.models import ExternalRef
 
     ct = ContentType.objects.get_for_model(Customer)
+    from fleet.models import CallRequest
+
+    moved_calls = CallRequest.objects.filter(customer=duplicate).update(customer=survivor)
     moved_refs = ExternalRef.objects.filter(content_type=ct, object_id=str(duplicate.pk)).update(
         object_id=str(survivor.pk)
     )
@@ -284,6 +287,7 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> 
         "orders": moved_orders,
         "sites": moved_sites,
         "erp_refs": moved_refs,
+        "call_requests": moved_calls,
     }
     CustomerEvent.objects.create(
         customer=survivor, at=now, type="customer.merged", actor=actor.name, data=data

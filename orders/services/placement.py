@@ -33,6 +33,7 @@ from oms.lib.sequences import next_value
 from orders.models import (
     ZERO_QTY,
     Channel,
+    ErpSyncState,
     Fulfilment,
     Order,
     OrderLine,
@@ -332,21 +333,27 @@ def order_place(
             created_by=actor.user,
             erp_system=erp_system,
             erp_order_number=erp_order_number,
+            # Orders from OMS channels produce `order.created` below; ERP-keyed orders are the ERP's own.
+            erp_sync_state=ErpSyncState.PENDING if channel != Channel.ERP else ErpSyncState.NONE,
             created_at=now,
             updated_at=now,
         )
-        try:
-            with transaction.atomic():
-                order.save(force_insert=True)
-        except IntegrityError as exc:
-            number = (
-                Order.objects.filter(channel=channel, external_ref=external_ref)
-                .values_list("number", flat=True)
-                .first()
-            )
-            if external_ref and number:
-                raise DuplicateExternalRef(extra={"number": number}) from exc
-            raise
+        if not external_ref:
+            order.save(force_insert=True)
+        else:
+            # A concurrent twin with the same reference may win the unique constraint: report its number.
+            try:
+                with transaction.atomic():
+                    order.save(force_insert=True)
+            except IntegrityError as exc:
+                number = (
+                    Order.objects.filter(channel=channel, external_ref=external_ref)
+                    .values_list("number", flat=True)
+                    .first()
+                )
+                if number:
+                    raise DuplicateExternalRef(extra={"number": number}) from exc
+                raise
         for order_line in order_lines:
             order_line.order = order
         OrderLine.objects.bulk_create(order_lines)

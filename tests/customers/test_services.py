@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.utils import timezone
 
 from customers.models import Customer, CustomerEvent, PortalAccess, Site
 from customers.services import (
@@ -26,6 +27,7 @@ from customers.services import (
     site_update,
 )
 from erp_sync.models import ExternalRef
+from fleet.models import CallRequest
 from oms.exceptions import CustomerExists, NotFound, ValidationError
 from oms.lib.actors import Actor
 
@@ -358,9 +360,19 @@ def test_merge_moves_orders_sites_users_and_erp_refs_to_the_survivor(
         object_id=str(duplicate.pk),
     )
 
+    call = CallRequest.objects.create(
+        customer=duplicate,
+        requested_by_role="customer",
+        reason="Call me",
+        due_at=timezone.now(),
+        created_at=timezone.now(),
+    )
+
     merged = customer_merge(survivor=survivor, duplicate=duplicate, actor=REP)
 
     duplicate.refresh_from_db()
+    call.refresh_from_db()
+    assert call.customer_id == survivor.pk
     assert merged.pk == survivor.pk
     assert sorted(merged.orders.values_list("pk", flat=True)) == sorted(o.pk for o in [*orders, kept_order])
     assert list(merged.sites.values_list("pk", flat=True)) == [site.pk]
@@ -381,7 +393,7 @@ def test_merge_moves_orders_sites_users_and_erp_refs_to_the_survivor(
             "C-000001",
             "customer.merged",
             "maria",
-            {"duplicate": "C-000002", "orders": 2, "sites": 1, "erp_refs": 1},
+            {"duplicate": "C-000002", "orders": 2, "sites": 1, "erp_refs": 1, "call_requests": 1},
         ),
         ("C-000002", "customer.merged_into", "maria", {"survivor": "C-000001"}),
     ]
