@@ -23,13 +23,15 @@ from django.utils import timezone
 from erp_sync.outbox import outbox_enqueue
 from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
 from fleet.services.common import iso, job_outbox, lock_job, lock_order
-from oms.exceptions import Conflict, InvalidTransition
+from oms.exceptions import Conflict, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import Order
 from orders.services.fulfilment import order_job_timeline
 
 # A driver waiting at a site needs an answer fast.
 CALLBACK_SLA = timedelta(minutes=15)
+MESSAGE_MAX = 2000
+MESSAGE_INVALID = "A message needs a body of 1 to 2,000 characters."
 BATCH_EXISTS = "This batch is already recorded for the job."
 BATCH_TOO_EARLY = "Batch data needs a load in progress."
 BATCH_STATUSES = frozenset(
@@ -129,6 +131,9 @@ def message_post(
     tour: Tour | None = None,
     job: Job | None = None,
 ) -> Message:
+    body = (body or "").strip()
+    if not body or len(body) > MESSAGE_MAX:
+        raise ValidationError(MESSAGE_INVALID, errors={"body": [MESSAGE_INVALID]})
     if order is None and job is not None and job.order_id:
         order = job.order
     if order is not None:

@@ -133,3 +133,19 @@ def test_plant_speed_is_an_exponential_moving_average(plant):
     assert plant_speed_learn(job=job) == Decimal("60.0")
     plant.refresh_from_db()
     assert plant.avg_speed_kmh == Decimal("44.0")  # 0.8 × 40 + 0.2 × 60
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", ["", "   ", "x" * 2001])
+def test_message_service_refuses_an_empty_or_too_long_body(assigned, order, body):
+    from fleet.services import message_post
+    from fleet.services.comms import MESSAGE_INVALID
+    from oms.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        message_post(sender_role="rep", sender="rep@oms.example", body=body, actor=DISPATCH, order=order)
+
+    assert raised.value.errors == {"body": [MESSAGE_INVALID]}
+    assert Message.objects.count() == 0
+    assert OutboxMessage.objects.count() == 0
+    assert OrderEvent.objects.filter(type="message.posted").count() == 0
