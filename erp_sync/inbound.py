@@ -174,8 +174,11 @@ def _nudge_apply() -> None:
 # --- applying -----------------------------------------------------------------------------------
 
 
-def _lock_entity_version(system_id: int, entity_type: str, entity_key: str) -> EntityVersion:
-    """The entity's version row, created at 0 if missing, locked for this transaction."""
+BUSY = "busy"
+
+
+def _ensure_entity_version(system_id: int, entity_type: str, entity_key: str) -> None:
+    """Create the entity's version row at 0 if missing (a statement of its own: holds no lock)."""
     table = connection.ops.quote_name(EntityVersion._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -183,16 +186,24 @@ def _lock_entity_version(system_id: int, entity_type: str, entity_key: str) -> E
             f"ON CONFLICT (system_id, entity_type, entity_key) DO NOTHING",
             [system_id, entity_type, entity_key],
         )
-    return EntityVersion.objects.select_for_update().get(
-        system_id=system_id, entity_type=entity_type, entity_key=entity_key
-    )
 
 
-def inbox_apply_next(*, system_id: int, entity_type: str, entity_key: str) -> str | None:
-    """Apply the lowest-version waiting message of one entity. Returns its outcome, None if none."""
+def inbox_apply_next(*, system_id: int, entity_type: str, entity_key: str, wait: bool = True) -> str | None:
+    """Apply the lowest-version waiting message of one entity. Returns its outcome, None if none.
+
+    The entity's `EntityVersion` row lock serialises its messages. With `wait=False` an entity
+    another worker is applying right now is skipped (returns BUSY) instead of waited for.
+    """
     now = timezone.now()
+    _ensure_entity_version(system_id, entity_type, entity_key)
     with transaction.atomic():
-        ev = _lock_entity_version(system_id, entity_type, entity_key)
+        ev = (
+            EntityVersion.objects.select_for_update(skip_locked=not wait)
+            .filter(system_id=system_id, entity_type=entity_type, entity_key=entity_key)
+            .first()
+        )
+        if ev is None:
+            return BUSY
         message = (
             InboxMessage.objects.select_for_update(skip_locked=True)
             .filter(
@@ -287,15 +298,29 @@ def inbox_apply_pending(*, max_seconds: float = 20.0, batch: int = 500) -> tuple
         )
         if not heads:
             break
-        for system_id, entity_type, entity_key in dict.fromkeys(heads):
-            while time.monotonic() < deadline:
+        # Each entity as often as it has waiting messages in this window (one transaction each),
+        # in arrival order, so master data sent before what refers to it is applied first.
+        # Entities another worker holds are skipped.
+        applied = busy = 0
+        for (system_id, entity_type, entity_key), waiting in Counter(heads).items():
+            for _ in range(waiting):
+                if time.monotonic() >= deadline:
+                    break
                 outcome = inbox_apply_next(
-                    system_id=system_id, entity_type=entity_type, entity_key=entity_key
+                    system_id=system_id, entity_type=entity_type, entity_key=entity_key, wait=False
                 )
                 if outcome is None:
                     break
+                if outcome == BUSY:
+                    busy += 1
+                    break
+                applied += 1
                 outcomes[outcome] += 1
                 per_system.setdefault(system_id, Counter())[outcome] += 1
+        if not applied:
+            if not busy:
+                break
+            time.sleep(0.05)  # everything left is being applied by other workers right now
     more = InboxMessage.objects.filter(status=Status.RECEIVED, received_at__lte=timezone.now()).exists()
     finished = timezone.now()
     SyncRun.objects.bulk_create(

@@ -31,7 +31,7 @@ from oms.lib.env import env_int
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = env_int("OMS_ERP_BATCH_SIZE", 200)
+BATCH_SIZE = env_int("OMS_ERP_BATCH_SIZE", 500)
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
 DUE = (OutboxStatus.PENDING, OutboxStatus.FAILED)

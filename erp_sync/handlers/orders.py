@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from datetime import date, time
 
+from django.db.models import BigIntegerField, Q
+from django.db.models.functions import Cast
+
 from customers.models import Customer
 from customers.services import CustomerData, SiteData, normalize_email
 from erp_sync.handlers.base import Context, HandlerError, decimal, ref_link, ref_target
 from erp_sync.handlers.master import plant_by_code
+from erp_sync.models import ExternalRef
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import (
     Correction,
@@ -36,15 +40,30 @@ UPDATE_REASON = "ERP update"
 
 
 def find_order(system, key: str) -> Order | None:
-    """An OMS number `ORD-…`, or the ERP order number of an order of this ERP."""
-    order = Order.objects.filter(number=key).first()
-    if order is None:
-        order = Order.objects.filter(channel=Channel.ERP, external_ref=key).first()
-    if order is None:
-        order = ref_target(system, "order", key, Order)
-    if order is None:
-        order = Order.objects.filter(erp_system=system, erp_order_number=key).first()
-    return order
+    """An OMS number `ORD-…`, or the ERP order number of an order of this ERP (one query)."""
+    refs = (
+        ExternalRef.objects.filter(system=system, entity_type="order", external_id=key)
+        .annotate(local_id=Cast("object_id", BigIntegerField()))
+        .values("local_id")
+    )
+    matches = list(
+        Order.objects.filter(
+            Q(number=key)
+            | Q(channel=Channel.ERP, external_ref=key)
+            | Q(erp_system=system, erp_order_number=key)
+            | Q(pk__in=refs)
+        ).order_by("pk")[:5]
+    )
+    # Precedence: the OMS number, then the ERP's own order of that number, then the others.
+    for test in (
+        lambda o: o.number == key,
+        lambda o: o.channel == Channel.ERP and o.external_ref == key,
+        lambda o: True,
+    ):
+        for order in matches:
+            if test(order):
+                return order
+    return None
 
 
 def order_by_key(ctx: Context, key: str) -> Order:
