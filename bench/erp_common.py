@@ -33,3 +33,7 @@ def ensure_database(database_url: str) -> None:
             conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True)
+
+
+if __name__ == "__main__":
+    print("helpers of bench/erp_drain.py and bench/erp_apply.py; not a benchmark by itself")

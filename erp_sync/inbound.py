@@ -204,8 +204,10 @@ def inbox_apply_next(*, system_id: int, entity_type: str, entity_key: str, wait:
         )
         if ev is None:
             return BUSY
+        # Plain row lock on the message only (`of=self`): the entity lock already serialises its
+        # messages, and skipping a locked row here could apply a later version first.
         message = (
-            InboxMessage.objects.select_for_update(skip_locked=True)
+            InboxMessage.objects.select_for_update(of=("self",))
             .filter(
                 system_id=system_id,
                 entity_type=entity_type,

@@ -531,3 +531,46 @@ def test_order_upsert_with_an_unknown_customer_number_fails(erp_system, world):
     assert apply_all() == {"failed": 1}
     assert InboxMessage.objects.get().error.startswith("Unknown ERP customer 'K-404'")
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appliers_never_apply_a_later_version_first(erp_system):
+    """Four threads apply 100 entities × 3 versions at once: versions apply in order, none is stale."""
+    import threading
+
+    from django.db import connection
+
+    messages = [
+        envelope(
+            f"P-{v}-{k}",
+            "master.product",
+            ("product", f"MP-{k}"),
+            v,
+            {"sku": f"MP-{k}", "name": f"v{v}", "unit": "t", "unit_price": "10.00"},
+        )
+        for v in (1, 2, 3)
+        for k in range(100)
+    ]
+    store(erp_system, messages)
+    errors = []
+
+    def work():
+        try:
+            while True:
+                _outcomes, more = inbox_apply_pending(max_seconds=60)
+                if not more:
+                    return
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert InboxMessage.objects.filter(status="processed").count() == 300
+    assert set(Product.objects.values_list("name", flat=True)) == {"v3"}
