@@ -17,6 +17,12 @@ def qty(value) -> str:
     return f"{value:.3f}"
 
 
+def iso(value) -> str:
+    """ISO 8601 as the REST API writes it (UTC as `Z`), so API bodies and ERP payloads agree."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def tracking_url(order: Order) -> str:
     """The public tracking page (served at /track/<token>/ by the portal)."""
     return f"{settings.SITE_URL}/track/{order.tracking_token}/"
@@ -70,8 +76,8 @@ def order_document(order: Order, lines=None) -> dict[str, Any]:
         "external_ref": order.external_ref or None,
         "erp_order": order.erp_order_number or None,
         "tracking_url": tracking_url(order),
-        "created_at": order.created_at.isoformat(),
-        "updated_at": order.updated_at.isoformat(),
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
     }
 
 

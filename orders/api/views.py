@@ -23,6 +23,7 @@ from orders.api.schema import TokenAuthenticationScheme  # noqa: F401 - register
 from orders.api.throttles import OrderCreateThrottle
 from orders.filters import OrderFilter, ProductFilter
 from orders.models import ApiClient, Order
+from orders.payloads import order_document
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 CUSTOMER_NOT_FOUND = "No customer matches."
@@ -362,8 +363,8 @@ class OrderViewSet(
                 sales_point=sales_point,
                 plant=sales_point.plant,
             )
-            order = selectors.order_list_for_sales_point(sales_point=sales_point).get(pk=order.pk)
-            return status.HTTP_201_CREATED, s.OrderOutputSerializer(order).data, order.number
+            # The order, customer, plant and sales point are in memory: only the lines are read back.
+            return status.HTTP_201_CREATED, order_document(order), order.number
 
         return self.respond_idempotent(request, required=True, operation=operation)
 

@@ -144,8 +144,8 @@ def test_kiosk_order_goes_to_the_sales_point_plant_with_exact_rows(
         "external_ref": "K-01-0001",
         "erp_order": None,
         "tracking_url": f"{settings.SITE_URL}/track/{order.tracking_token}/",
-        "created_at": order.created_at.isoformat(),
-        "updated_at": order.updated_at.isoformat(),
+        "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": order.updated_at.isoformat().replace("+00:00", "Z"),
         "site": None,
         "notes": "",
     }
