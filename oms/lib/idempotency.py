@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from oms.exceptions import (
@@ -72,24 +72,44 @@ def _storable(error: DomainError) -> bool:
     return isinstance(error, Conflict) and not isinstance(error, IdempotencyInProgress)
 
 
+def _insert_marker(*, scope, method, path, key, fp, now, lock) -> IdempotencyRecord | None:
+    """One autocommitted `INSERT … ON CONFLICT DO NOTHING`: the marker, or None when the key exists.
+
+    A single statement (no BEGIN/COMMIT or savepoint around it) keeps the claim to one round trip.
+    """
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, method, path, key, fingerprint, state, result_ref, created_at, "
+            f"locked_until) VALUES (%s, %s, %s, %s, %s, %s, '', %s, %s) "
+            f"ON CONFLICT (scope, method, path, key) DO NOTHING RETURNING id",
+            [scope, method, path, key, fp, IdempotencyRecord.State.IN_FLIGHT, adapt(now), adapt(lock)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(
+        pk=row[0],
+        scope=scope,
+        method=method,
+        path=path,
+        key=key,
+        fingerprint=fp,
+        state=IdempotencyRecord.State.IN_FLIGHT,
+        created_at=now,
+        locked_until=lock,
+    )
+
+
 def _claim(*, scope: str, method: str, path: str, key: str, fp: str) -> IdempotencyRecord | IdempotentResult:
     """Insert the in-flight marker, or explain why we may not run (replay / reused / in progress)."""
     now = timezone.now()
     lock = now + timedelta(seconds=settings.OMS_IDEMPOTENCY_STALE_SECONDS)
     for _ in range(3):
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    scope=scope,
-                    method=method,
-                    path=path,
-                    key=key,
-                    fingerprint=fp,
-                    created_at=now,
-                    locked_until=lock,
-                )
-        except IntegrityError:
-            pass
+        record = _insert_marker(scope=scope, method=method, path=path, key=key, fp=fp, now=now, lock=lock)
+        if record is not None:
+            return record
         existing = IdempotencyRecord.objects.filter(scope=scope, method=method, path=path, key=key).first()
         if existing is None:
             continue  # the holder gave it up between our insert and read: try again
