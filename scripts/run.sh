@@ -16,6 +16,8 @@ export OMS_DEMO=${OMS_DEMO:-1}
 "$PY" manage.py oms_user admin@oms.example --role admin --password demo-admin-pass >/dev/null
 "$PY" manage.py oms_user rep@oms.example --role rep --password demo-rep-pass >/dev/null
 "$PY" manage.py oms_user dispatcher@oms.example --role dispatcher --password demo-dispatch-pass >/dev/null
+"$PY" manage.py oms_user customer@oms.example --role customer --customer C-000001 --password demo-customer-pass \
+  >/dev/null
 if [ "$OMS_DEMO" = 1 ]; then
   # A built-in fake ERP acknowledges orders and moves stock; the fleet simulator drives the trucks.
   "$PY" manage.py oms_erp_system DEMO-ERP --adapter simulator --poll-seconds 5
@@ -47,6 +49,7 @@ fi
 cat <<TXT
 
   OMS is starting on http://127.0.0.1:$PORT/
+    portal         http://127.0.0.1:$PORT/portal/  customer@oms.example / demo-customer-pass
     staff console  http://127.0.0.1:$PORT/admin/   admin@oms.example / demo-admin-pass
                                                   rep@oms.example / demo-rep-pass
                                                   dispatcher@oms.example / demo-dispatch-pass
