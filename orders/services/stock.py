@@ -86,12 +86,7 @@ def stock_release(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> Non
     wanted = _sum_by_product(items)
     if not wanted:
         return
-    list(
-        StockLevel.objects.select_for_update()
-        .filter(plant_id=plant_id, product_id__in=wanted)
-        .order_by("pk")
-        .values("pk")
-    )
+    stock_lock(plant_id=plant_id, product_ids=wanted)
     StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
         allocated=Greatest(F("allocated") - _case(wanted), Value(ZERO_QTY, output_field=QTY_FIELD))
     )
@@ -102,12 +97,7 @@ def stock_consume(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> Non
     wanted = _sum_by_product(items)
     if not wanted:
         return
-    list(
-        StockLevel.objects.select_for_update()
-        .filter(plant_id=plant_id, product_id__in=wanted)
-        .order_by("pk")
-        .values("pk")
-    )
+    stock_lock(plant_id=plant_id, product_ids=wanted)
     # Allocation first (it must stay <= on_hand), then on_hand; both clamp at zero.
     StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
         allocated=Greatest(F("allocated") - _case(wanted), Value(ZERO_QTY, output_field=QTY_FIELD)),
@@ -126,12 +116,7 @@ def stock_restock(*, plant_id: int, items: Iterable[tuple[int, Decimal]]) -> Non
     )
     # Lock in pk order like every other stock writer: locking in product order deadlocked against a
     # concurrent allocation whenever the rows had been created in another order than the products.
-    list(
-        StockLevel.objects.select_for_update()
-        .filter(plant_id=plant_id, product_id__in=wanted)
-        .order_by("pk")
-        .values("pk")
-    )
+    stock_lock(plant_id=plant_id, product_ids=wanted)
     StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
         on_hand=F("on_hand") + _case(wanted)
     )

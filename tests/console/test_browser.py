@@ -19,29 +19,17 @@ from fleet.services import order_split_into_jobs, tour_plan
 from oms import roles
 from oms.lib.actors import Actor
 from orders.models import Channel, Order, OrderLine, OrderStatus
+from tests.browser import CSP_LISTENER, launch_chromium
 from tests.console.conftest import PASSWORD, World, make_user
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CSP_LISTENER = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
-
 
 @pytest.fixture
 def browser_page():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         problems: list[str] = []

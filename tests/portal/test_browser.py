@@ -11,35 +11,24 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import sync_playwright
 
 from fleet.models import Job, JobStatus
 from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
+from tests.browser import CSP_LISTENER, launch_chromium
 from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-CSP_LISTENER = """
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
 
 
 @pytest.fixture
 def browser_page():
-    playwright_sync = pytest.importorskip("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
         page = context.new_page()
         problems: list[str] = []
