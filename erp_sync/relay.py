@@ -177,9 +177,10 @@ def _mark_orders(messages: list[OutboxMessage], *, dead: list[OutboxMessage]) ->
     unsent = OutboxMessage.objects.filter(aggregate_type="order", aggregate_id=OuterRef("number")).exclude(
         status=OutboxStatus.SENT
     )
-    Order.objects.filter(number__in=numbers - dead_numbers, erp_sync_state=ErpSyncState.PENDING).exclude(
-        Exists(unsent)
-    ).update(erp_sync_state=ErpSyncState.SENT)
+    # A failed order whose dead message was replayed and delivered is sent again too.
+    Order.objects.filter(
+        number__in=numbers - dead_numbers, erp_sync_state__in=[ErpSyncState.PENDING, ErpSyncState.FAILED]
+    ).exclude(Exists(unsent)).update(erp_sync_state=ErpSyncState.SENT)
 
 
 def _pause(system: ErpSystem, reason: str) -> None:

@@ -234,3 +234,21 @@ def test_dead_message_marks_the_order_failed(fake_erp, erp_system, world):
     relay_drain(max_seconds=2)
 
     assert Order.objects.get(pk=order.pk).erp_sync_state == "failed"
+
+
+def test_replayed_dead_message_once_delivered_marks_the_order_sent_again(fake_erp, erp_system, world):
+    from erp_sync.services import outbox_replay
+
+    order = world.place()
+    fake_erp.reject_types = {"order.created"}
+    relay_drain(max_seconds=2)
+    assert Order.objects.get(pk=order.pk).erp_sync_state == "failed"
+
+    fake_erp.reject_types = set()
+    assert outbox_replay(aggregate=("order", order.number)) == 1
+    relay_drain(max_seconds=2)
+
+    assert Order.objects.get(pk=order.pk).erp_sync_state == "sent"
+    assert list(OutboxMessage.objects.filter(aggregate_id=order.number).values_list("status", flat=True)) == [
+        "sent"
+    ]
