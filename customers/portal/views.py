@@ -345,10 +345,16 @@ def _returnable(order: Order) -> dict[int, Any]:
     return {line.pk: line.delivered - line.returned - pending.get(line.pk, 0) for line in order.lines.all()}
 
 
+# Nothing moves any more on these orders: the jobs fragment stops polling. (A delivered order keeps
+# polling a little longer: its EPOD PDF is rendered by a worker after the delivery.)
+FINISHED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
 def _map_context(order: Order, jobs, *, include_site: bool) -> dict[str, Any]:
     return {
         "map_points": json.dumps(selectors.map_points(order, jobs, include_site=include_site)),
         "tile_url": settings.MAP_TILE_URL,
+        "live": order.status not in FINISHED,
     }
 
 

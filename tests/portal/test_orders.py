@@ -362,3 +362,26 @@ def test_tracking_page_has_no_personal_data_or_prices(client, customer_a, world)
     assert "&quot;kind&quot;: &quot;site&quot;" not in html
     assert response["Referrer-Policy"] == "no-referrer"
     assert client.get(reverse("track-page", args=["nope"])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("status", "polls"),
+    [
+        (OrderStatus.IN_DELIVERY, True),
+        (OrderStatus.DELIVERED, True),  # the EPOD PDF may still be rendering
+        (OrderStatus.COMPLETED, False),
+        (OrderStatus.CANCELLED, False),
+    ],
+)
+def test_jobs_fragment_polls_only_while_the_order_can_still_change(client, customer_a, world, status, polls):
+    order = place(customer_a)
+    add_job(order, world, ticket="TK-POLL")
+    set_status(order, status)
+    client.force_login(user_of(customer_a))
+
+    detail = client.get(f"/portal/orders/{order.number}/").content.decode()
+    fragment = client.get(f"/portal/orders/{order.number}/jobs/").content.decode()
+
+    for html in (detail, fragment):
+        assert ('hx-trigger="every 5s"' in html) is polls
+        assert "TK-POLL" in html
