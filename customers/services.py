@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from customers.models import Customer, CustomerEvent, Site
 from oms.exceptions import CustomerExists, NotFound, ValidationError
@@ -16,11 +17,11 @@ from oms.lib.actors import Actor
 from oms.lib.sequences import next_value
 
 DEFAULT_REGION = "BG"
-INVALID_PHONE = "Enter a valid phone number (E.164, e.g. +359888123456)."
-INVALID_NAME = "Name is required (at most 200 characters)."
-CUSTOMER_NOT_FOUND = "Customer not found."
+INVALID_PHONE = gettext_noop("Enter a valid phone number (E.164, e.g. +359888123456).")
+INVALID_NAME = gettext_noop("Name is required (at most 200 characters).")
+CUSTOMER_NOT_FOUND = gettext_noop("Customer not found.")
 NUMBER_ATTEMPTS = 20
-SITE_NOT_FOUND = "Site not found."
+SITE_NOT_FOUND = gettext_noop("Site not found.")
 
 
 def normalize_phone(raw: str | None) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from erp_sync.outbox import outbox_enqueue
 from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
@@ -31,7 +32,7 @@ from orders.services.fulfilment import order_job_timeline
 # A driver waiting at a site needs an answer fast.
 CALLBACK_SLA = timedelta(minutes=15)
 MESSAGE_MAX = 2000
-MESSAGE_INVALID = "A message needs a body of 1 to 2,000 characters."
+MESSAGE_INVALID = gettext_noop("A message needs a body of 1 to 2,000 characters.")
 BATCH_EXISTS = "This batch is already recorded for the job."
 BATCH_TOO_EARLY = "Batch data needs a load in progress."
 BATCH_STATUSES = frozenset(

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
@@ -25,9 +26,9 @@ from orders.services.stock import stock_allocate, stock_consume, stock_lock, sto
 from orders.state import RESUMABLE, order_transition
 
 S = OrderStatus
-REASON_REQUIRED = "A reason is required (at most 200 characters)."
-NOT_ON_CALL = "Only on-call orders can be called off."
-CALL_OFF_TOO_MUCH = "The call-off exceeds the quantity not yet released."
+REASON_REQUIRED = gettext_noop("A reason is required (at most 200 characters).")
+NOT_ON_CALL = gettext_noop("Only on-call orders can be called off.")
+CALL_OFF_TOO_MUCH = gettext_noop("The call-off exceeds the quantity not yet released.")
 CANCEL_AT_ONCE_FROM = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED})
 CORRECTABLE = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED, S.IN_DELIVERY, S.PARTIALLY_DELIVERED})
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from customers.models import Customer, Site
 from customers.services import (
@@ -52,20 +53,20 @@ MAX_QUANTITY = Decimal("1000000")
 MAX_PRICE = Decimal("1000000")
 # Order totals are stored with 14 digits (2 decimals): refuse what would not fit instead of failing on save.
 MAX_TOTAL = Decimal("999999999999.99")
-TOTAL_TOO_LARGE = "The order total is too large."
-SALES_POINT_INACTIVE = "This sales point is not active."
+TOTAL_TOO_LARGE = gettext_noop("The order total is too large.")
+SALES_POINT_INACTIVE = gettext_noop("This sales point is not active.")
 CENT = Decimal("0.01")
 MILLI = Decimal("0.001")
 
-LINES_REQUIRED = "An order needs 1 to 100 lines."
-QUANTITY_INVALID = "Quantity must be greater than 0 with at most 3 decimals."
-UNKNOWN_SKU = "Unknown or inactive product."
-SITE_REQUIRED = "A delivery needs a site."
-DATE_IN_PAST = "The requested date cannot be in the past."
-WINDOW_INVALID = "The window must end after it starts."
+LINES_REQUIRED = gettext_noop("An order needs 1 to 100 lines.")
+QUANTITY_INVALID = gettext_noop("Quantity must be greater than 0 with at most 3 decimals.")
+UNKNOWN_SKU = gettext_noop("Unknown or inactive product.")
+SITE_REQUIRED = gettext_noop("A delivery needs a site.")
+DATE_IN_PAST = gettext_noop("The requested date cannot be in the past.")
+WINDOW_INVALID = gettext_noop("The window must end after it starts.")
 TOO_LONG = "Ensure this field has no more than {n} characters."
-NO_PLANT = "No active plant can serve this order."
-PRICE_INVALID = "Unit price must be a non-negative amount with at most 2 decimals."
+NO_PLANT = gettext_noop("No active plant can serve this order.")
+PRICE_INVALID = gettext_noop("Unit price must be a non-negative amount with at most 2 decimals.")
 
 
 @dataclass(frozen=True)

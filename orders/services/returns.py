@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
@@ -19,7 +20,9 @@ from orders.services.placement import is_quantity
 from orders.services.stock import stock_restock
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
-RETURN_TOO_MUCH = "You can return at most the delivered quantity not already returned or requested."
+RETURN_TOO_MUCH = gettext_noop(
+    "You can return at most the delivered quantity not already returned or requested."
+)
 RETURN_TRANSITIONS = {
     ReturnStatus.REQUESTED: {ReturnStatus.APPROVED, ReturnStatus.REJECTED},
     ReturnStatus.APPROVED: {ReturnStatus.PICKUP_SCHEDULED, ReturnStatus.RECEIVED},
