@@ -49,7 +49,7 @@ migrations: venv
 	$(PY) manage.py makemigrations
 
 messages: venv
-	$(PY) manage.py makemessages -l bg --ignore=.venv --ignore=var --ignore=static
+	$(PY) manage.py makemessages -l bg --ignore=.venv --ignore=var --ignore=static --ignore=tests --ignore=bench
 	$(PY) manage.py compilemessages --ignore=.venv
 
 test: venv
