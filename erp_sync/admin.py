@@ -179,8 +179,20 @@ class ErpSystemAdmin(admin.ModelAdmin):
         )
 
 
+class MessageLogAdmin(admin.ModelAdmin):
+    """Inbox and outbox rows are written by the sync engine only: readable, never added or deleted here."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(MessageLogAdmin):
     list_display = [
         "created_at",
         "system",
@@ -198,13 +210,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_select_related = ["system"]
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
     actions = ["replay"]
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("last error"))
     def short_error(self, obj):
@@ -222,7 +227,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboxMessage)
-class InboxMessageAdmin(admin.ModelAdmin):
+class InboxMessageAdmin(MessageLogAdmin):
     list_display = [
         "received_at",
         "system",
@@ -240,13 +245,6 @@ class InboxMessageAdmin(admin.ModelAdmin):
     list_select_related = ["system"]
     readonly_fields = [f.name for f in InboxMessage._meta.fields]
     actions = ["reapply"]
-    show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("error"))
     def short_error(self, obj):
