@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import F
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from erp_sync import envelope
-from erp_sync.handlers import ENTITY_TYPES, HANDLERS, Context
+from erp_sync.handlers import BULK_HANDLERS, ENTITY_TYPES, HANDLERS, Context
 from erp_sync.models import EntityVersion, ErpSystem, InboxMessage, SyncRun
 from oms.lib.actors import Actor
 
@@ -173,95 +173,182 @@ def _nudge_apply() -> None:
 
 # --- applying -----------------------------------------------------------------------------------
 
-
 BUSY = "busy"
+# Messages applied per transaction. Each keeps its own savepoint, so a failing message rolls back
+# alone; the batch shares one commit. Larger batches hold the entity locks longer.
+APPLY_BATCH = 200
+
+Entity = tuple[int, str, str]  # (system_id, entity_type, entity_key)
 
 
-def _ensure_entity_version(system_id: int, entity_type: str, entity_key: str) -> None:
-    """Create the entity's version row at 0 if missing (a statement of its own: holds no lock)."""
-    table = connection.ops.quote_name(EntityVersion._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (system_id, entity_type, entity_key, version) VALUES (%s, %s, %s, 0) "  # noqa: S608
-            f"ON CONFLICT (system_id, entity_type, entity_key) DO NOTHING",
-            [system_id, entity_type, entity_key],
-        )
+def _entities_q(entities) -> Q:
+    condition = Q()
+    for system_id, entity_type, entity_key in entities:
+        condition |= Q(system_id=system_id, entity_type=entity_type, entity_key=entity_key)
+    return condition
+
+
+def _ensure_entity_versions(entities: list[Entity]) -> None:
+    """Create missing version rows at 0 (autocommitted on their own: the insert holds no lock)."""
+    EntityVersion.objects.bulk_create(
+        [EntityVersion(system_id=s, entity_type=t, entity_key=k, version=0) for s, t, k in entities],
+        ignore_conflicts=True,
+    )
+
+
+def _version_order(version: int | None, pk: int) -> tuple:
+    """Waiting messages of one entity apply lowest version first (a missing version before all)."""
+    return (version is not None, version or 0, pk)
 
 
 def inbox_apply_next(*, system_id: int, entity_type: str, entity_key: str, wait: bool = True) -> str | None:
-    """Apply the lowest-version waiting message of one entity. Returns its outcome, None if none.
+    """Apply the lowest-version waiting message of one entity in a transaction of its own.
 
-    The entity's `EntityVersion` row lock serialises its messages. With `wait=False` an entity
-    another worker is applying right now is skipped (returns BUSY) instead of waited for.
+    Returns its outcome, None if none waits, BUSY if another worker holds the entity (`wait=False`).
+    """
+    outcomes = _apply_batch([(system_id, entity_type, entity_key)], limit=1, wait=wait)
+    if outcomes is None:
+        return BUSY
+    return outcomes[0][1] if outcomes else None
+
+
+def _apply_batch(entities: list[Entity], *, limit: int = APPLY_BATCH, wait: bool = False):
+    """Apply up to `limit` waiting messages of these entities in one transaction.
+
+    Takes the entities' version-row locks (skipping those another worker holds), then applies their
+    waiting messages in arrival order, each entity's in version order: the n-th message of an entity
+    in arrival order is its n-th lowest waiting version. Returns [(system_id, outcome)] in the order
+    applied, or None when every entity was busy.
     """
     now = timezone.now()
-    _ensure_entity_version(system_id, entity_type, entity_key)
+    _ensure_entity_versions(entities)
     with transaction.atomic():
-        ev = (
-            EntityVersion.objects.select_for_update(skip_locked=not wait)
-            .filter(system_id=system_id, entity_type=entity_type, entity_key=entity_key)
-            .first()
-        )
-        if ev is None:
-            return BUSY
-        # Plain row lock on the message only (`of=self`): the entity lock already serialises its
-        # messages, and skipping a locked row here could apply a later version first.
-        message = (
-            InboxMessage.objects.select_for_update(of=("self",))
-            .filter(
-                system_id=system_id,
-                entity_type=entity_type,
-                entity_key=entity_key,
-                status=Status.RECEIVED,
-                received_at__lte=now,
-            )
-            .select_related("system")
-            .order_by(F("entity_version").asc(nulls_first=True), "pk")
-            .first()
-        )
-        if message is None:
+        versions = {
+            (ev.system_id, ev.entity_type, ev.entity_key): ev
+            for ev in EntityVersion.objects.select_for_update(skip_locked=not wait)
+            .filter(_entities_q(entities))
+            .order_by("pk")
+        }
+        if not versions:
             return None
-        return _apply_locked(message, ev)
+        waiting = list(
+            InboxMessage.objects.filter(_entities_q(versions), status=Status.RECEIVED, received_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", "system_id", "entity_type", "entity_key", "entity_version")
+        )
+        slots: dict[Entity, list[int]] = {}
+        order_key: dict[int, tuple] = {}
+        for pk, system_id, entity_type, entity_key, version in waiting:
+            slots.setdefault((system_id, entity_type, entity_key), []).append(pk)
+            order_key[pk] = _version_order(version, pk)
+        # Slot (an arrival position of the entity) → the message applied in it: lowest version first.
+        plan = sorted(
+            (slot, message_pk)
+            for pks in slots.values()
+            for slot, message_pk in zip(pks, sorted(pks, key=order_key.__getitem__), strict=True)
+        )[:limit]
+        # Plain row locks on the messages (`of=self`): the entity locks already serialise them.
+        rows = InboxMessage.objects.select_for_update(of=("self",)).select_related("system")
+        messages = rows.in_bulk([message_pk for _slot, message_pk in plan])
+        batch = _Batch(versions)
+        for _slot, message_pk in plan:
+            message = messages.get(message_pk)
+            if message is not None and message.status == Status.RECEIVED:
+                batch.apply(message)
+        batch.flush()
+        batch.save()
+        return batch.outcomes
 
 
-def inbox_apply_message(message_id: int) -> str | None:
-    """Apply one message by primary key (through its entity, so older versions go first)."""
-    row = (
-        InboxMessage.objects.filter(pk=message_id, status=Status.RECEIVED)
-        .values("system_id", "entity_type", "entity_key")
-        .first()
-    )
-    if row is None:
-        return None
-    return inbox_apply_next(**row)
+class _Batch:
+    """One apply transaction: messages are applied in the order given; runs of messages with a bulk
+    handler (new ERP orders) are collected and applied together, before anything else touches them."""
 
+    def __init__(self, versions: dict[Entity, EntityVersion]):
+        self.versions = versions
+        self.finished: list[InboxMessage] = []
+        self.outcomes: list[tuple[int, str]] = []
+        self.run: list[tuple[InboxMessage, Context]] = []
+        self.now = timezone.now()
 
-def _apply_locked(message: InboxMessage, ev: EntityVersion) -> str:
-    version = message.entity_version
-    payload = message.payload or {}
-    if version is None or version <= ev.version:
-        _finish(message, Status.STALE, f"version {version} is not newer than applied version {ev.version}")
-        return Status.STALE
-    handler = HANDLERS[message.type]
-    ctx = Context(
-        system=message.system,
-        message=message,
-        data=payload.get("data") or {},
-        entity_key=message.entity_key,
-        version=version,
-        actor=erp_actor(message.system),
-    )
-    try:
-        with transaction.atomic():
-            handler(ctx)
-    except (OperationalError, InterfaceError):
-        raise  # the database is unwell: leave the message waiting, it is retried
-    except Exception as exc:  # noqa: BLE001 - any domain or data error fails this message only
-        _finish(message, Status.FAILED, readable_error(exc))
-        return Status.FAILED
-    EntityVersion.objects.filter(pk=ev.pk).update(version=version)
-    _finish(message, Status.PROCESSED, "")
-    return Status.PROCESSED
+    @staticmethod
+    def entity(message: InboxMessage) -> Entity:
+        return (message.system_id, message.entity_type, message.entity_key)
+
+    def apply(self, message: InboxMessage) -> None:
+        if self.run and (
+            self.entity(message) in {self.entity(m) for m, _ in self.run}
+            or (message.type, message.system_id) != (self.run[0][0].type, self.run[0][0].system_id)
+        ):
+            self.flush()
+        ev = self.versions[self.entity(message)]
+        version = message.entity_version
+        if version is None or version <= ev.version:
+            self.finish(
+                message, Status.STALE, f"version {version} is not newer than applied version {ev.version}"
+            )
+            return
+        ctx = Context(
+            system=message.system,
+            message=message,
+            data=(message.payload or {}).get("data") or {},
+            entity_key=message.entity_key,
+            version=version,
+            actor=erp_actor(message.system),
+        )
+        if message.type in BULK_HANDLERS:
+            self.run.append((message, ctx))
+        else:
+            self.apply_one(message, ctx)
+
+    def flush(self) -> None:
+        run, self.run = self.run, []
+        if not run:
+            return
+        leftover = [ctx for _message, ctx in run]
+        if len(run) > 1:
+            try:
+                with transaction.atomic():
+                    leftover = BULK_HANDLERS[run[0][0].type](leftover)
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception:  # noqa: BLE001 - the one-by-one path below finds the message at fault
+                logger.info(
+                    "bulk apply of %d %s failed; applying one by one", len(run), run[0][0].type, exc_info=True
+                )
+                leftover = [ctx for _message, ctx in run]
+        left = {id(ctx) for ctx in leftover}
+        for message, ctx in run:
+            if id(ctx) not in left:
+                self.processed(message)
+        for message, ctx in run:
+            if id(ctx) in left:
+                self.apply_one(message, ctx)
+
+    def apply_one(self, message: InboxMessage, ctx: Context) -> None:
+        try:
+            with transaction.atomic():
+                HANDLERS[message.type](ctx)
+        except (OperationalError, InterfaceError):
+            raise  # the database is unwell: the whole batch is retried
+        except Exception as exc:  # noqa: BLE001 - any domain or data error fails this message only
+            self.finish(message, Status.FAILED, readable_error(exc))
+            return
+        self.processed(message)
+
+    def processed(self, message: InboxMessage) -> None:
+        self.versions[self.entity(message)].version = message.entity_version
+        self.finish(message, Status.PROCESSED, "")
+
+    def finish(self, message: InboxMessage, status: str, error: str) -> None:
+        message.status, message.error, message.processed_at = status, error, self.now
+        message.attempts += 1
+        self.finished.append(message)
+        self.outcomes.append((message.system_id, status))
+
+    def save(self) -> None:
+        EntityVersion.objects.bulk_update(self.versions.values(), ["version"])
+        InboxMessage.objects.bulk_update(self.finished, ["status", "error", "processed_at", "attempts"])
 
 
 def readable_error(exc: BaseException) -> str:
@@ -280,14 +367,13 @@ def readable_error(exc: BaseException) -> str:
     return text[: envelope.ERROR_CHARS]
 
 
-def _finish(message: InboxMessage, status: str, error: str) -> None:
-    InboxMessage.objects.filter(pk=message.pk).update(
-        status=status, error=error, processed_at=timezone.now(), attempts=F("attempts") + 1
-    )
+def inbox_apply_pending(*, max_seconds: float = 20.0, window: int = 1000) -> tuple[Counter, bool]:
+    """Apply waiting messages, oldest first, in batches of entities. Returns (outcomes, more_waiting).
 
-
-def inbox_apply_pending(*, max_seconds: float = 20.0, batch: int = 500) -> tuple[Counter, bool]:
-    """Apply waiting messages, oldest first, entity by entity. Returns (outcomes, more_waiting)."""
+    The entities of the oldest `window` waiting messages are taken in arrival order, so master data
+    sent before what refers to it is applied first; a batch whose transaction fails on the database
+    is retried one message per transaction. Entities another worker holds are skipped.
+    """
     deadline = time.monotonic() + max_seconds
     outcomes: Counter = Counter()
     per_system: dict[int, Counter] = {}
@@ -296,26 +382,35 @@ def inbox_apply_pending(*, max_seconds: float = 20.0, batch: int = 500) -> tuple
         heads = list(
             InboxMessage.objects.filter(status=Status.RECEIVED, received_at__lte=timezone.now())
             .order_by("pk")
-            .values_list("system_id", "entity_type", "entity_key")[:batch]
+            .values_list("system_id", "entity_type", "entity_key")[:window]
         )
         if not heads:
             break
-        # Each entity as often as it has waiting messages in this window (one transaction each),
-        # in arrival order, so master data sent before what refers to it is applied first.
-        # Entities another worker holds are skipped.
+        entities = list(dict.fromkeys(heads))
         applied = busy = 0
-        for (system_id, entity_type, entity_key), waiting in Counter(heads).items():
-            for _ in range(waiting):
-                if time.monotonic() >= deadline:
-                    break
-                outcome = inbox_apply_next(
-                    system_id=system_id, entity_type=entity_type, entity_key=entity_key, wait=False
-                )
-                if outcome is None:
-                    break
-                if outcome == BUSY:
-                    busy += 1
-                    break
+        for start in range(0, len(entities), APPLY_BATCH):
+            if time.monotonic() >= deadline:
+                break
+            chunk = entities[start : start + APPLY_BATCH]
+            try:
+                results = _apply_batch(chunk)
+            except (OperationalError, InterfaceError):
+                # Deadlock or a lost connection: nothing of the batch was written. Once more, one
+                # message per transaction; if the database is really unwell this raises.
+                logger.warning("apply batch failed; retrying one message at a time", exc_info=True)
+                results = []
+                for entity in chunk:
+                    outcome = inbox_apply_next(
+                        system_id=entity[0], entity_type=entity[1], entity_key=entity[2], wait=False
+                    )
+                    if outcome == BUSY:
+                        busy += 1
+                    elif outcome is not None:
+                        results.append((entity[0], outcome))
+            if results is None:
+                busy += len(chunk)
+                continue
+            for system_id, outcome in results:
                 applied += 1
                 outcomes[outcome] += 1
                 per_system.setdefault(system_id, Counter())[outcome] += 1

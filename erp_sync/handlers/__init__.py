@@ -29,6 +29,12 @@ HANDLERS: dict[str, Callable[[Context], Any]] = {
     "task.cancellation": fleet.task_cancellation,
 }
 
+# Message types that can also be applied many at once: the handler takes the contexts of a run of
+# such messages and returns those it left for the one-by-one handler above.
+BULK_HANDLERS: dict[str, Callable[[list[Context]], list[Context]]] = {
+    "order.upsert": orders.order_upsert_bulk,
+}
+
 # The entity a message type is about (API.md): its `entity.type` must be one of these.
 ENTITY_TYPES: dict[str, frozenset[str]] = {
     "master.plant": frozenset({"plant"}),
@@ -47,4 +53,4 @@ ENTITY_TYPES: dict[str, frozenset[str]] = {
     "task.cancellation": frozenset({"order", "job"}),
 }
 
-__all__ = ["ENTITY_TYPES", "HANDLERS", "Context", "HandlerError"]
+__all__ = ["BULK_HANDLERS", "ENTITY_TYPES", "HANDLERS", "Context", "HandlerError"]

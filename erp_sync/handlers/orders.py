@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, time
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast
 
@@ -21,6 +22,7 @@ from customers.services import CustomerData, SiteData, normalize_email
 from erp_sync.handlers.base import Context, HandlerError, decimal, ref_link, ref_target
 from erp_sync.handlers.master import plant_by_code
 from erp_sync.models import ExternalRef
+from fleet.models import Plant
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import (
     Correction,
@@ -31,7 +33,14 @@ from orders.services.lifecycle import (
     order_release,
 )
 from orders.services.lifecycle import order_reject as lifecycle_reject
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from orders.services.placement import (
+    CustomerRef,
+    ErpOrderInput,
+    LineInput,
+    SiteRef,
+    erp_orders_import,
+    order_place,
+)
 
 UNKNOWN_ORDER = "Unknown order {key!r}."
 UNKNOWN_CUSTOMER = "Unknown ERP customer {number!r}: send master.customer first or give name and contact."
@@ -111,6 +120,17 @@ def _window(value) -> tuple[time | None, time | None]:
     return parse(value.get("from")), parse(value.get("to"))
 
 
+def _lines(lines: list[dict]) -> list[LineInput]:
+    return [
+        LineInput(
+            sku=line["sku"],
+            quantity=decimal(line["quantity"], "quantity"),
+            unit_price=decimal(line["unit_price"], "unit_price") if line.get("unit_price") else None,
+        )
+        for line in sorted(lines, key=lambda line: line["position"])
+    ]
+
+
 def order_upsert(ctx: Context) -> Order:
     data = ctx.data
     erp_order = data["erp_order"]
@@ -127,14 +147,7 @@ def _place(ctx: Context) -> Order:
     order = order_place(
         channel=Channel.ERP,
         customer=customer,
-        lines=[
-            LineInput(
-                sku=line["sku"],
-                quantity=decimal(line["quantity"], "quantity"),
-                unit_price=decimal(line["unit_price"], "unit_price") if line.get("unit_price") else None,
-            )
-            for line in sorted(data["lines"], key=lambda line: line["position"])
-        ],
+        lines=_lines(data["lines"]),
         actor=ctx.actor,
         site=_site_ref(data["site"]),
         requested_date=date.fromisoformat(data["requested_date"]),
@@ -205,3 +218,99 @@ def order_ack(ctx: Context) -> Order:
 def order_reject(ctx: Context) -> Order:
     order = order_by_key(ctx, ctx.data["order"])
     return lifecycle_reject(order=order, reason=ctx.data["reason"], actor=ctx.actor)
+
+
+def order_upsert_bulk(ctxs: list[Context]) -> list[Context]:
+    """Place the new orders among a run of `order.upsert` messages of one ERP at once.
+
+    Returns the messages left for `order_upsert` one by one: known orders (updates), customers not yet
+    linked, statuses other than confirmed, unknown plants, malformed data, and an ERP order number
+    seen twice in the run. Raises (and the inbox applies the whole run one by one) if the import fails.
+    """
+    system = ctxs[0].system
+    keys = {ctx.data["erp_order"] for ctx in ctxs}
+    known = set(
+        ExternalRef.objects.filter(system=system, entity_type="order", external_id__in=keys).values_list(
+            "external_id", flat=True
+        )
+    )
+    for number, external_ref, erp_number in Order.objects.filter(
+        Q(number__in=keys)
+        | Q(channel=Channel.ERP, external_ref__in=keys)
+        | Q(erp_system=system, erp_order_number__in=keys)
+    ).values_list("number", "external_ref", "erp_order_number"):
+        known.update({number, external_ref, erp_number} & keys)
+    numbers = {_customer_number(ctx.data["customer"]) for ctx in ctxs}
+    customer_ids = dict(
+        ExternalRef.objects.filter(
+            system=system, entity_type="customer", external_id__in=numbers
+        ).values_list("external_id", "object_id")
+    )
+    customers = Customer.objects.in_bulk([int(pk) for pk in customer_ids.values() if pk.isdigit()])
+    plants = {
+        plant.code: plant
+        for plant in Plant.objects.filter(code__in={ctx.data.get("plant") for ctx in ctxs} - {None})
+    }
+
+    chosen: list[Context] = []
+    inputs: list[ErpOrderInput] = []
+    left: list[Context] = []
+    seen: set[str] = set()
+    for ctx in ctxs:
+        data = ctx.data
+        object_id = customer_ids.get(_customer_number(data["customer"]))
+        customer = customers.get(int(object_id)) if object_id and object_id.isdigit() else None
+        if (
+            data["erp_order"] in known
+            or data["erp_order"] in seen
+            or customer is None
+            or customer.credit_hold
+            or data.get("status") not in (None, OrderStatus.CONFIRMED)
+            or (data.get("plant") and data["plant"] not in plants)
+        ):
+            left.append(ctx)
+            continue
+        try:
+            item = _erp_order_input(data, customer, plants.get(data.get("plant")))
+        except (HandlerError, ValueError):
+            left.append(ctx)
+            continue
+        seen.add(data["erp_order"])
+        chosen.append(ctx)
+        inputs.append(item)
+    if not chosen:
+        return left
+    orders = erp_orders_import(orders=inputs, erp_system=system, actor=chosen[0].actor)
+    order_type = ContentType.objects.get_for_model(Order)
+    ExternalRef.objects.bulk_create(
+        ExternalRef(
+            system=system,
+            entity_type="order",
+            external_id=ctx.data["erp_order"],
+            content_type=order_type,
+            object_id=str(order.pk),
+            last_version=ctx.version,
+        )
+        for ctx, order in zip(chosen, orders, strict=True)
+    )
+    return left
+
+
+def _customer_number(value) -> str:
+    return value if isinstance(value, str) else value["number"]
+
+
+def _erp_order_input(data: dict, customer: Customer, plant) -> ErpOrderInput:
+    window_from, window_to = _window(data.get("window"))
+    return ErpOrderInput(
+        customer=customer,
+        site=_site_ref(data["site"]).data,
+        lines=_lines(data["lines"]),
+        requested_date=date.fromisoformat(data["requested_date"]),
+        erp_order_number=data["erp_order"],
+        plant=plant,
+        window_from=window_from,
+        window_to=window_to,
+        on_call=bool(data.get("on_call")),
+        notes=data.get("notes") or "",
+    )

@@ -23,6 +23,7 @@ from customers.services import (
     SiteData,
     customer_get_or_create,
     customer_resolve,
+    site_build,
     site_create,
     site_for_customer,
 )
@@ -30,13 +31,14 @@ from erp_sync.outbox import external_refs_for
 from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.sequences import next_value
+from oms.lib.sequences import next_value, next_values
 from orders.models import (
     ZERO_QTY,
     Channel,
     ErpSyncState,
     Fulfilment,
     Order,
+    OrderEvent,
     OrderLine,
     OrderStatus,
     Product,
@@ -45,7 +47,7 @@ from orders.models import (
 )
 from orders.payloads import order_document
 from orders.services.events import order_event
-from orders.services.stock import stock_allocate
+from orders.services.stock import stock_allocate, stock_allocate_many
 from orders.state import order_transition
 
 MAX_LINES = 100
@@ -211,6 +213,40 @@ def choose_plant(*, customer: Customer, site: Site | None, needs: dict[int, Deci
     return default or min(plants, key=lambda p: (distance(p), p.code))
 
 
+def _priced_lines(
+    lines: list[LineInput], products: dict[str, Product]
+) -> tuple[list[OrderLine], Decimal, Decimal]:
+    """Order lines with the price snapshot (the catalog's, or the ERP's own), and the net and tax totals."""
+    order_lines: list[OrderLine] = []
+    net_total = tax_total = Decimal("0.00")
+    for position, line in enumerate(lines, start=1):
+        product = products[line.sku]
+        price = line.unit_price if line.unit_price is not None else product.unit_price
+        net = round_money(line.quantity * price)
+        tax = round_money(net * product.vat_rate / 100)
+        net_total += net
+        tax_total += tax
+        order_lines.append(
+            OrderLine(
+                position=position,
+                product=product,
+                sku=product.sku,
+                description=product.name,
+                unit=product.unit,
+                unit_price=price,
+                vat_rate=product.vat_rate,
+                stocked=product.stocked,
+                quantity=line.quantity,
+                allocated=line.quantity if product.stocked else ZERO_QTY,
+                net=net,
+                tax=tax,
+            )
+        )
+    if net_total + tax_total > MAX_TOTAL:
+        raise ValidationError(TOTAL_TOO_LARGE, errors={"lines": [TOTAL_TOO_LARGE]})
+    return order_lines, net_total, tax_total
+
+
 def order_number(value: int, when: datetime) -> str:
     return f"ORD-{when.year}-{value:06d}"
 
@@ -286,33 +322,7 @@ def order_place(
         stock_allocate(plant_id=plant.pk, items=needs.items(), skus={p.pk: p.sku for p in products.values()})
 
         now = timezone.now()
-        order_lines: list[OrderLine] = []
-        net_total = tax_total = Decimal("0.00")
-        for position, line in enumerate(lines, start=1):
-            product = products[line.sku]
-            price = line.unit_price if line.unit_price is not None else product.unit_price
-            net = round_money(line.quantity * price)
-            tax = round_money(net * product.vat_rate / 100)
-            net_total += net
-            tax_total += tax
-            order_lines.append(
-                OrderLine(
-                    position=position,
-                    product=product,
-                    sku=product.sku,
-                    description=product.name,
-                    unit=product.unit,
-                    unit_price=price,
-                    vat_rate=product.vat_rate,
-                    stocked=product.stocked,
-                    quantity=line.quantity,
-                    allocated=line.quantity if product.stocked else ZERO_QTY,
-                    net=net,
-                    tax=tax,
-                )
-            )
-        if net_total + tax_total > MAX_TOTAL:
-            raise ValidationError(TOTAL_TOO_LARGE, errors={"lines": [TOTAL_TOO_LARGE]})
+        order_lines, net_total, tax_total = _priced_lines(lines, products)
         order = Order(
             number=order_number(next_value("order_number"), now),
             customer=the_customer,
@@ -381,3 +391,145 @@ def order_place(
                 event_type="order.held",
             )
     return order
+
+
+@dataclass(frozen=True)
+class ErpOrderInput:
+    """One new ERP order for `erp_orders_import`: its customer already resolved, its site new."""
+
+    customer: Customer
+    site: SiteData
+    lines: list[LineInput]
+    requested_date: date
+    erp_order_number: str
+    plant: Plant | None = None
+    window_from: time | None = None
+    window_to: time | None = None
+    on_call: bool = False
+    notes: str = ""
+
+
+CREDIT_HOLD_NOT_BULK = "A customer on credit hold gets held orders: place them one by one."
+
+
+def erp_orders_import(*, orders: list[ErpOrderInput], erp_system, actor: Actor) -> list[Order]:
+    """Place and confirm many new ERP orders at once: what `order_place` (channel erp) followed by
+    `order_confirm` does for each, in a constant number of statements whatever their number.
+
+    The rows are the same as one by one: site, order (confirmed, acknowledged), lines with the ERP's
+    prices, stock allocation, and the events `order.placed`, `erp.acknowledged`, `order.confirmed`.
+    All or nothing: raises a DomainError and writes nothing if any order cannot be placed (the caller
+    then places them one by one to learn which); orders of a customer on credit hold are refused here.
+    """
+    if not orders:
+        return []
+    for item in orders:
+        _validate_shape(
+            lines=item.lines,
+            external_ref=item.erp_order_number,
+            notes=item.notes,
+            window_from=item.window_from,
+            window_to=item.window_to,
+        )
+        if item.customer.credit_hold:
+            raise ValidationError(CREDIT_HOLD_NOT_BULK)
+    refs = [item.erp_order_number.strip() for item in orders]
+    if not all(refs) or len(set(refs)) != len(refs):
+        raise ValidationError(errors={"external_ref": ["Each order needs its own ERP order number."]})
+
+    with transaction.atomic():
+        taken = Order.objects.filter(channel=Channel.ERP, external_ref__in=refs).values_list(
+            "number", flat=True
+        )
+        if number := taken.first():
+            raise DuplicateExternalRef(extra={"number": number})
+        products = {
+            p.sku: p
+            for p in Product.objects.filter(
+                sku__in={line.sku for item in orders for line in item.lines}, active=True
+            )
+        }
+        if any(line.sku not in products for item in orders for line in item.lines):
+            raise ValidationError(UNKNOWN_SKU)
+        sites = [site_build(customer=item.customer, data=item.site) for item in orders]
+        Site.objects.bulk_create(sites)
+
+        plants: list[Plant] = []
+        allocations: dict[tuple[int, int], Decimal] = {}
+        for item, site in zip(orders, sites, strict=True):
+            needs: dict[int, Decimal] = {}
+            for line in item.lines:
+                product = products[line.sku]
+                if product.stocked:
+                    needs[product.pk] = needs.get(product.pk, ZERO_QTY) + line.quantity
+            plant = item.plant or choose_plant(customer=item.customer, site=site, needs=needs)
+            plants.append(plant)
+            for product_id, quantity in needs.items():
+                allocations[plant.pk, product_id] = (
+                    allocations.get((plant.pk, product_id), ZERO_QTY) + quantity
+                )
+        stock_allocate_many(items=allocations, skus={p.pk: p.sku for p in products.values()})
+
+        now = timezone.now()
+        placed: list[tuple[Order, list[OrderLine]]] = []
+        for item, site, plant, value, ref in zip(
+            orders, sites, plants, next_values("order_number", len(orders)), refs, strict=True
+        ):
+            order_lines, net_total, tax_total = _priced_lines(item.lines, products)
+            order = Order(
+                number=order_number(value, now),
+                customer=item.customer,
+                site=site,
+                address=site.snapshot(),
+                channel=Channel.ERP,
+                external_ref=ref,
+                fulfilment=Fulfilment.DELIVERY,
+                on_call=item.on_call,
+                requested_date=item.requested_date,
+                window_from=item.window_from,
+                window_to=item.window_to,
+                plant=plant,
+                net_total=net_total,
+                tax_total=tax_total,
+                gross_total=net_total + tax_total,
+                notes=item.notes or "",
+                erp_system=erp_system,
+                erp_order_number=item.erp_order_number,
+                # As after `order_confirm`: placed (1) → acknowledged (2) → confirmed (3).
+                status=OrderStatus.CONFIRMED,
+                erp_sync_state=ErpSyncState.ACKNOWLEDGED,
+                version=3,
+                created_at=now,
+                updated_at=now,
+            )
+            placed.append((order, order_lines))
+        Order.objects.bulk_create([order for order, _lines in placed])
+        for order, order_lines in placed:
+            for order_line in order_lines:
+                order_line.order = order
+        OrderLine.objects.bulk_create([line for _order, order_lines in placed for line in order_lines])
+
+        event_actor = actor if actor.channel else Actor(actor.kind, actor.name, actor.user, Channel.ERP)
+        events = []
+        for order, order_lines in placed:
+            for type_, data in (
+                (
+                    "order.placed",
+                    {"channel": Channel.ERP, "lines": len(order_lines), "gross": f"{order.gross_total:.2f}"},
+                ),
+                ("erp.acknowledged", {"erp_order": order.erp_order_number}),
+                ("order.confirmed", {"from": OrderStatus.PLACED, "to": OrderStatus.CONFIRMED}),
+            ):
+                events.append(
+                    OrderEvent(
+                        order=order,
+                        at=now,
+                        type=type_,
+                        actor_kind=event_actor.kind,
+                        actor=event_actor.name,
+                        channel=event_actor.channel,
+                        data=data,
+                    )
+                )
+        OrderEvent.objects.bulk_create(events)
+    return [order for order, _lines in placed]

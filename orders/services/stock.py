@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Case, DecimalField, F, Value, When
+from django.db.models import Case, DecimalField, F, Q, Value, When
 from django.db.models.functions import Greatest, Least
 
 from oms.exceptions import InsufficientStock, ValidationError
@@ -78,6 +78,52 @@ def stock_allocate(*, plant_id: int, items: Iterable[tuple[int, Decimal]], skus:
         )
     StockLevel.objects.filter(plant_id=plant_id, product_id__in=wanted).update(
         allocated=F("allocated") + _case(wanted)
+    )
+
+
+def stock_allocate_many(*, items: dict[tuple[int, int], Decimal], skus: dict[int, str]) -> None:
+    """Allocate {(plant_id, product_id): quantity} across plants at once, all or nothing (bulk imports).
+
+    Same rules as `stock_allocate`: the rows are locked in primary-key order with one statement, every
+    item is checked, and all are written with one UPDATE.
+    """
+    if not items:
+        return
+    pairs = Q()
+    for plant_id, product_id in items:
+        pairs |= Q(plant_id=plant_id, product_id=product_id)
+    rows = list(
+        StockLevel.objects.select_for_update()
+        .filter(pairs)
+        .order_by("pk")
+        .values_list("pk", "plant_id", "product_id", "on_hand", "allocated")
+    )
+    found = {
+        (plant_id, product_id): (pk, on_hand - allocated)
+        for pk, plant_id, product_id, on_hand, allocated in rows
+    }
+    short = [
+        {
+            "sku": skus[product_id],
+            "requested": f"{qty:.3f}",
+            "available": f"{max(found.get((plant_id, product_id), (None, ZERO_QTY))[1], ZERO_QTY):.3f}",
+        }
+        for (plant_id, product_id), qty in sorted(items.items())
+        if (plant_id, product_id) not in found or found[plant_id, product_id][1] < qty
+    ]
+    if short:
+        raise InsufficientStock(
+            f"Not enough stock for {len(short)} line{'s' if len(short) != 1 else ''}.",
+            errors={"lines": short},
+        )
+    by_pk = {found[key][0]: qty for key, qty in items.items()}
+    StockLevel.objects.filter(pk__in=by_pk).update(
+        allocated=F("allocated")
+        + Case(
+            *[When(pk=pk, then=Value(qty, output_field=QTY_FIELD)) for pk, qty in by_pk.items()],
+            default=Value(ZERO_QTY, output_field=QTY_FIELD),
+            output_field=QTY_FIELD,
+        )
     )
 
 
