@@ -1,10 +1,13 @@
 """Pull over http_json (cursor only after storing), the file drop, the simulator, outbound schemas."""
 
 import json
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from erp_sync import envelope as env
 from erp_sync.adapters.base import PullPage
@@ -12,9 +15,11 @@ from erp_sync.inbound import inbox_apply_pending
 from erp_sync.models import ErpSystem, InboxMessage, OutboxMessage
 from erp_sync.pull import pull_system
 from erp_sync.relay import envelope_for, relay_drain
-from fleet.models import Plant
-from orders.models import Order
+from fleet.models import Job, JobLine, Plant, Tour
+from orders.models import Channel, Fulfilment, Order
+from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from tests.erp_sync.conftest import envelope
+from tests.fleet import factories as fleet_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +125,211 @@ def test_simulator_acknowledges_orders_after_a_delay(world, monkeypatch):
 
     order.refresh_from_db()
     assert (order.status, order.erp_order_number) == ("confirmed", f"SIM-{order.number.removeprefix('ORD-')}")
+
+
+def _simulator(monkeypatch) -> ErpSystem:
+    from erp_sync.adapters import simulator
+
+    monkeypatch.setattr(simulator, "ACK_SECONDS", 0)
+    return ErpSystem.objects.create(code="SIM", adapter="simulator", is_default=True)
+
+
+def _tomorrow_in_sofia() -> date:
+    return timezone.now().astimezone(ZoneInfo("Europe/Sofia")).date() + timedelta(days=1)
+
+
+def _place(
+    world, quantity: str, *, fulfilment: str = Fulfilment.DELIVERY, window_from: time | None = time(9)
+):
+    return order_place(
+        channel=Channel.WEB,
+        customer=CustomerRef(customer=world.customer),
+        site=SiteRef(id=str(world.site.public_id)) if fulfilment == Fulfilment.DELIVERY else None,
+        fulfilment=fulfilment,
+        lines=[LineInput(sku=world.product.sku, quantity=Decimal(quantity))],
+        requested_date=_tomorrow_in_sofia(),
+        window_from=window_from,
+        actor=world.actor,
+        plant=world.plant,
+    )
+
+
+def _acknowledge_and_plan(system: ErpSystem) -> None:
+    relay_drain(max_seconds=5)
+    inbox_apply_pending(max_seconds=5)  # the acknowledgements
+    pull_system(system)
+    inbox_apply_pending(max_seconds=5)  # the delivery tasks
+
+
+def _jobs(order) -> list[tuple]:
+    return [
+        (
+            job.ticket,
+            job.plant.code,
+            job.status,
+            job.tour_id,
+            [(li.order_line.position, li.planned) for li in job.lines.all()],
+        )
+        for job in Job.objects.filter(order=order)
+        .select_related("plant")
+        .prefetch_related("lines__order_line")
+        .order_by("ticket")
+    ]
+
+
+def test_simulator_plans_the_delivery_of_an_order_it_acknowledged(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    order = _place(world, "5")
+    suffix = order.number.removeprefix("ORD-")
+
+    _acknowledge_and_plan(system)
+
+    order.refresh_from_db()
+    assert (order.status, order.erp_order_number) == ("confirmed", f"SIM-{suffix}")
+    assert _jobs(order) == [(f"SIM-{suffix}-1", "SOF", "planned", None, [(1, Decimal("5.000"))])]
+    job = Job.objects.get(order=order)
+    planned = datetime.combine(_tomorrow_in_sofia(), time(9), tzinfo=ZoneInfo("Europe/Sofia"))
+    assert job.planned_at == planned
+    task = InboxMessage.objects.get(type="task.delivery")
+    assert (task.status, task.entity_type, task.entity_key) == ("processed", "job", f"SIM-{suffix}-1")
+    assert task.payload["data"] == {
+        "order": order.number,
+        "ticket": f"SIM-{suffix}-1",
+        "lines": [{"position": 1, "quantity": "5.000"}],
+        "plant": "SOF",
+        "planned_at": planned.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+    assert env.validate_inbound(task.payload) == ""
+
+
+def test_simulator_splits_an_order_above_one_load_into_jobs(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    order = _place(world, "20")
+    suffix = order.number.removeprefix("ORD-")
+
+    _acknowledge_and_plan(system)
+
+    order.refresh_from_db()
+    assert order.status == "confirmed"
+    assert _jobs(order) == [
+        (f"SIM-{suffix}-1", "SOF", "planned", None, [(1, Decimal("8.000"))]),
+        (f"SIM-{suffix}-2", "SOF", "planned", None, [(1, Decimal("8.000"))]),
+        (f"SIM-{suffix}-3", "SOF", "planned", None, [(1, Decimal("4.000"))]),
+    ]
+    assert (
+        sum(line.planned for line in JobLine.objects.filter(job__order=order)) == order.lines.get().quantity
+    )
+
+
+def test_simulator_puts_the_loads_on_a_free_truck_and_driver(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("6.000"))
+    fleet_factories.TruckFactory(code="TRK-02", plant=world.plant, capacity=Decimal("12.000"))
+    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    order = _place(world, "10")
+    suffix = order.number.removeprefix("ORD-")
+
+    _acknowledge_and_plan(system)
+
+    order.refresh_from_db()
+    tour = Tour.objects.get()
+    assert (tour.truck, tour.driver, tour.date, tour.status) == (
+        truck,
+        driver,
+        _tomorrow_in_sofia(),
+        "released",
+    )
+    assert order.status == "scheduled"
+    assert _jobs(order) == [
+        (f"SIM-{suffix}-1", "SOF", "assigned", tour.pk, [(1, Decimal("6.000"))]),
+        (f"SIM-{suffix}-2", "SOF", "assigned", tour.pk, [(1, Decimal("4.000"))]),
+    ]
+    assert InboxMessage.objects.get(entity_key=f"SIM-{suffix}-1").payload["data"]["driver"] == "DRV-01"
+
+
+def test_simulator_adds_a_second_order_to_the_tour_it_planned(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    first = _place(world, "3")
+    _acknowledge_and_plan(system)
+    second = _place(world, "2")
+
+    _acknowledge_and_plan(system)
+
+    tour = Tour.objects.get()
+    assert list(tour.jobs.order_by("sequence").values_list("order__number", "sequence", "status")) == [
+        (first.number, 1, "assigned"),
+        (second.number, 2, "assigned"),
+    ]
+
+
+def test_simulator_leaves_a_started_tour_alone_and_the_job_waits_for_a_dispatcher(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    Tour.objects.create(
+        number="TOUR-900001",
+        date=_tomorrow_in_sofia(),
+        plant=world.plant,
+        truck=truck,
+        driver=driver,
+        status="started",
+    )
+    order = _place(world, "3")
+    suffix = order.number.removeprefix("ORD-")
+
+    _acknowledge_and_plan(system)
+
+    order.refresh_from_db()
+    assert order.status == "confirmed"
+    assert _jobs(order) == [(f"SIM-{suffix}-1", "SOF", "planned", None, [(1, Decimal("3.000"))])]
+    assert "truck" not in InboxMessage.objects.get(type="task.delivery").payload["data"]
+
+
+def test_simulator_plans_no_pickup_order(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    order = _place(world, "5", fulfilment=Fulfilment.PICKUP)
+
+    _acknowledge_and_plan(system)
+
+    order.refresh_from_db()
+    assert order.status == "confirmed"
+    assert not Job.objects.exists()
+    assert list(InboxMessage.objects.values_list("type", flat=True)) == ["order.ack"]
+
+
+def test_simulator_plans_an_order_once(world, monkeypatch):
+    system = _simulator(monkeypatch)
+    order = _place(world, "12")
+    relay_drain(max_seconds=5)
+    inbox_apply_pending(max_seconds=5)
+
+    first, second = pull_system(system), pull_system(system)  # the second before the first is applied
+    inbox_apply_pending(max_seconds=5)
+    third = pull_system(system)
+
+    assert (first["accepted"], second["duplicate"], third["accepted"]) == (2, 2, 0)
+    assert Job.objects.filter(order=order).count() == 2
+
+
+def test_simulator_plans_no_sooner_than_the_lead_time(world, monkeypatch):
+    from erp_sync.adapters import simulator
+
+    system = _simulator(monkeypatch)
+    order = _place(world, "1", window_from=time(0))
+    # A requested start already past (placement refuses past dates, so it is moved afterwards).
+    Order.objects.filter(pk=order.pk).update(
+        requested_date=timezone.now().astimezone(ZoneInfo("Europe/Sofia")).date() - timedelta(days=1)
+    )
+    before = timezone.now()
+
+    _acknowledge_and_plan(system)
+
+    after = timezone.now()
+    planned_at = Job.objects.get(order=order).planned_at
+    assert (before + simulator.PLAN_LEAD).replace(second=0, microsecond=0) <= planned_at
+    assert planned_at <= (after + simulator.PLAN_LEAD).replace(second=0, microsecond=0)
 
 
 def test_simulator_pull_emits_stock_levels(world):
