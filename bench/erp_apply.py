@@ -3,7 +3,8 @@
 Method: a fresh PostgreSQL database with one plant, PRODUCTS stocked products (plenty of stock) and
 CUSTOMERS customers linked by ExternalRef. MESSAGES `order.upsert` envelopes (2 lines each, a new
 site each, random products) are stored in the inbox first (not timed), then applied by N processes
-each running `inbox_apply_pending` until nothing is waiting (timed). Every message places and
+each running `inbox_apply_pending` until nothing is waiting (timed from the moment every process has
+started and connected until the last one exits). Every message places and
 confirms one order (order, lines, stock allocation, site, events, external ref, entity version).
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_bench_erp_apply .venv/bin/python bench/erp_apply.py
@@ -107,8 +108,13 @@ def apply_worker() -> int:
     import django
 
     django.setup()
+    from django.db import connection
+
     from erp_sync.inbound import inbox_apply_pending
 
+    connection.ensure_connection()
+    print("ready", flush=True)  # started and connected: the clock starts when every worker is ready
+    sys.stdin.readline()
     while True:
         _outcomes, more = inbox_apply_pending(max_seconds=300)
         if not more:
@@ -146,10 +152,22 @@ def main() -> int:
     ):
         reset()
         fill(kind)
-        started = time.perf_counter()
         procs = [
-            subprocess.Popen([PYTHON, __file__, "--worker"], env=os.environ.copy()) for _ in range(processes)
-        ]  # noqa: S603
+            subprocess.Popen(  # noqa: S603
+                [PYTHON, __file__, "--worker"],
+                env=os.environ.copy(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(processes)
+        ]
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        started = time.perf_counter()
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
         for proc in procs:
             proc.wait()
         elapsed = time.perf_counter() - started

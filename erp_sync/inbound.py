@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from erp_sync import envelope
@@ -174,26 +175,45 @@ def _nudge_apply() -> None:
 # --- applying -----------------------------------------------------------------------------------
 
 BUSY = "busy"
-# Messages applied per transaction. Each keeps its own savepoint, so a failing message rolls back
-# alone; the batch shares one commit. Larger batches hold the entity locks longer.
-APPLY_BATCH = 200
 
 Entity = tuple[int, str, str]  # (system_id, entity_type, entity_key)
 
 
-def _entities_q(entities) -> Q:
-    condition = Q()
-    for system_id, entity_type, entity_key in entities:
-        condition |= Q(system_id=system_id, entity_type=entity_type, entity_key=entity_key)
-    return condition
+def _of_entities(queryset, entities):
+    """Rows of these entities: `IN` filters per column (an OR of 200 triples costs more to build than
+    to run); the few rows of other entities this may match are dropped by the caller."""
+    return queryset.filter(
+        system_id__in={e[0] for e in entities},
+        entity_type__in={e[1] for e in entities},
+        entity_key__in={e[2] for e in entities},
+    )
 
 
 def _ensure_entity_versions(entities: list[Entity]) -> None:
     """Create missing version rows at 0 (autocommitted on their own: the insert holds no lock)."""
-    EntityVersion.objects.bulk_create(
-        [EntityVersion(system_id=s, entity_type=t, entity_key=k, version=0) for s, t, k in entities],
-        ignore_conflicts=True,
-    )
+    if connection.vendor != "postgresql":
+        EntityVersion.objects.bulk_create(
+            [EntityVersion(system_id=s, entity_type=t, entity_key=k, version=0) for s, t, k in entities],
+            ignore_conflicts=True,
+        )
+        return
+    table = connection.ops.quote_name(EntityVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (system_id, entity_type, entity_key, version) "  # noqa: S608
+            f"SELECT s, t, k, 0 FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS e(s, t, k) "
+            f"ON CONFLICT (system_id, entity_type, entity_key) DO NOTHING",
+            [[e[0] for e in entities], [e[1] for e in entities], [e[2] for e in entities]],
+        )
+
+
+@dataclass(slots=True)
+class _Version:
+    """An entity's version row, locked by this batch: `applied` as read, `version` as it goes."""
+
+    pk: int
+    applied: int
+    version: int
 
 
 def _version_order(version: int | None, pk: int) -> tuple:
@@ -212,7 +232,7 @@ def inbox_apply_next(*, system_id: int, entity_type: str, entity_key: str, wait:
     return outcomes[0][1] if outcomes else None
 
 
-def _apply_batch(entities: list[Entity], *, limit: int = APPLY_BATCH, wait: bool = False):
+def _apply_batch(entities: list[Entity], *, limit: int, wait: bool = False):
     """Apply up to `limit` waiting messages of these entities in one transaction.
 
     Takes the entities' version-row locks (skipping those another worker holds), then applies their
@@ -223,19 +243,26 @@ def _apply_batch(entities: list[Entity], *, limit: int = APPLY_BATCH, wait: bool
     now = timezone.now()
     _ensure_entity_versions(entities)
     with transaction.atomic():
+        wanted = set(entities)
+        locked = _of_entities(EntityVersion.objects.select_for_update(skip_locked=not wait), entities)
         versions = {
-            (ev.system_id, ev.entity_type, ev.entity_key): ev
-            for ev in EntityVersion.objects.select_for_update(skip_locked=not wait)
-            .filter(_entities_q(entities))
-            .order_by("pk")
+            (system_id, entity_type, entity_key): _Version(pk, version, version)
+            for pk, system_id, entity_type, entity_key, version in locked.order_by("pk").values_list(
+                "pk", "system_id", "entity_type", "entity_key", "version"
+            )
+            if (system_id, entity_type, entity_key) in wanted
         }
         if not versions:
             return None
-        waiting = list(
-            InboxMessage.objects.filter(_entities_q(versions), status=Status.RECEIVED, received_at__lte=now)
+        waiting = [
+            row
+            for row in _of_entities(
+                InboxMessage.objects.filter(status=Status.RECEIVED, received_at__lte=now), versions
+            )
             .order_by("pk")
             .values_list("pk", "system_id", "entity_type", "entity_key", "entity_version")
-        )
+            if row[1:4] in versions
+        ]
         slots: dict[Entity, list[int]] = {}
         order_key: dict[int, tuple] = {}
         for pk, system_id, entity_type, entity_key, version in waiting:
@@ -248,8 +275,12 @@ def _apply_batch(entities: list[Entity], *, limit: int = APPLY_BATCH, wait: bool
             for slot, message_pk in zip(pks, sorted(pks, key=order_key.__getitem__), strict=True)
         )[:limit]
         # Plain row locks on the messages (`of=self`): the entity locks already serialise them.
-        rows = InboxMessage.objects.select_for_update(of=("self",)).select_related("system")
-        messages = rows.in_bulk([message_pk for _slot, message_pk in plan])
+        messages = InboxMessage.objects.select_for_update().in_bulk(
+            [message_pk for _slot, message_pk in plan]
+        )
+        systems = ErpSystem.objects.in_bulk({m.system_id for m in messages.values()})
+        for message in messages.values():
+            message.system = systems[message.system_id]
         batch = _Batch(versions)
         for _slot, message_pk in plan:
             message = messages.get(message_pk)
@@ -264,11 +295,12 @@ class _Batch:
     """One apply transaction: messages are applied in the order given; runs of messages with a bulk
     handler (new ERP orders) are collected and applied together, before anything else touches them."""
 
-    def __init__(self, versions: dict[Entity, EntityVersion]):
+    def __init__(self, versions: dict[Entity, _Version]):
         self.versions = versions
         self.finished: list[InboxMessage] = []
         self.outcomes: list[tuple[int, str]] = []
         self.run: list[tuple[InboxMessage, Context]] = []
+        self.run_entities: set[Entity] = set()
         self.now = timezone.now()
 
     @staticmethod
@@ -277,7 +309,7 @@ class _Batch:
 
     def apply(self, message: InboxMessage) -> None:
         if self.run and (
-            self.entity(message) in {self.entity(m) for m, _ in self.run}
+            self.entity(message) in self.run_entities
             or (message.type, message.system_id) != (self.run[0][0].type, self.run[0][0].system_id)
         ):
             self.flush()
@@ -298,11 +330,13 @@ class _Batch:
         )
         if message.type in BULK_HANDLERS:
             self.run.append((message, ctx))
+            self.run_entities.add(self.entity(message))
         else:
             self.apply_one(message, ctx)
 
     def flush(self) -> None:
         run, self.run = self.run, []
+        self.run_entities = set()
         if not run:
             return
         leftover = [ctx for _message, ctx in run]
@@ -341,14 +375,41 @@ class _Batch:
         self.finish(message, Status.PROCESSED, "")
 
     def finish(self, message: InboxMessage, status: str, error: str) -> None:
-        message.status, message.error, message.processed_at = status, error, self.now
-        message.attempts += 1
+        message.status, message.error = status, error
         self.finished.append(message)
         self.outcomes.append((message.system_id, status))
 
     def save(self) -> None:
-        EntityVersion.objects.bulk_update(self.versions.values(), ["version"])
-        InboxMessage.objects.bulk_update(self.finished, ["status", "error", "processed_at", "attempts"])
+        _set_versions({ev.pk: ev.version for ev in self.versions.values() if ev.version != ev.applied})
+        processed = [m.pk for m in self.finished if m.status == Status.PROCESSED]
+        InboxMessage.objects.filter(pk__in=processed).update(
+            status=Status.PROCESSED, error="", processed_at=self.now, attempts=F("attempts") + 1
+        )
+        for message in self.finished:  # stale and failed ones: each with its own error
+            if message.status != Status.PROCESSED:
+                InboxMessage.objects.filter(pk=message.pk).update(
+                    status=message.status,
+                    error=message.error,
+                    processed_at=self.now,
+                    attempts=F("attempts") + 1,
+                )
+
+
+def _set_versions(versions: dict[int, int]) -> None:
+    """Write many entity versions with one statement."""
+    if not versions:
+        return
+    if connection.vendor != "postgresql":
+        rows = [EntityVersion(pk=pk, version=version) for pk, version in versions.items()]
+        EntityVersion.objects.bulk_update(rows, ["version"], batch_size=500)
+        return
+    table = connection.ops.quote_name(EntityVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS ev SET version = v.version "  # noqa: S608 - quoted table name only
+            f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, version) WHERE ev.id = v.id",
+            [list(versions), list(versions.values())],
+        )
 
 
 def readable_error(exc: BaseException) -> str:
@@ -388,12 +449,13 @@ def inbox_apply_pending(*, max_seconds: float = 20.0, window: int = 1000) -> tup
             break
         entities = list(dict.fromkeys(heads))
         applied = busy = 0
-        for start in range(0, len(entities), APPLY_BATCH):
+        size = settings.OMS_INBOX_APPLY_BATCH
+        for start in range(0, len(entities), size):
             if time.monotonic() >= deadline:
                 break
-            chunk = entities[start : start + APPLY_BATCH]
+            chunk = entities[start : start + size]
             try:
-                results = _apply_batch(chunk)
+                results = _apply_batch(chunk, limit=size)
             except (OperationalError, InterfaceError):
                 # Deadlock or a lost connection: nothing of the batch was written. Once more, one
                 # message per transaction; if the database is really unwell this raises.

@@ -284,6 +284,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
+# Inbound ERP messages applied per transaction (each in its own savepoint).
+OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

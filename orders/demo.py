@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from customers.models import Customer, Site
 from fleet.models import Driver, Plant, Truck
+from oms.lib.bulk import reserve_ids
 from oms.lib.sequences import next_values
 from orders.models import (
     Channel,
@@ -265,12 +266,7 @@ def _next_ids(model, count: int) -> list[int]:
     if connection.vendor != "postgresql":
         last = model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         return list(range(last + 1, last + count + 1))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
+    return reserve_ids(model, count)
 
 
 def seed_orders(rng: random.Random, *, count: int, chunk: int = 5000, heavy_customer_orders: int = 0) -> int:

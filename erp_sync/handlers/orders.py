@@ -23,6 +23,7 @@ from erp_sync.handlers.base import Context, HandlerError, decimal, ref_link, ref
 from erp_sync.handlers.master import plant_by_code
 from erp_sync.models import ExternalRef
 from fleet.models import Plant
+from oms.lib.bulk import insert_rows
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import (
     Correction,
@@ -282,16 +283,19 @@ def order_upsert_bulk(ctxs: list[Context]) -> list[Context]:
         return left
     orders = erp_orders_import(orders=inputs, erp_system=system, actor=chosen[0].actor)
     order_type = ContentType.objects.get_for_model(Order)
-    ExternalRef.objects.bulk_create(
-        ExternalRef(
-            system=system,
-            entity_type="order",
-            external_id=ctx.data["erp_order"],
-            content_type=order_type,
-            object_id=str(order.pk),
-            last_version=ctx.version,
-        )
-        for ctx, order in zip(chosen, orders, strict=True)
+    insert_rows(
+        ExternalRef,
+        [
+            {
+                "system_id": system.pk,
+                "entity_type": "order",
+                "external_id": ctx.data["erp_order"],
+                "content_type_id": order_type.pk,
+                "object_id": str(order.pk),
+                "last_version": ctx.version,
+            }
+            for ctx, order in zip(chosen, orders, strict=True)
+        ],
     )
     return left
 

@@ -31,6 +31,7 @@ from erp_sync.outbox import external_refs_for
 from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
+from oms.lib.bulk import bulk_insert, insert_rows
 from oms.lib.sequences import next_value, next_values
 from orders.models import (
     ZERO_QTY,
@@ -452,7 +453,6 @@ def erp_orders_import(*, orders: list[ErpOrderInput], erp_system, actor: Actor) 
         if any(line.sku not in products for item in orders for line in item.lines):
             raise ValidationError(UNKNOWN_SKU)
         sites = [site_build(customer=item.customer, data=item.site) for item in orders]
-        Site.objects.bulk_create(sites)
 
         plants: list[Plant] = []
         allocations: dict[tuple[int, int], Decimal] = {}
@@ -468,8 +468,6 @@ def erp_orders_import(*, orders: list[ErpOrderInput], erp_system, actor: Actor) 
                 allocations[plant.pk, product_id] = (
                     allocations.get((plant.pk, product_id), ZERO_QTY) + quantity
                 )
-        stock_allocate_many(items=allocations, skus={p.pk: p.sku for p in products.values()})
-
         now = timezone.now()
         placed: list[tuple[Order, list[OrderLine]]] = []
         for item, site, plant, value, ref in zip(
@@ -502,34 +500,39 @@ def erp_orders_import(*, orders: list[ErpOrderInput], erp_system, actor: Actor) 
                 created_at=now,
                 updated_at=now,
             )
-            placed.append((order, order_lines))
-        Order.objects.bulk_create([order for order, _lines in placed])
-        for order, order_lines in placed:
             for order_line in order_lines:
                 order_line.order = order
-        OrderLine.objects.bulk_create([line for _order, order_lines in placed for line in order_lines])
+            placed.append((order, order_lines))
 
         event_actor = actor if actor.channel else Actor(actor.kind, actor.name, actor.user, Channel.ERP)
-        events = []
-        for order, order_lines in placed:
-            for type_, data in (
-                (
-                    "order.placed",
-                    {"channel": Channel.ERP, "lines": len(order_lines), "gross": f"{order.gross_total:.2f}"},
-                ),
-                ("erp.acknowledged", {"erp_order": order.erp_order_number}),
-                ("order.confirmed", {"from": OrderStatus.PLACED, "to": OrderStatus.CONFIRMED}),
-            ):
-                events.append(
-                    OrderEvent(
-                        order=order,
-                        at=now,
-                        type=type_,
-                        actor_kind=event_actor.kind,
-                        actor=event_actor.name,
-                        channel=event_actor.channel,
-                        data=data,
-                    )
+        who = {
+            "at": now,
+            "actor_kind": event_actor.kind,
+            "actor": event_actor.name,
+            "channel": event_actor.channel,
+        }
+        # Everything is built: the stock rows are locked from here to the commit only.
+        stock_allocate_many(items=allocations, skus={p.pk: p.sku for p in products.values()})
+        bulk_insert(sites)
+        bulk_insert([order for order, _lines in placed])
+        bulk_insert([line for _order, order_lines in placed for line in order_lines])
+        insert_rows(
+            OrderEvent,
+            [
+                {"order_id": order.pk, "type": type_, "data": data, **who}
+                for order, order_lines in placed
+                for type_, data in (
+                    (
+                        "order.placed",
+                        {
+                            "channel": Channel.ERP,
+                            "lines": len(order_lines),
+                            "gross": f"{order.gross_total:.2f}",
+                        },
+                    ),
+                    ("erp.acknowledged", {"erp_order": order.erp_order_number}),
+                    ("order.confirmed", {"from": OrderStatus.PLACED, "to": OrderStatus.CONFIRMED}),
                 )
-        OrderEvent.objects.bulk_create(events)
+            ],
+        )
     return [order for order, _lines in placed]
