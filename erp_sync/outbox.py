@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -53,23 +54,68 @@ def outbox_enqueue(
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the domain transaction")
     now = timezone.now()
-    message = OutboxMessage.objects.create(
-        system=route_system(plant=plant, system=system),
+    message = OutboxMessage(
         type=type,
         aggregate_type=aggregate_type,
         aggregate_id=str(aggregate_id),
-        sequence=_next_sequence(aggregate_type, str(aggregate_id)),
         version=version,
         payload=payload,
         next_attempt_at=now,
         created_at=now,
     )
+    if connection.vendor == "postgresql":
+        owner = system.pk if system is not None else getattr(plant, "erp_system_id", None)
+        _insert_routed(message, system_id=owner)
+    else:
+        message.system = route_system(plant=plant, system=system)
+        message.sequence = _next_sequence(aggregate_type, message.aggregate_id)
+        message.save(force_insert=True)
     transaction.on_commit(_nudge_relay)
     return message
 
 
+def _insert_routed(message: OutboxMessage, *, system_id: int | None) -> None:
+    """PostgreSQL: next aggregate sequence, routing to the default ERP when no system is given, and
+    the row itself, in one statement (what `route_system` + `_next_sequence` + INSERT do)."""
+    qn = connection.ops.quote_name
+    aggregates, systems = qn(OutboxAggregate._meta.db_table), qn(ErpSystem._meta.db_table)
+    fields = [f for f in OutboxMessage._meta.concrete_fields if f.attname not in ("system_id", "sequence")]
+    columns = ", ".join(qn(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"WITH seq AS (INSERT INTO {aggregates} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608
+        f"VALUES (%s, %s, 1) ON CONFLICT (aggregate_type, aggregate_id) "
+        f"DO UPDATE SET last_sequence = {aggregates}.last_sequence + 1 RETURNING last_sequence) "
+        f"INSERT INTO {qn(OutboxMessage._meta.db_table)} ({columns}, system_id, sequence) "
+        f"SELECT {values}, COALESCE(%s, (SELECT id FROM {systems} WHERE is_default AND enabled "
+        f"ORDER BY id LIMIT 1)), seq.last_sequence FROM seq RETURNING system_id, sequence"
+    )
+    params = [message.aggregate_type, message.aggregate_id]
+    params += [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, system_id])
+        message.system_id, message.sequence = cursor.fetchone()
+    message._state.adding = False
+    message._state.db = connection.alias
+
+
+# While a relay nudge is queued and its run has not started, later commits need not queue another:
+# the run clears this flag before it reads what is due. Needs a cache shared with the workers.
+NUDGE_FLAG = "oms:erp:relay-nudge-queued"
+NUDGE_FLAG_SECONDS = 5
+
+
+def _shared_cache() -> bool:
+    return "redis" in type(caches["default"]).__module__
+
+
 def _nudge_relay() -> None:
     """Best effort: a lost nudge only costs latency (the sweep picks the row up)."""
+    try:
+        if _shared_cache() and not cache.add(NUDGE_FLAG, 1, timeout=NUDGE_FLAG_SECONDS):
+            return  # a queued nudge will send this row too
+    except Exception:  # noqa: BLE001 - without the flag every commit nudges
+        logger.warning("could not coalesce the relay nudge", exc_info=True)
     try:
         from erp_sync import tasks
     except ImportError:
@@ -81,6 +127,15 @@ def _nudge_relay() -> None:
         nudge.apply_async(retry=False, ignore_result=True)
     except Exception:  # noqa: BLE001 - the broker being down must not fail the request
         logger.warning("could not nudge the outbox relay; the sweep will deliver", exc_info=True)
+
+
+def relay_nudge_started() -> None:
+    """Called by the relay run before it reads what is due: commits from now on nudge again."""
+    try:
+        if _shared_cache():
+            cache.delete(NUDGE_FLAG)
+    except Exception:  # noqa: BLE001 - the flag expires by itself
+        logger.warning("could not clear the relay nudge flag", exc_info=True)
 
 
 def external_refs_for(obj) -> dict[str, str]:

@@ -38,8 +38,10 @@ def claim_slot(job: str, seconds: float, holder: str | None) -> bool:
 @shared_task(name="erp_sync.tasks.relay_nudge", bind=True, **LIMITS)
 def relay_nudge(self) -> dict:
     """Send what is due now (after a commit that enqueued outbox rows). Continues itself while busy."""
+    from erp_sync.outbox import relay_nudge_started
     from erp_sync.relay import relay_drain
 
+    relay_nudge_started()
     counts, more = relay_drain(max_seconds=DRAIN_SECONDS)
     if more:
         relay_nudge.apply_async(retry=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -11,6 +12,28 @@ from rest_framework.throttling import BaseThrottle
 from orders.models import ApiClient
 
 WINDOW_SECONDS = 60
+logger = logging.getLogger(__name__)
+
+
+def _redis_counter():
+    """With Redis configured: INCR and EXPIRE NX in one round trip on a pooled client."""
+    if not settings.REDIS_URL:
+        return None
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def count(key: str) -> int:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, WINDOW_SECONDS + 10, nx=True)
+        value, _ = pipe.execute()
+        return int(value)
+
+    return count
+
+
+count_in_redis = _redis_counter()
 
 
 class OrderCreateThrottle(BaseThrottle):
@@ -30,12 +53,19 @@ class OrderCreateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"oms:throttle:order_create:{client.public_id}:{window}"
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 10)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired or evicted between add and incr: this request opens the window
-            cache.set(key, 1, timeout=WINDOW_SECONDS + 10)
-            count = 1
+        if count_in_redis is not None:
+            try:
+                count = count_in_redis(key)
+            except Exception:  # noqa: BLE001 - Redis down: take the order, do not count it
+                logger.warning("order rate limit not counted: Redis unavailable", exc_info=True)
+                return True
+        else:
+            cache.add(key, 0, timeout=WINDOW_SECONDS + 10)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired or evicted between add and incr: this request opens the window
+                cache.set(key, 1, timeout=WINDOW_SECONDS + 10)
+                count = 1
         if count > settings.OMS_ORDER_RATE_PER_MINUTE:
             self._wait = WINDOW_SECONDS - (now % WINDOW_SECONDS)
             return False

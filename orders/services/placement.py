@@ -369,6 +369,11 @@ def order_place(
         for order_line in order_lines:
             order_line.order = order
         OrderLine.objects.bulk_create(order_lines)
+        # Seed the prefetch cache as `prefetch_related("lines")` would: the caller's `order.lines.all()`
+        # (the API response, the payloads) answers from memory instead of reading the lines back.
+        cached = order.lines.all()
+        cached._result_cache, cached._prefetch_done = order_lines, True
+        order._prefetched_objects_cache = {"lines": cached}
 
         payload = order_document(order, order_lines)
         payload["customer"]["erp_refs"] = external_refs_for(the_customer)

@@ -268,6 +268,21 @@ def test_cancel_with_a_key_replays(api_a, placed_order):
     assert second.json() == first.json()
 
 
+def test_order_creation_goes_on_when_the_rate_counter_is_unavailable(api_a, customer, cement, monkeypatch):
+    import redis
+
+    from orders.api import throttles
+
+    def down(key):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(throttles, "count_in_redis", down)
+    response = place(api_a, order_body(external_ref="NO-REDIS"), key="no-redis")
+
+    assert response.status_code == 201
+    assert Order.objects.filter(external_ref="NO-REDIS").count() == 1
+
+
 @override_settings(OMS_ORDER_RATE_PER_MINUTE=2)
 def test_order_creation_is_rate_limited_per_client(api_a, api_b, customer, cement):
     statuses = [place(api_a, order_body(external_ref=f"R{i}"), key=f"rate-{i}").status_code for i in range(3)]

@@ -733,6 +733,47 @@ def test_the_real_nudge_is_registered_on_commit(place, stocked, django_capture_o
     assert callbacks == [outbox_module._nudge_relay]
 
 
+def test_nudges_are_coalesced_until_the_relay_run_starts(monkeypatch):
+    """Commits while a nudge waits in the queue do not queue more; once the relay run has started
+    (and cleared the flag before reading what is due) the next commit nudges again."""
+    from django.core.cache import cache
+
+    from erp_sync import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.relay_nudge, "apply_async", lambda **kwargs: sent.append(kwargs))
+    cache.delete(outbox_module.NUDGE_FLAG)
+
+    outbox_module._nudge_relay()
+    outbox_module._nudge_relay()
+    outbox_module._nudge_relay()
+    assert len(sent) == 1
+
+    outbox_module.relay_nudge_started()
+    outbox_module._nudge_relay()
+    outbox_module._nudge_relay()
+    assert len(sent) == 2
+    assert cache.get(outbox_module.NUDGE_FLAG) == 1  # set by the last nudge, expires by itself
+
+
+def test_a_nudge_is_sent_when_the_flag_cannot_be_set(monkeypatch):
+    from django.core.cache import cache
+
+    from erp_sync import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.relay_nudge, "apply_async", lambda **kwargs: sent.append(kwargs))
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(cache, "add", broken)
+    outbox_module._nudge_relay()
+    outbox_module._nudge_relay()
+
+    assert len(sent) == 2
+
+
 # --- a constant number of queries -------------------------------------------------------------------
 
 
@@ -769,10 +810,10 @@ def test_placement_query_count_is_exactly_known(
     products = [stocked("100") for _ in range(10)]
 
     # savepoint, customer, products, site, plants, stock read (plant choice), stock lock, stock
-    # update, order number, order insert (no savepoint: no external_ref), lines, ERP refs, ERP
-    # routing, outbox sequence, outbox insert, event, release savepoint. The ERP sync state is
-    # set on insert, not updated after.
-    with django_assert_num_queries(17):
+    # update, order number, order insert (no savepoint: no external_ref), lines, ERP refs, outbox
+    # row (ERP routing and aggregate sequence in the same statement), event, release savepoint.
+    # The ERP sync state is set on insert, not updated after.
+    with django_assert_num_queries(15):
         order_place(
             channel=Channel.WEB,
             customer=CustomerRef(id=str(customer.public_id)),
