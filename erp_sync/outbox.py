@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.cache import cache, caches
 from django.db import connection, transaction
 from django.utils import timezone
 
 from erp_sync.models import ErpSystem, OutboxAggregate, OutboxMessage
+from oms.lib.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -100,22 +100,20 @@ def _insert_routed(message: OutboxMessage, *, system_id: int | None) -> None:
 
 
 # While a relay nudge is queued and its run has not started, later commits need not queue another:
-# the run clears this flag before it reads what is due. Needs a cache shared with the workers.
+# the run clears this flag before it reads what is due. Needs Redis (shared with the workers).
 NUDGE_FLAG = "oms:erp:relay-nudge-queued"
 NUDGE_FLAG_SECONDS = 5
 
 
-def _shared_cache() -> bool:
-    return "redis" in type(caches["default"]).__module__
-
-
 def _nudge_relay() -> None:
     """Best effort: a lost nudge only costs latency (the sweep picks the row up)."""
-    try:
-        if _shared_cache() and not cache.add(NUDGE_FLAG, 1, timeout=NUDGE_FLAG_SECONDS):
-            return  # a queued nudge will send this row too
-    except Exception:  # noqa: BLE001 - without the flag every commit nudges
-        logger.warning("could not coalesce the relay nudge", exc_info=True)
+    client = redis_client()
+    if client is not None:
+        try:
+            if not client.set(NUDGE_FLAG, 1, nx=True, ex=NUDGE_FLAG_SECONDS):
+                return  # a queued nudge will send this row too
+        except Exception:  # noqa: BLE001 - without the flag every commit nudges
+            logger.warning("could not coalesce the relay nudge", exc_info=True)
     try:
         from erp_sync import tasks
     except ImportError:
@@ -131,9 +129,11 @@ def _nudge_relay() -> None:
 
 def relay_nudge_started() -> None:
     """Called by the relay run before it reads what is due: commits from now on nudge again."""
+    client = redis_client()
+    if client is None:
+        return
     try:
-        if _shared_cache():
-            cache.delete(NUDGE_FLAG)
+        client.delete(NUDGE_FLAG)
     except Exception:  # noqa: BLE001 - the flag expires by itself
         logger.warning("could not clear the relay nudge flag", exc_info=True)
 

@@ -101,12 +101,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    # Server-side parameter binding: psycopg then prepares a statement after its 5th run on a
-    # connection, so the hot paths (order placement, the inbox) skip parsing and planning. Turn it
-    # off behind a pooler in transaction mode (PgBouncer without prepared-statement support).
-    if env_bool("DB_SERVER_SIDE_BINDING", True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_SERVER_SIDE_BINDING", True):
+    # Server-side parameter binding, and psycopg prepares a statement after its 5th run on a
+    # connection: the hot paths (order placement, the inbox) skip parsing and planning. Turn it off
+    # behind a pooler in transaction mode (PgBouncer without prepared-statement support).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 

@@ -9,31 +9,23 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
 
+from oms.lib.redis import redis_client
 from orders.models import ApiClient
 
 WINDOW_SECONDS = 60
 logger = logging.getLogger(__name__)
 
 
-def _redis_counter():
-    """With Redis configured: INCR and EXPIRE NX in one round trip on a pooled client."""
-    if not settings.REDIS_URL:
+def count_in_redis(key: str) -> int | None:
+    """INCR and EXPIRE NX in one round trip; None without Redis (the cache API counts then)."""
+    client = redis_client()
+    if client is None:
         return None
-    import redis
-
-    client = redis.Redis.from_url(settings.REDIS_URL)
-
-    def count(key: str) -> int:
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS + 10, nx=True)
-        value, _ = pipe.execute()
-        return int(value)
-
-    return count
-
-
-count_in_redis = _redis_counter()
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, WINDOW_SECONDS + 10, nx=True)
+    value, _ = pipe.execute()
+    return int(value)
 
 
 class OrderCreateThrottle(BaseThrottle):
@@ -53,13 +45,12 @@ class OrderCreateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // WINDOW_SECONDS)
         key = f"oms:throttle:order_create:{client.public_id}:{window}"
-        if count_in_redis is not None:
-            try:
-                count = count_in_redis(key)
-            except Exception:  # noqa: BLE001 - Redis down: take the order, do not count it
-                logger.warning("order rate limit not counted: Redis unavailable", exc_info=True)
-                return True
-        else:
+        try:
+            count = count_in_redis(key)
+        except Exception:  # noqa: BLE001 - Redis down: take the order, do not count it
+            logger.warning("order rate limit not counted: Redis unavailable", exc_info=True)
+            return True
+        if count is None:
             cache.add(key, 0, timeout=WINDOW_SECONDS + 10)
             try:
                 count = cache.incr(key)
