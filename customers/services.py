@@ -225,27 +225,6 @@ def site_update(*, site: Site, data: SiteData) -> Site:
     return site
 
 
-def customer_and_site(*, id: str | None, number: str | None, site_id: str) -> tuple[Customer, Site] | None:
-    """A customer by id or number and one of its saved sites, with one query (the usual kiosk order).
-
-    None when they are not found together: the caller then resolves each on its own, to report which
-    one is wrong exactly as `customer_resolve` and `site_for_customer` do.
-    """
-    sites = Site.objects.select_related("customer").filter(
-        public_id=site_id, active=True, customer__merged_into__isnull=True
-    )
-    try:
-        if id:
-            site = sites.filter(customer__public_id=id).first()
-        elif number:
-            site = sites.filter(customer__number=number.strip().upper()).first()
-        else:
-            return None
-    except (ValueError, DjangoValidationError):
-        return None
-    return (site.customer, site) if site is not None else None
-
-
 def site_for_customer(*, customer: Customer, site_id: str) -> Site:
     try:
         return Site.objects.get(public_id=site_id, customer=customer, active=True)

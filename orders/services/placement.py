@@ -21,7 +21,6 @@ from customers.models import Customer, Site
 from customers.services import (
     CustomerData,
     SiteData,
-    customer_and_site,
     customer_get_or_create,
     customer_resolve,
     site_build,
@@ -297,21 +296,14 @@ def order_place(
             )
             if number := existing.first():
                 raise DuplicateExternalRef(extra={"number": number})
-        the_customer = the_site = None
-        if customer.customer is None and fulfilment == Fulfilment.DELIVERY and site is not None and site.id:
-            found = customer_and_site(id=customer.id, number=customer.number, site_id=site.id)
-            if found is not None:
-                the_customer, the_site = found
-        if the_customer is None:
-            the_customer = _resolve_customer(customer, actor)
+        the_customer = _resolve_customer(customer, actor)
         products = {
             p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in lines}, active=True)
         }
         unknown = [{"sku": [UNKNOWN_SKU]} if line.sku not in products else {} for line in lines]
         if any(unknown):
             raise ValidationError(UNKNOWN_SKU, errors={"lines": unknown})
-        if the_site is None:
-            the_site = _resolve_site(the_customer, fulfilment, site)
+        the_site = _resolve_site(the_customer, fulfilment, site)
         needs: dict[int, Decimal] = {}
         for line in lines:
             product = products[line.sku]

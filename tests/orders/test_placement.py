@@ -808,11 +808,11 @@ def test_placement_query_count_is_exactly_known(
 ):
     products = [stocked("100") for _ in range(10)]
 
-    # savepoint, customer with its saved site (one query), products, plants, stock read (plant
-    # choice), stock lock + check + allocation (one statement), order number, order insert (no
-    # savepoint: no external_ref), lines, ERP refs, outbox row (ERP routing and aggregate sequence
-    # in the same statement), event, release savepoint. The ERP sync state is set on insert.
-    with django_assert_num_queries(13):
+    # savepoint, customer, products, site, plants, stock read (plant choice), stock lock + check +
+    # allocation (one statement), order number, order insert (no savepoint: no external_ref),
+    # lines, ERP refs, outbox row (ERP routing and aggregate sequence in the same statement),
+    # event, release savepoint. The ERP sync state is set on insert, not updated after.
+    with django_assert_num_queries(14):
         order_place(
             channel=Channel.WEB,
             customer=CustomerRef(id=str(customer.public_id)),
