@@ -139,14 +139,20 @@ def relay_nudge_started() -> None:
 
 
 def external_refs_for(obj) -> dict[str, str]:
-    """{ERP system code: external id} of a local object (e.g. a customer's ERP numbers)."""
+    """{ERP system code: external id} of a local object (e.g. a customer's ERP numbers).
+
+    Plain SQL: it runs inside every order placement, where compiling the ORM join cost more than
+    running it."""
     from django.contrib.contenttypes.models import ContentType
 
     from erp_sync.models import ExternalRef
 
-    ct = ContentType.objects.get_for_model(type(obj))
-    return dict(
-        ExternalRef.objects.filter(content_type=ct, object_id=str(obj.pk)).values_list(
-            "system__code", "external_id"
+    qn = connection.ops.quote_name
+    refs, systems = qn(ExternalRef._meta.db_table), qn(ErpSystem._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.code, r.external_id FROM {refs} r JOIN {systems} s ON s.id = r.system_id "  # noqa: S608
+            f"WHERE r.content_type_id = %s AND r.object_id = %s",
+            [ContentType.objects.get_for_model(type(obj)).pk, str(obj.pk)],
         )
-    )
+        return dict(cursor.fetchall())
