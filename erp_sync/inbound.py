@@ -1,9 +1,14 @@
-"""Inbound messages: store every one in the inbox first, then apply each in its own transaction.
+"""Inbound messages: store every one in the inbox first, then apply them in batches.
 
 Storing is idempotent per (system, id) whatever the transport (pull, webhook, file drop). Applying
-takes the entity's `EntityVersion` row lock, then the lowest-version waiting message of that entity,
-so concurrent workers never reorder one entity's messages; a version that is not newer than the last
-applied one is `stale`; a domain error marks the message `failed` and never blocks the rest.
+takes the version-row locks of a batch of entities (skipping entities another worker holds), then
+applies their waiting messages in arrival order, each entity's lowest version first, every message
+in a savepoint of its own: a message that fails rolls back alone and is marked `failed` with a
+readable error, never blocking the rest; a version not newer than the last applied one is `stale`.
+The batch commits once (`OMS_INBOX_APPLY_BATCH` messages). Runs of new ERP orders (`order.upsert`
+of unknown orders) are placed together through `erp_orders_import`, with the same rows as one by
+one; if that import fails, each of its messages is applied alone. A batch that fails on the database
+itself (deadlock, lost connection) is retried one message per transaction.
 """
 
 from __future__ import annotations

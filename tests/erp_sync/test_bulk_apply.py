@@ -276,3 +276,32 @@ def test_bulk_import_is_a_constant_number_of_statements(erp_system, catalog):
         assert outcomes == {"processed": len(messages)}
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_batch_failing_on_the_database_is_applied_again_one_message_at_a_time(
+    erp_system, catalog, bulk_sizes, monkeypatch
+):
+    from django.db import OperationalError
+
+    from erp_sync import inbound
+
+    real_save = inbound._Batch.save
+    failures = []
+
+    def deadlocked_once(self):
+        if not failures:
+            failures.append(len(self.finished))
+            raise OperationalError("deadlock detected")
+        return real_save(self)
+
+    monkeypatch.setattr(inbound._Batch, "save", deadlocked_once)
+    messages = customers_feed()
+
+    assert apply(erp_system, messages) == {"processed": CUSTOMERS}
+
+    assert failures == [CUSTOMERS]  # the whole batch was rolled back once, then applied alone
+    assert sorted(InboxMessage.objects.values_list("message_id", "status", "attempts")) == [
+        (f"CU-{c}", "processed", 1) for c in range(CUSTOMERS)
+    ]
+    assert Customer.objects.count() == CUSTOMERS
+    assert ExternalRef.objects.filter(entity_type="customer").count() == CUSTOMERS
