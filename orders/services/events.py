@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from erp_sync.outbox import outbox_enqueue
 from oms.lib.actors import Actor
+from oms.lib.bulk import insert_one
 from orders.models import ErpSyncState, Order, OrderEvent
 
 
@@ -36,7 +37,7 @@ def order_event(
         if order.erp_sync_state != ErpSyncState.PENDING:
             Order.objects.filter(pk=order.pk).update(erp_sync_state=ErpSyncState.PENDING)
             order.erp_sync_state = ErpSyncState.PENDING
-    return OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         at=timezone.now(),
         type=type,
@@ -47,6 +48,8 @@ def order_event(
         visible_to_customer=visible,
         outbox_message=message,
     )
+    insert_one(event)  # on every order change: built once per process, not compiled each time
+    return event
 
 
 def order_bump(order: Order, *fields: str) -> None:

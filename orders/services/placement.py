@@ -31,7 +31,7 @@ from erp_sync.outbox import external_refs_for
 from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.bulk import bulk_insert, insert_rows
+from oms.lib.bulk import bulk_insert, insert_one, insert_rows
 from oms.lib.sequences import next_value, next_values
 from orders.models import (
     ZERO_QTY,
@@ -351,12 +351,12 @@ def order_place(
             updated_at=now,
         )
         if not external_ref:
-            order.save(force_insert=True)
+            insert_one(order)
         else:
             # A concurrent twin with the same reference may win the unique constraint: report its number.
             try:
                 with transaction.atomic():
-                    order.save(force_insert=True)
+                    insert_one(order)
             except IntegrityError as exc:
                 number = (
                     Order.objects.filter(channel=channel, external_ref=external_ref)
