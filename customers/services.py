@@ -14,6 +14,7 @@ from django.utils.translation import gettext_noop
 from customers.models import Customer, CustomerEvent, Site
 from oms.exceptions import CustomerExists, NotFound, ValidationError
 from oms.lib.actors import Actor
+from oms.lib.bulk import fetch_where
 from oms.lib.sequences import next_value
 
 DEFAULT_REGION = "BG"
@@ -125,15 +126,18 @@ def customer_get_or_create(*, data: CustomerData, actor: Actor) -> Customer:
 
 
 def customer_resolve(*, id: str | None = None, number: str | None = None) -> Customer:
-    qs = Customer.objects.filter(merged_into__isnull=True)
+    """The customer (not merged away) with this public id or number; NotFound otherwise."""
+    found = []
     try:
         if id:
-            return qs.get(public_id=id)
-        if number:
-            return qs.get(number=number.strip().upper())
-    except (Customer.DoesNotExist, ValueError, DjangoValidationError) as exc:
+            found = fetch_where(Customer, public_id=id, merged_into__isnull=True, limit=1)
+        elif number:
+            found = fetch_where(Customer, number=number.strip().upper(), merged_into__isnull=True, limit=1)
+    except (ValueError, DjangoValidationError) as exc:
         raise NotFound(CUSTOMER_NOT_FOUND, errors={"customer": [CUSTOMER_NOT_FOUND]}) from exc
-    raise NotFound(CUSTOMER_NOT_FOUND, errors={"customer": [CUSTOMER_NOT_FOUND]})
+    if not found:
+        raise NotFound(CUSTOMER_NOT_FOUND, errors={"customer": [CUSTOMER_NOT_FOUND]})
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -226,10 +230,14 @@ def site_update(*, site: Site, data: SiteData) -> Site:
 
 
 def site_for_customer(*, customer: Customer, site_id: str) -> Site:
+    """An active site of this customer by public id; ValidationError otherwise."""
     try:
-        return Site.objects.get(public_id=site_id, customer=customer, active=True)
-    except (Site.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        found = fetch_where(Site, public_id=site_id, customer_id=customer.pk, active=True, limit=1)
+    except (ValueError, DjangoValidationError) as exc:
         raise ValidationError(SITE_NOT_FOUND, errors={"site": [SITE_NOT_FOUND]}) from exc
+    if not found:
+        raise ValidationError(SITE_NOT_FOUND, errors={"site": [SITE_NOT_FOUND]})
+    return found[0]
 
 
 @transaction.atomic

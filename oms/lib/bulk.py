@@ -172,3 +172,38 @@ def insert_one(obj: Model) -> None:
         obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = db.alias
+
+
+def fetch_where(model: type[Model], *, limit: int | None = None, **equal) -> list:
+    """Instances whose fields equal the values given (a list means IN; `field__isnull=True/False`),
+    with SQL written here instead of compiled by the ORM — a hot-path lookup costs about half.
+
+    Values are prepared by their fields exactly as in a queryset filter, so a malformed value (a bad
+    UUID) raises Django's ValidationError before anything reaches the database.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    fields = {f.name: f for f in model._meta.concrete_fields} | {
+        f.attname: f for f in model._meta.concrete_fields
+    }
+    conditions, params = [], []
+    for name, value in equal.items():
+        if name.endswith("__isnull"):
+            column = db.ops.quote_name(fields[name.removesuffix("__isnull")].column)
+            conditions.append(f"{column} IS NULL" if value else f"{column} IS NOT NULL")
+            continue
+        field = fields[name]
+        column = db.ops.quote_name(field.column)
+        prepare = field.target_field if field.is_relation else field
+        if isinstance(value, list | tuple | set | frozenset):
+            values = list(value)
+            if not values:
+                return []
+            conditions.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+            params += [prepare.get_db_prep_value(v, db, prepared=False) for v in values]
+        else:
+            conditions.append(f"{column} = %s")
+            params.append(prepare.get_db_prep_value(value, db, prepared=False))
+    sql = f"SELECT * FROM {db.ops.quote_name(model._meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return list(model._default_manager.raw(sql, params))

@@ -31,7 +31,7 @@ from erp_sync.outbox import external_refs_for
 from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.bulk import bulk_insert, insert_one, insert_rows
+from oms.lib.bulk import bulk_insert, fetch_where, insert_one, insert_rows
 from oms.lib.sequences import next_value, next_values
 from orders.models import (
     ZERO_QTY,
@@ -297,9 +297,7 @@ def order_place(
             if number := existing.first():
                 raise DuplicateExternalRef(extra={"number": number})
         the_customer = _resolve_customer(customer, actor)
-        products = {
-            p.sku: p for p in Product.objects.filter(sku__in={line.sku for line in lines}, active=True)
-        }
+        products = {p.sku: p for p in fetch_where(Product, sku={line.sku for line in lines}, active=True)}
         unknown = [{"sku": [UNKNOWN_SKU]} if line.sku not in products else {} for line in lines]
         if any(unknown):
             raise ValidationError(UNKNOWN_SKU, errors={"lines": unknown})
