@@ -62,22 +62,6 @@ def _envelope(type_: str, entity: tuple[str, str], data: dict[str, Any], message
     }
 
 
-def _loads(lines: list[tuple[int, Decimal]], capacity: Decimal) -> list[list[tuple[int, Decimal]]]:
-    """(position, quantity) pairs cut into truck loads of at most `capacity`, in position order."""
-    loads: list[list[tuple[int, Decimal]]] = []
-    room = Decimal(0)
-    for position, quantity in sorted(lines):
-        while quantity > 0:
-            if room <= 0:
-                loads.append([])
-                room = capacity
-            take = min(quantity, room)
-            loads[-1].append((position, take))
-            room -= take
-            quantity -= take
-    return loads
-
-
 def _planned_at(order: Order) -> datetime:
     local = datetime.combine(
         order.requested_date, order.window_from or DAY_START, tzinfo=ZoneInfo(order.plant.timezone)
@@ -135,7 +119,7 @@ def _delivery_tasks(system: ErpSystem, limit: int) -> list[dict[str, Any]]:
     from erp_sync.models import ExternalRef
     from fleet.models import Job, Truck
     from fleet.services.common import plant_local_date
-    from fleet.services.dispatch import DEFAULT_CAPACITY
+    from fleet.services.dispatch import DEFAULT_CAPACITY, split_into_loads
     from orders.models import Fulfilment, Order, OrderStatus
 
     acknowledged = (
@@ -161,8 +145,8 @@ def _delivery_tasks(system: ErpSystem, limit: int) -> list[dict[str, Any]]:
         if capacity is None:
             first = Truck.objects.filter(plant=plant, active=True, capacity__gt=0).order_by("code").first()
             capacity = first.capacity if first is not None else DEFAULT_CAPACITY
-        loads = _loads(
-            [(line.position, line.quantity - line.cancelled) for line in order.lines.all()], capacity
+        loads = split_into_loads(
+            sorted((line.position, line.quantity - line.cancelled) for line in order.lines.all()), capacity
         )
         if len(messages) + len(loads) > limit:
             break

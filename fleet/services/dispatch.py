@@ -23,6 +23,7 @@ intersect; a tour without a planned window covers its whole date.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date as Date
 from datetime import datetime
 from decimal import Decimal
@@ -146,6 +147,25 @@ def job_create(
     return job
 
 
+def split_into_loads[T](
+    items: Iterable[tuple[T, Decimal]], capacity: Decimal
+) -> list[list[tuple[T, Decimal]]]:
+    """(item, quantity) pairs cut into truck loads of at most `capacity`, filling each load in the
+    order given before starting the next; quantities of 0 or less take no room."""
+    loads: list[list[tuple[T, Decimal]]] = []
+    room = ZERO_QTY
+    for item, quantity in items:
+        while quantity > 0:
+            if room <= 0:
+                loads.append([])
+                room = capacity
+            take = min(quantity, room)
+            loads[-1].append((item, take))
+            room -= take
+            quantity -= take
+    return loads
+
+
 @transaction.atomic
 def order_split_into_jobs(
     *, order: Order, actor: Actor, planned_at: datetime | None = None, capacity: Decimal | None = None
@@ -166,19 +186,15 @@ def order_split_into_jobs(
             Truck.objects.filter(plant=order.plant, active=True).aggregate(m=Max("capacity"))["m"]
             or DEFAULT_CAPACITY
         )
-    loads: list[list[tuple[OrderLine, Decimal]]] = []
-    room = ZERO_QTY
-    for line in sorted(lines, key=lambda line: line.position):
-        wanted = line.released if order.on_call else line.quantity - line.cancelled
-        open_qty = wanted - planned.get(line.pk, ZERO_QTY)
-        while open_qty > 0:
-            if room <= 0:
-                loads.append([])
-                room = capacity
-            take = min(open_qty, room)
-            loads[-1].append((line, take))
-            room -= take
-            open_qty -= take
+    open_quantities = [
+        (
+            line,
+            (line.released if order.on_call else line.quantity - line.cancelled)
+            - planned.get(line.pk, ZERO_QTY),
+        )
+        for line in sorted(lines, key=lambda line: line.position)
+    ]
+    loads = split_into_loads(open_quantities, capacity)
     if not loads:
         raise InvalidTransition(NOTHING_TO_PLAN)
     jobs = [
