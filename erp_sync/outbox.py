@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from erp_sync.models import ErpSystem, OutboxAggregate, OutboxMessage
@@ -74,29 +74,43 @@ def outbox_enqueue(
     return message
 
 
+_ROUTED_SQL: dict[str, tuple[str, list]] = {}
+
+
+def _routed_statement(db) -> tuple[str, list]:
+    """The statement of `_insert_routed` and the message fields it writes, built once per database."""
+    if db.alias not in _ROUTED_SQL:
+        qn = db.ops.quote_name
+        aggregates, systems = qn(OutboxAggregate._meta.db_table), qn(ErpSystem._meta.db_table)
+        fields = [
+            f for f in OutboxMessage._meta.concrete_fields if f.attname not in ("system_id", "sequence")
+        ]
+        columns = ", ".join(qn(f.column) for f in fields)
+        values = ", ".join(["%s"] * len(fields))
+        _ROUTED_SQL[db.alias] = (
+            f"WITH seq AS (INSERT INTO {aggregates} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608
+            f"VALUES (%s, %s, 1) ON CONFLICT (aggregate_type, aggregate_id) "
+            f"DO UPDATE SET last_sequence = {aggregates}.last_sequence + 1 RETURNING last_sequence) "
+            f"INSERT INTO {qn(OutboxMessage._meta.db_table)} ({columns}, system_id, sequence) "
+            f"SELECT {values}, COALESCE(%s, (SELECT id FROM {systems} WHERE is_default AND enabled "
+            f"ORDER BY id LIMIT 1)), seq.last_sequence FROM seq RETURNING system_id, sequence",
+            fields,
+        )
+    return _ROUTED_SQL[db.alias]
+
+
 def _insert_routed(message: OutboxMessage, *, system_id: int | None) -> None:
     """PostgreSQL: next aggregate sequence, routing to the default ERP when no system is given, and
     the row itself, in one statement (what `route_system` + `_next_sequence` + INSERT do)."""
-    qn = connection.ops.quote_name
-    aggregates, systems = qn(OutboxAggregate._meta.db_table), qn(ErpSystem._meta.db_table)
-    fields = [f for f in OutboxMessage._meta.concrete_fields if f.attname not in ("system_id", "sequence")]
-    columns = ", ".join(qn(f.column) for f in fields)
-    values = ", ".join(["%s"] * len(fields))
-    sql = (
-        f"WITH seq AS (INSERT INTO {aggregates} (aggregate_type, aggregate_id, last_sequence) "  # noqa: S608
-        f"VALUES (%s, %s, 1) ON CONFLICT (aggregate_type, aggregate_id) "
-        f"DO UPDATE SET last_sequence = {aggregates}.last_sequence + 1 RETURNING last_sequence) "
-        f"INSERT INTO {qn(OutboxMessage._meta.db_table)} ({columns}, system_id, sequence) "
-        f"SELECT {values}, COALESCE(%s, (SELECT id FROM {systems} WHERE is_default AND enabled "
-        f"ORDER BY id LIMIT 1)), seq.last_sequence FROM seq RETURNING system_id, sequence"
-    )
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, fields = _routed_statement(db)
     params = [message.aggregate_type, message.aggregate_id]
-    params += [f.get_db_prep_save(f.pre_save(message, add=True), connection) for f in fields]
-    with connection.cursor() as cursor:
+    params += [f.get_db_prep_save(f.pre_save(message, add=True), db) for f in fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, [*params, system_id])
         message.system_id, message.sequence = cursor.fetchone()
     message._state.adding = False
-    message._state.db = connection.alias
+    message._state.db = db.alias
 
 
 # While a relay nudge is queued and its run has not started, later commits need not queue another:

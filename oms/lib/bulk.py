@@ -58,10 +58,7 @@ PLAIN = frozenset(
 
 def _value_of(field, db):
     """How to read one column's value off an instance: as `save()` would prepare it."""
-    if field.get_internal_type() in PLAIN or (
-        field.get_internal_type() in ("DateField", "DateTimeField")
-        and not (field.auto_now or field.auto_now_add)
-    ):
+    if _is_plain(field):
         return operator.attrgetter(field.attname)
     return lambda obj: field.get_db_prep_save(field.pre_save(obj, add=True), db)
 
@@ -135,19 +132,13 @@ def _row_value(field, db):
     return value
 
 
-_INSERT_SQL: dict[type[Model], tuple[str, list]] = {}
+_INSERT_SQL: dict[tuple[str, type[Model]], tuple[str, str, list]] = {}
 
 
-def insert_one(obj: Model) -> None:
-    """`obj.save(force_insert=True)` for the hot paths: on PostgreSQL one `INSERT … RETURNING` whose
-    SQL is built once per model instead of compiled by the ORM on every call. Like `bulk_create` it
-    sends no `pre_save`/`post_save` signals. Elsewhere it is `save(force_insert=True)`."""
-    if connection.vendor != "postgresql":
-        obj.save(force_insert=True)
-        return
-    model = type(obj)
-    db = connections[DEFAULT_DB_ALIAS]
-    if model not in _INSERT_SQL:
+def _insert_statement(db, model: type[Model]) -> tuple[str, str, list]:
+    """(INSERT head, one row's placeholders, [(field, written as is)]) for `model`, built once."""
+    key = (db.alias, model)
+    if key not in _INSERT_SQL:
         meta = model._meta
         # Database-generated keys are left out; keys with a Python default (UUIDs) are written.
         fields = [
@@ -156,35 +147,94 @@ def insert_one(obj: Model) -> None:
             if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
         ]
         columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-        sql = (
-            f"INSERT INTO {db.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - quoted names only
-            f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {db.ops.quote_name(meta.pk.column)}"
-        )
-        _INSERT_SQL[model] = (sql, fields)
-    sql, fields = _INSERT_SQL[model]
-    for field in fields:
-        if field.is_relation and getattr(obj, field.attname) is None and field.is_cached(obj):
-            related = field.get_cached_value(obj)
-            if related is not None:
-                setattr(obj, field.attname, related.pk)
+        head = f"INSERT INTO {db.ops.quote_name(meta.db_table)} ({columns}) VALUES "  # noqa: S608 - quoted names
+        row = f"({', '.join(['%s'] * len(fields))})"
+        _INSERT_SQL[key] = (head, row, [(f, _is_plain(f)) for f in fields])
+    return _INSERT_SQL[key]
+
+
+def _is_plain(field) -> bool:
+    """True when the attribute's Python value goes to the driver as is: no conversion, no
+    `auto_now(_add)`."""
+    kind = field.get_internal_type()
+    return kind in PLAIN or (
+        kind in ("DateField", "DateTimeField") and not (field.auto_now or field.auto_now_add)
+    )
+
+
+def insert_all(objs: Sequence[Model]) -> None:
+    """`save(force_insert=True)` of a few instances of one model for the hot paths: on PostgreSQL one
+    `INSERT … VALUES (…), (…) RETURNING` whose SQL is built once per model instead of compiled by the
+    ORM on every call; the primary keys come back in row order. Like `bulk_create` it sends no
+    `pre_save`/`post_save` signals. Elsewhere it is `save(force_insert=True)` per instance."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        for obj in objs:
+            obj.save(force_insert=True)
+        return
+    model = type(objs[0])
+    db = connections[DEFAULT_DB_ALIAS]
+    head, row, fields = _insert_statement(db, model)
+    params = []
+    for obj in objs:
+        for field, _plain in fields:
+            if field.is_relation and getattr(obj, field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is not None:
+                    setattr(obj, field.attname, related.pk)
+        params += [
+            getattr(obj, field.attname)
+            if plain
+            else field.get_db_prep_save(field.pre_save(obj, add=True), db)
+            for field, plain in fields
+        ]
+    pk = db.ops.quote_name(model._meta.pk.column)
     with db.cursor() as cursor:
-        cursor.execute(sql, [_value_of(field, db)(obj) for field in fields])
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = db.alias
+        cursor.execute(f"{head}{', '.join([row] * len(objs))} RETURNING {pk}", params)
+        for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
+            obj.pk = value
+            obj._state.adding = False
+            obj._state.db = db.alias
+
+
+def insert_one(obj: Model) -> None:
+    """`insert_all([obj])`."""
+    insert_all([obj])
+
+
+_SELECT_SQL: dict[tuple[str, type[Model]], tuple[str, dict, list]] = {}
+
+
+def _select_statement(db, model: type[Model]) -> tuple[str, dict, list]:
+    """(SELECT of every concrete column, fields by name and attname, [(index, converters, column)])
+    for `model`, built once: the converters are the ones a queryset applies to each column."""
+    key = (db.alias, model)
+    if key not in _SELECT_SQL:
+        meta = model._meta
+        fields = meta.concrete_fields
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(meta.db_table)
+            found = db.ops.get_db_converters(column) + column.get_db_converters(db)
+            if found:
+                converters.append((index, found, column))
+        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+        by_name = {f.name: f for f in fields} | {f.attname: f for f in fields} | {"pk": meta.pk}
+        _SELECT_SQL[key] = (f"SELECT {columns} FROM {db.ops.quote_name(meta.db_table)}", by_name, converters)  # noqa: S608
+    return _SELECT_SQL[key]
 
 
 def fetch_where(model: type[Model], *, limit: int | None = None, **equal) -> list:
     """Instances whose fields equal the values given (a list means IN; `field__isnull=True/False`),
-    with SQL written here instead of compiled by the ORM — a hot-path lookup costs about half.
+    with SQL written here instead of compiled by the ORM — a hot-path lookup costs about a third.
 
     Values are prepared by their fields exactly as in a queryset filter, so a malformed value (a bad
-    UUID) raises Django's ValidationError before anything reaches the database.
+    UUID) raises Django's ValidationError before anything reaches the database; the columns go through
+    the same converters as in a queryset (JSON, booleans and decimals on SQLite).
     """
     db = connections[DEFAULT_DB_ALIAS]
-    fields = {f.name: f for f in model._meta.concrete_fields} | {
-        f.attname: f for f in model._meta.concrete_fields
-    }
+    select, fields, converters = _select_statement(db, model)
     conditions, params = [], []
     for name, value in equal.items():
         if name.endswith("__isnull"):
@@ -195,15 +245,29 @@ def fetch_where(model: type[Model], *, limit: int | None = None, **equal) -> lis
         column = db.ops.quote_name(field.column)
         prepare = field.target_field if field.is_relation else field
         if isinstance(value, list | tuple | set | frozenset):
-            values = list(value)
+            values = [v.pk if isinstance(v, Model) else v for v in value]
             if not values:
                 return []
             conditions.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
             params += [prepare.get_db_prep_value(v, db, prepared=False) for v in values]
         else:
             conditions.append(f"{column} = %s")
+            value = value.pk if isinstance(value, Model) else value  # a related instance, as in a filter
             params.append(prepare.get_db_prep_value(value, db, prepared=False))
-    sql = f"SELECT * FROM {db.ops.quote_name(model._meta.db_table)} WHERE {' AND '.join(conditions)}"  # noqa: S608
+    sql = f"{select} WHERE {' AND '.join(conditions)}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return list(model._default_manager.raw(sql, params))
+    with db.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for index, functions, column in converters:
+                value = row[index]
+                for convert in functions:
+                    value = convert(value, column, db)
+                row[index] = value
+        found.append(model.from_db(db.alias, None, row))
+    return found

@@ -135,6 +135,18 @@ def _claim(*, scope: str, method: str, path: str, key: str, fp: str) -> Idempote
     raise IdempotencyInProgress()
 
 
+def _store_response(pk: int, *, status: int, body: Any, ref: str) -> None:
+    """Mark the record done with its response: the ORM's `update()` written once (every order POST)."""
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    prepare = IdempotencyRecord._meta.get_field("response_body").get_db_prep_save
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, response_status = %s, response_body = %s, result_ref = %s "  # noqa: S608
+            f"WHERE id = %s",
+            [IdempotencyRecord.State.DONE, status, prepare(body, connection), ref, pk],
+        )
+
+
 def run_idempotent(
     *,
     scope: str,
@@ -158,9 +170,7 @@ def run_idempotent(
     try:
         with transaction.atomic():
             status, body, ref = operation()
-            IdempotencyRecord.objects.filter(pk=record.pk).update(
-                state=IdempotencyRecord.State.DONE, response_status=status, response_body=body, result_ref=ref
-            )
+            _store_response(record.pk, status=status, body=body, ref=ref)
     except DomainError as error:
         if _storable(error):
             from oms.lib.problems import problem

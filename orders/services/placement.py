@@ -31,7 +31,7 @@ from erp_sync.outbox import external_refs_for
 from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.bulk import bulk_insert, fetch_where, insert_one, insert_rows
+from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
 from oms.lib.sequences import next_value, next_values
 from orders.models import (
     ZERO_QTY,
@@ -366,7 +366,7 @@ def order_place(
                 raise
         for order_line in order_lines:
             order_line.order = order
-        OrderLine.objects.bulk_create(order_lines)
+        insert_all(order_lines)
         # Seed the prefetch cache as `prefetch_related("lines")` would: the caller's `order.lines.all()`
         # (the API response, the payloads) answers from memory instead of reading the lines back.
         cached = order.lines.all()

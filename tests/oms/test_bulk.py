@@ -1,0 +1,224 @@
+"""The hot-path write and read helpers of `oms.lib.bulk` against the ORM they stand in for.
+
+Each helper must leave exactly the rows `save()`/`bulk_create()` would leave, and `fetch_where` must
+return instances equal field by field to a queryset's. They run on the suite's database: PostgreSQL in
+CI (the written-out SQL), SQLite elsewhere (the ORM fallbacks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.forms.models import model_to_dict
+
+from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
+from oms.models import IdempotencyRecord
+from orders.models import Channel, Order, OrderLine, Product
+from tests.orders import factories
+
+pytestmark = pytest.mark.django_db
+
+CREATED = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+
+
+def columns(obj) -> dict:
+    """Every concrete column of the stored row (primary key included) as the ORM reads it back."""
+    return type(obj).objects.filter(pk=obj.pk).values(*[f.attname for f in obj._meta.concrete_fields]).get()
+
+
+def attributes(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields}
+
+
+def new_order(**overrides) -> Order:
+    plant = factories.PlantFactory()
+    fields = {
+        "number": "ORD-BULK-1",
+        "customer": factories.CustomerFactory(),
+        "address": {"street": "1 Vitosha Blvd", "lat": 42.7, "tags": ["gate", "crane"]},
+        "channel": Channel.KIOSK,
+        "requested_date": date(2026, 3, 5),
+        "window_from": time(8, 30),
+        "window_to": time(12, 0),
+        "plant": plant,
+        "net_total": Decimal("123.45"),
+        "tax_total": Decimal("24.69"),
+        "gross_total": Decimal("148.14"),
+        "notes": "Ring twice — звънец",
+        "created_at": CREATED,
+        "updated_at": CREATED,
+    }
+    return Order(**(fields | overrides))
+
+
+def new_line(order: Order, product: Product, position: int, quantity: str) -> OrderLine:
+    qty = Decimal(quantity)
+    return OrderLine(
+        order=order,
+        position=position,
+        product=product,
+        sku=product.sku,
+        description=product.name,
+        unit=product.unit,
+        unit_price=product.unit_price,
+        vat_rate=product.vat_rate,
+        quantity=qty,
+        net=(qty * product.unit_price).quantize(Decimal("0.01")),
+        tax=Decimal("2.00"),
+    )
+
+
+def test_insert_one_stores_the_row_save_would_store():
+    ours, theirs = new_order(), new_order(number="ORD-BULK-2")
+    insert_one(ours)
+    theirs.save(force_insert=True)
+
+    assert ours.pk is not None and ours.pk != theirs.pk
+    assert ours._state.adding is False and ours._state.db == "default"
+    stored, reference = columns(ours), columns(theirs)
+    # What must differ between two orders; everything else is the same row.
+    for name in ("id", "number", "public_id", "tracking_token", "customer_id", "plant_id"):
+        stored.pop(name), reference.pop(name)
+    assert stored == reference
+    assert columns(ours)["address"] == {"street": "1 Vitosha Blvd", "lat": 42.7, "tags": ["gate", "crane"]}
+    assert columns(ours)["public_id"] == ours.public_id
+    assert columns(ours)["created_at"] == CREATED
+
+
+def test_insert_all_writes_the_rows_in_order_with_their_keys():
+    order = new_order()
+    order.save(force_insert=True)
+    cement, sand = factories.ProductFactory(unit_price=Decimal("7.50")), factories.ProductFactory()
+    lines = [
+        new_line(order, cement, 1, "2.125"),
+        new_line(order, sand, 2, "0.500"),
+        new_line(order, cement, 3, "1"),
+    ]
+
+    insert_all(lines)
+
+    assert [line.pk for line in lines] == sorted(line.pk for line in lines)
+    assert len({line.pk for line in lines}) == 3
+    for line in lines:
+        assert line._state.adding is False
+        assert columns(line) == attributes(line)
+    assert list(order.lines.order_by("position").values_list("pk", "product_id", "quantity", "net")) == [
+        (lines[0].pk, cement.pk, Decimal("2.125"), Decimal("15.94")),
+        (lines[1].pk, sand.pk, Decimal("0.500"), Decimal("5.00")),
+        (lines[2].pk, cement.pk, Decimal("1.000"), Decimal("7.50")),
+    ]
+
+
+def test_insert_all_takes_the_key_of_a_related_object_saved_after_assignment():
+    order = new_order()
+    line = new_line(order, factories.ProductFactory(), 1, "1")  # the order has no key yet
+    assert line.order_id is None
+    order.save(force_insert=True)
+
+    insert_all([line])
+
+    assert line.order_id == order.pk
+    assert OrderLine.objects.get(pk=line.pk).order_id == order.pk
+
+
+def test_insert_all_of_nothing_runs_no_query(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        insert_all([])
+
+
+def test_insert_all_leaves_nothing_when_one_row_breaks_a_constraint():
+    order = new_order()
+    order.save(force_insert=True)
+    product = factories.ProductFactory()
+    broken = new_line(order, product, 2, "1")
+    broken.product_id = None  # NOT NULL
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_all([new_line(order, product, 1, "1"), broken])
+
+    assert OrderLine.objects.filter(order=order).count() == 0
+
+
+def test_bulk_insert_and_insert_rows_store_what_bulk_create_stores():
+    product = factories.ProductFactory()
+    order = new_order()
+    order.save(force_insert=True)
+    ours = [new_line(order, product, 1, "3.333"), new_line(order, product, 2, "4")]
+    bulk_insert(ours)
+    assert all(line.pk is not None and not line._state.adding for line in ours)
+    for line in ours:
+        assert columns(line) == attributes(line)
+
+    insert_rows(
+        IdempotencyRecord,
+        [
+            {
+                "scope": "client:1",
+                "method": "POST",
+                "path": "/api/v1/orders/",
+                "key": "k-1",
+                "fingerprint": "f" * 64,
+                "response_body": {"number": "ORD-1", "lines": [1, 2]},
+                "created_at": CREATED,
+                "locked_until": CREATED,
+            }
+        ],
+    )
+    record = IdempotencyRecord.objects.get(key="k-1")
+    assert (record.state, record.response_status, record.response_body, record.result_ref) == (
+        IdempotencyRecord.State.IN_FLIGHT,
+        None,
+        {"number": "ORD-1", "lines": [1, 2]},
+        "",
+    )
+
+
+def test_fetch_where_returns_what_the_queryset_returns():
+    order = new_order()
+    order.save(force_insert=True)
+    factories.OrderFactory(channel=Channel.WEB)
+
+    found = fetch_where(Order, channel=Channel.KIOSK, site__isnull=True)
+
+    assert [o.pk for o in found] == [order.pk]
+    expected = Order.objects.get(pk=order.pk)
+    assert model_to_dict(found[0]) == model_to_dict(expected)
+    assert attributes(found[0]) == attributes(expected)
+    # Converted like a queryset's values: JSON decoded, a real UUID, an aware datetime, Decimals.
+    assert found[0].address == {"street": "1 Vitosha Blvd", "lat": 42.7, "tags": ["gate", "crane"]}
+    assert isinstance(found[0].public_id, uuid.UUID)
+    assert found[0].created_at == CREATED
+    assert found[0].gross_total == Decimal("148.14")
+    assert found[0]._state.adding is False and found[0]._state.db == "default"
+
+
+def test_fetch_where_filters_by_lists_booleans_foreign_keys_and_limit():
+    a, b, c = (factories.ProductFactory(sku=f"FW-{n}") for n in "ABC")
+    factories.ProductFactory(sku="FW-D", active=False)
+
+    assert sorted(p.sku for p in fetch_where(Product, sku={"FW-A", "FW-C", "FW-D"}, active=True)) == [
+        "FW-A",
+        "FW-C",
+    ]
+    assert [p.sku for p in fetch_where(Product, sku=["FW-D"], active=False)] == ["FW-D"]
+    assert fetch_where(Product, sku=[]) == []
+    assert len(fetch_where(Product, active=True, limit=2)) == 2
+    found = fetch_where(Product, pk=b.pk)
+    assert [(p.pk, p.stocked, p.active, p.unit_price) for p in found] == [
+        (b.pk, True, True, Decimal("10.00"))
+    ]
+
+    order = factories.OrderFactory(plant=factories.PlantFactory())
+    assert [o.pk for o in fetch_where(Order, plant=order.plant)] == [order.pk]
+    assert [o.pk for o in fetch_where(Order, plant_id=order.plant_id)] == [order.pk]
+    assert a.pk != c.pk
+
+
+def test_fetch_where_rejects_a_malformed_value_before_querying(django_assert_num_queries):
+    with django_assert_num_queries(0), pytest.raises(ValidationError):
+        fetch_where(Order, public_id="not-a-uuid")
