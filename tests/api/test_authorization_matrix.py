@@ -200,3 +200,26 @@ def test_revoked_and_unknown_keys_are_401_authentication_failed(world, key_a):
     assert anonymous.json()["code"] == "not_authenticated"
     driver = world["clients"]["driver"].get("/api/v1/products/")
     assert (driver.status_code, driver.json()["code"]) == (403, "permission_denied")
+
+
+def test_a_key_resolves_to_its_client_with_what_the_views_read(
+    key_a, key_driver, sales_point_a, driver, django_assert_num_queries
+):
+    from orders.api.auth import _active_client, api_client_revoke, hash_key
+
+    with django_assert_num_queries(3):  # client, sales point, plant
+        device = _active_client(hash_key(key_a))
+    with django_assert_num_queries(0):
+        assert (device.sales_point.code, device.sales_point.plant.code) == (
+            sales_point_a.code,
+            sales_point_a.plant.code,
+        )
+        assert device.driver is None
+    with django_assert_num_queries(2):  # client, driver
+        own = _active_client(hash_key(key_driver))
+    with django_assert_num_queries(0):
+        assert (own.driver.pk, own.sales_point) == (driver.pk, None)
+
+    api_client_revoke(client=device)
+    assert _active_client(hash_key(key_a)) is None
+    assert _active_client(hash_key("never-issued")) is None
