@@ -174,7 +174,6 @@ class OutboxMessage(models.Model):
                 name="outbox_due_idx",
                 condition=models.Q(status__in=["pending", "failed"]),
             ),
-            models.Index(fields=["aggregate_type", "aggregate_id", "sequence"], name="outbox_aggregate_idx"),
             models.Index(fields=["status", "system"], name="outbox_status_system_idx"),
         ]
 

@@ -148,14 +148,17 @@ class Order(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     number = models.CharField(_("number"), max_length=30, unique=True)
     tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token, editable=False)
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
+    # No index of their own: `order_customer_recent_idx` / `order_salespoint_recent_idx` lead with them.
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
     site = models.ForeignKey(
         "customers.Site", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     address = models.JSONField(_("delivery address"), default=dict, blank=True)
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     sales_point = models.ForeignKey(
-        SalesPoint, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+        SalesPoint, null=True, blank=True, on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     external_ref = models.CharField(_("external reference"), max_length=100, blank=True, default="")
     fulfilment = models.CharField(max_length=10, choices=Fulfilment.choices, default=Fulfilment.DELIVERY)
