@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from erp_common import ROOT, ensure_database, setup
 
@@ -28,8 +29,10 @@ CELERY = str(ROOT / ".venv" / "bin" / "celery")
 
 def workers(count: int, log_prefix: str) -> list[subprocess.Popen]:
     procs = []
+    logs = Path(os.environ["OMS_VAR_DIR"]) / "bench-logs"
+    logs.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        log = open(ROOT / "var" / "bench-erp" / f"{log_prefix}-{i}.log", "w")  # noqa: SIM115
+        log = open(logs / f"{log_prefix}-{i}.log", "w")  # noqa: SIM115
         procs.append(
             subprocess.Popen(  # noqa: S603
                 [
