@@ -362,6 +362,7 @@ class OrderViewSet(
                 notes=data["notes"],
                 sales_point=sales_point,
                 plant=sales_point.plant,
+                savepoint=False,  # run_idempotent's transaction ends with any error raised here
             )
             # The order, customer, plant and sales point are in memory: only the lines are read back.
             return status.HTTP_201_CREATED, order_document(order), order.number

@@ -270,11 +270,17 @@ def order_place(
     plant: Plant | None = None,
     erp_system=None,
     erp_order_number: str = "",
+    savepoint: bool = True,
 ) -> Order:
     """Place an order from any channel. One transaction; raises a DomainError and writes nothing on failure.
 
     Errors: ValidationError (fields), NotFound (customer id/number), InsufficientStock (409, per line
     availability), DuplicateExternalRef (409, `number` of the existing order).
+
+    Inside a caller's transaction the placement runs in a savepoint, so that a caller may catch the
+    error and go on. `savepoint=False` saves its two round trips for a caller whose transaction ends
+    with any error raised here (the idempotent API request); a caught error then leaves that
+    transaction unusable.
     """
     if channel not in Channel.values:
         raise ValidationError(errors={"channel": [f"Unknown channel {channel!r}."]})
@@ -289,7 +295,7 @@ def order_place(
     if channel != Channel.ERP and any(line.unit_price is not None for line in lines):
         raise ValidationError(errors={"lines": ["Prices are set by the catalog."]})
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         if external_ref:
             existing = Order.objects.filter(channel=channel, external_ref=external_ref).values_list(
                 "number", flat=True

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
@@ -807,6 +808,7 @@ def test_placement_query_count_is_exactly_known(
     customer, site, plant, stocked, web_actor, django_assert_num_queries
 ):
     products = [stocked("100") for _ in range(10)]
+    ContentType.objects.get_for_model(Customer)  # cached per process after the first order
 
     # savepoint, customer, products, site, plants, stock read (plant choice), stock lock + check +
     # allocation (one statement), order number, order insert (no savepoint: no external_ref),
@@ -822,3 +824,48 @@ def test_placement_query_count_is_exactly_known(
         )
 
     assert Order.objects.get().status == OrderStatus.PLACED
+
+
+def test_without_its_savepoint_placement_saves_two_statements_and_a_failure_spoils_the_transaction(
+    customer, site, plant, stocked, web_actor, django_assert_num_queries
+):
+    from django.db.transaction import TransactionManagementError
+
+    products = [stocked("100") for _ in range(10)]
+    ContentType.objects.get_for_model(Customer)  # cached per process after the first order
+    with transaction.atomic(), django_assert_num_queries(12):  # 14 less SAVEPOINT and RELEASE
+        order_place(
+            channel=Channel.WEB,
+            customer=CustomerRef(id=str(customer.public_id)),
+            site=SiteRef(id=str(site.public_id)),
+            lines=[line(p, "1") for p in products],
+            actor=web_actor,
+            savepoint=False,
+        )
+    assert Order.objects.count() == 1
+
+    # With its savepoint (the default) a caller may catch the error and go on in its transaction…
+    with transaction.atomic():
+        with pytest.raises(InsufficientStock):
+            order_place(
+                channel=Channel.WEB,
+                customer=CustomerRef(id=str(customer.public_id)),
+                site=SiteRef(id=str(site.public_id)),
+                lines=[line(products[0], "1000")],
+                actor=web_actor,
+            )
+        assert Order.objects.count() == 1
+    # …without it the caller's transaction can only be rolled back, and nothing of it is kept.
+    with pytest.raises(TransactionManagementError), transaction.atomic():
+        with pytest.raises(InsufficientStock):
+            order_place(
+                channel=Channel.WEB,
+                customer=CustomerRef(id=str(customer.public_id)),
+                site=SiteRef(id=str(site.public_id)),
+                lines=[line(products[0], "1000")],
+                actor=web_actor,
+                savepoint=False,
+            )
+        Order.objects.count()
+    assert Order.objects.count() == 1
+    assert stock(plant, products[0]) == (Decimal("100.000"), Decimal("1.000"))
