@@ -1,19 +1,20 @@
 """Benchmark: order creation through the kiosk API vs a trivial authenticated endpoint, real HTTP.
 
 Method: a dedicated PostgreSQL database is migrated and seeded with one plant, a kiosk sales point
-with a device key, a customer with a saved site and a stocked product with ample stock. gunicorn
-(sync workers, DEBUG off) serves the project on a loopback port. In the same run, CLIENTS threads
-with keep-alive connections GET `/api/v1/products/{sku}/` (the trivial endpoint: token auth + one
-indexed read) and POST `/api/v1/orders/` (a fresh Idempotency-Key per request: idempotency claim,
-placement with stock allocation, timeline event, outbox row, stored response) in the order GET,
-POST, POST, GET, each period DURATION seconds after a short warm-up, so that drift of the shared
-machine weighs on both alike. Reported per endpoint over its two periods: requests per second and
-latency p50/p99, and the ratio of the two throughputs.
+with a device key, a customer with a saved site and a stocked product with ample stock, then
+vacuumed, analyzed and checkpointed (as pgbench does before its runs). gunicorn (sync workers, DEBUG
+off) serves the project on a loopback port. In the same run, CLIENTS threads with keep-alive
+connections GET `/api/v1/products/{sku}/` (the trivial endpoint: token auth + one indexed read) and
+POST `/api/v1/orders/` (a fresh Idempotency-Key per request: idempotency claim, placement with stock
+allocation, timeline event, outbox row, stored response) in ROUNDS rounds of GET, POST, POST, GET,
+each period SECONDS seconds after a short warm-up, so that drift of the shared machine weighs on
+both alike. Reported per endpoint over all its periods: requests per second and latency p50/p99,
+and the ratio of the two throughputs.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_api_bench .venv/bin/python bench/api_orders.py
 
 Environment knobs: BENCH_WORKERS (gunicorn workers, default 2 × CPUs), BENCH_CLIENTS (default 16),
-BENCH_SECONDS (default 20), BENCH_PORT. Targets: orders ≥ 35 % of the trivial endpoint's
+BENCH_SECONDS (per period, default 10), BENCH_ROUNDS (default 2: 40 s per endpoint), BENCH_PORT. Targets: orders ≥ 35 % of the trivial endpoint's
 throughput, order p99 < 150 ms.
 """
 
@@ -43,7 +44,8 @@ os.environ["OMS_ORDER_RATE_PER_MINUTE"] = "10000000"
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))
-SECONDS = float(os.environ.get("BENCH_SECONDS", 20))
+SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
 PORT = int(os.environ.get("BENCH_PORT", 8766))
 WARMUP = 3.0
 PYTHON = sys.executable
@@ -60,6 +62,20 @@ def ensure_database() -> None:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True)
+
+
+def settle_database() -> None:
+    """VACUUM ANALYZE and CHECKPOINT before measuring, as pgbench vacuums before its runs: earlier runs'
+    dead rows (a server with autovacuum off keeps them) and their pending WAL would otherwise weigh on
+    whichever phase they happen to fall in."""
+    import psycopg
+
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        try:
+            conn.execute("CHECKPOINT")
+        except psycopg.errors.InsufficientPrivilege:
+            print("CHECKPOINT needs a superuser (or pg_checkpoint): skipped")
 
 
 def seed() -> dict[str, str]:
@@ -181,6 +197,7 @@ def summary(phase: Phase) -> dict[str, float | int | str]:
 def main() -> dict:
     ensure_database()
     world = seed()
+    settle_database()
     auth = {"Authorization": f"Token {world['key']}"}
     order = json.dumps(
         {
@@ -202,8 +219,9 @@ def main() -> dict:
     server = start_server()
     reads, writes = Phase("GET /api/v1/products/{sku}/", 200), Phase("POST /api/v1/orders/", 201)
     try:
-        # A B B A: drift of the shared machine during the run weighs on both endpoints alike.
-        for phase, request in ((reads, trivial), (writes, place), (writes, place), (reads, trivial)):
+        # Rounds of A B B A: drift of the shared machine during the run weighs on both endpoints alike.
+        rounds = ((reads, trivial), (writes, place), (writes, place), (reads, trivial)) * ROUNDS
+        for phase, request in rounds:
             run_phase(phase, request)
     finally:
         server.terminate()
@@ -211,7 +229,7 @@ def main() -> dict:
     read, write = summary(reads), summary(writes)
     ratio = write["rate"] / read["rate"]
     print(
-        f"gunicorn sync workers={WORKERS}, clients={CLIENTS}, 2 x {SECONDS:.0f} s per endpoint "
+        f"gunicorn sync workers={WORKERS}, clients={CLIENTS}, {2 * ROUNDS} x {SECONDS:.0f} s per endpoint "
         f"(order GET, POST, POST, GET), PostgreSQL"
     )
     for row in (read, write):

@@ -324,8 +324,6 @@ def order_place(
         if requested < today and channel != Channel.ERP:
             raise ValidationError(DATE_IN_PAST, errors={"requested_date": [DATE_IN_PAST]})
 
-        stock_allocate(plant_id=plant.pk, items=needs.items(), skus={p.pk: p.sku for p in products.values()})
-
         now = timezone.now()
         order_lines, net_total, tax_total = _priced_lines(lines, products)
         order = Order(
@@ -400,6 +398,9 @@ def order_place(
                 data={"reason": "credit_hold"},
                 event_type="order.held",
             )
+        # Last: the stock rows stay locked until the commit, and every order of a product at a plant
+        # waits for them. Short stock rolls back what was written above (the order number is spent).
+        stock_allocate(plant_id=plant.pk, items=needs.items(), skus={p.pk: p.sku for p in products.values()})
     return order
 
 

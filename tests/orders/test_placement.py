@@ -810,11 +810,12 @@ def test_placement_query_count_is_exactly_known(
     products = [stocked("100") for _ in range(10)]
     ContentType.objects.get_for_model(Customer)  # cached per process after the first order
 
-    # savepoint, customer, products, site, plants, stock read (plant choice), stock lock + check +
-    # allocation (one statement), order number, order insert (no savepoint: no external_ref),
-    # lines, ERP refs, outbox row (ERP routing and aggregate sequence in the same statement),
-    # event, release savepoint. The ERP sync state is set on insert, not updated after.
-    with django_assert_num_queries(14):
+    # savepoint, customer, products, site, plants, stock read (plant choice), order number, order
+    # insert (no savepoint: no external_ref), lines, ERP refs, outbox row (ERP routing and aggregate
+    # sequence in the same statement), event, stock lock + check + allocation (one statement, last:
+    # the stock rows stay locked for as short a time as possible), release savepoint. The ERP sync
+    # state is set on insert, not updated after.
+    with django_assert_num_queries(14) as captured:
         order_place(
             channel=Channel.WEB,
             customer=CustomerRef(id=str(customer.public_id)),
@@ -824,6 +825,10 @@ def test_placement_query_count_is_exactly_known(
         )
 
     assert Order.objects.get().status == OrderStatus.PLACED
+    statements = [query["sql"] for query in captured.captured_queries]
+    locking = [i for i, sql in enumerate(statements) if "FOR UPDATE" in sql]
+    assert locking == [12]
+    assert statements[13].startswith("RELEASE SAVEPOINT")
 
 
 def test_without_its_savepoint_placement_saves_two_statements_and_a_failure_spoils_the_transaction(
