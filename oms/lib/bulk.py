@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
@@ -219,30 +221,104 @@ def _select_statement(db, model: type[Model]) -> tuple[str, dict, list]:
             found = db.ops.get_db_converters(column) + column.get_db_converters(db)
             if found:
                 converters.append((index, found, column))
-        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+        columns = ", ".join(f"t0.{db.ops.quote_name(f.column)}" for f in fields)
         by_name = {f.name: f for f in fields} | {f.attname: f for f in fields} | {"pk": meta.pk}
-        _SELECT_SQL[key] = (f"SELECT {columns} FROM {db.ops.quote_name(meta.db_table)}", by_name, converters)  # noqa: S608
+        _SELECT_SQL[key] = (
+            f"SELECT {columns} FROM {db.ops.quote_name(meta.db_table)} t0",  # noqa: S608 - quoted names
+            by_name,
+            converters,
+        )  # noqa: S608
     return _SELECT_SQL[key]
 
 
-def fetch_where(model: type[Model], *, limit: int | None = None, **equal) -> list:
+@dataclass(frozen=True)
+class _Join:
+    """One model read along with the base row: where its columns sit in the row and whose field
+    (on which earlier model, by index into the joins; -1 is the base model) it fills."""
+
+    model: type[Model]
+    parent: int
+    field: Any
+    start: int
+    stop: int
+
+
+_JOINED_SQL: dict[tuple[str, type[Model], tuple[str, ...]], tuple[str, list[_Join]]] = {}
+
+
+def _joined_statement(db, model: type[Model], related: tuple[str, ...]) -> tuple[str, list[_Join]]:
+    """`_select_statement` with LEFT JOINs along forward foreign keys ("sales_point__plant"), built once."""
+    key = (db.alias, model, related)
+    if key not in _JOINED_SQL:
+        qn = db.ops.quote_name
+        select = _select_statement(db, model)[0]
+        head, tables = select.split(" FROM ", 1)
+        joins: list[_Join] = []
+        by_path: dict[str, int] = {}
+        width = len(model._meta.concrete_fields)
+        for path in related:
+            parent, parent_model, walked = -1, model, ""
+            for name in path.split("__"):
+                walked = f"{walked}__{name}" if walked else name
+                field = parent_model._meta.get_field(name)
+                if not (field.many_to_one or field.one_to_one) or not field.concrete:
+                    raise ValueError(f"{walked}: only forward foreign keys can be joined")
+                if walked not in by_path:
+                    target = field.related_model
+                    alias = f"t{len(joins) + 1}"
+                    on = f"t{parent + 1}" if parent >= 0 else "t0"
+                    count = len(target._meta.concrete_fields)
+                    head += ", " + ", ".join(f"{alias}.{qn(f.column)}" for f in target._meta.concrete_fields)
+                    tables += (
+                        f" LEFT JOIN {qn(target._meta.db_table)} {alias} "
+                        f"ON {alias}.{qn(field.target_field.column)} = {on}.{qn(field.column)}"
+                    )
+                    joins.append(_Join(target, parent, field, width, width + count))
+                    by_path[walked] = len(joins) - 1
+                    width += count
+                parent, parent_model = by_path[walked], field.related_model
+        _JOINED_SQL[key] = (f"{head} FROM {tables}", joins)
+    return _JOINED_SQL[key]
+
+
+def _instance(db, model: type[Model], row) -> Model:
+    """`model` built from its columns as a queryset would: converted, then `from_db`."""
+    converters = _select_statement(db, model)[2]
+    if converters:
+        row = list(row)
+        for index, functions, column in converters:
+            value = row[index]
+            for convert in functions:
+                value = convert(value, column, db)
+            row[index] = value
+    return model.from_db(db.alias, None, row)
+
+
+def fetch_where(
+    model: type[Model], *, limit: int | None = None, related: tuple[str, ...] = (), **equal
+) -> list:
     """Instances whose fields equal the values given (a list means IN; `field__isnull=True/False`),
     with SQL written here instead of compiled by the ORM — a hot-path lookup costs about a third.
+    `related` names forward foreign keys to read in the same statement, as `select_related` does
+    (`"sales_point__plant"`).
 
     Values are prepared by their fields exactly as in a queryset filter, so a malformed value (a bad
     UUID) raises Django's ValidationError before anything reaches the database; the columns go through
     the same converters as in a queryset (JSON, booleans and decimals on SQLite).
     """
     db = connections[DEFAULT_DB_ALIAS]
-    select, fields, converters = _select_statement(db, model)
+    select, fields, _converters = _select_statement(db, model)
+    joins: list[_Join] = []
+    if related:
+        select, joins = _joined_statement(db, model, tuple(related))
     conditions, params = [], []
     for name, value in equal.items():
         if name.endswith("__isnull"):
-            column = db.ops.quote_name(fields[name.removesuffix("__isnull")].column)
+            column = "t0." + db.ops.quote_name(fields[name.removesuffix("__isnull")].column)
             conditions.append(f"{column} IS NULL" if value else f"{column} IS NOT NULL")
             continue
         field = fields[name]
-        column = db.ops.quote_name(field.column)
+        column = "t0." + db.ops.quote_name(field.column)
         prepare = field.target_field if field.is_relation else field
         if isinstance(value, list | tuple | set | frozenset):
             values = [v.pk if isinstance(v, Model) else v for v in value]
@@ -260,14 +336,19 @@ def fetch_where(model: type[Model], *, limit: int | None = None, **equal) -> lis
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    width = len(model._meta.concrete_fields)
     found = []
     for row in rows:
-        if converters:
-            row = list(row)
-            for index, functions, column in converters:
-                value = row[index]
-                for convert in functions:
-                    value = convert(value, column, db)
-                row[index] = value
-        found.append(model.from_db(db.alias, None, row))
+        obj = _instance(db, model, row[:width])
+        made: list[Model | None] = []
+        for join in joins:
+            owner = obj if join.parent < 0 else made[join.parent]
+            if owner is None or getattr(owner, join.field.attname) is None:
+                related_obj = None
+            else:
+                related_obj = _instance(db, join.model, row[join.start : join.stop])
+            if owner is not None:
+                join.field.set_cached_value(owner, related_obj)
+            made.append(related_obj)
+        found.append(obj)
     return found

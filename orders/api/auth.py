@@ -68,22 +68,16 @@ class ApiClientUser:
 def _active_client(key_hash: str) -> ApiClient | None:
     """The unrevoked client with this key, its sales point and plant (or its driver) attached.
 
-    Every API request starts here: three lookups by key with SQL written once (`fetch_where`) cost a
-    third of one `select_related` query compiled by the ORM on each call."""
-    from fleet.models import Driver, Plant
-    from orders.models import SalesPoint
-
-    found = fetch_where(ApiClient, key_hash=key_hash, revoked_at__isnull=True, limit=1)
-    if not found:
-        return None
-    client = found[0]
-    if client.sales_point_id is not None:
-        (point,) = fetch_where(SalesPoint, pk=client.sales_point_id)
-        (point.plant,) = fetch_where(Plant, pk=point.plant_id)
-        client.sales_point = point
-    if client.driver_id is not None:
-        (client.driver,) = fetch_where(Driver, pk=client.driver_id)
-    return client
+    Every API request starts here: one statement with SQL built once (`fetch_where`) instead of a
+    `select_related` query compiled by the ORM on each call, which cost three times as much."""
+    found = fetch_where(
+        ApiClient,
+        related=("sales_point__plant", "driver"),
+        key_hash=key_hash,
+        revoked_at__isnull=True,
+        limit=1,
+    )
+    return found[0] if found else None
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

@@ -207,7 +207,7 @@ def test_a_key_resolves_to_its_client_with_what_the_views_read(
 ):
     from orders.api.auth import _active_client, api_client_revoke, hash_key
 
-    with django_assert_num_queries(3):  # client, sales point, plant
+    with django_assert_num_queries(1):  # client, sales point and plant in one statement
         device = _active_client(hash_key(key_a))
     with django_assert_num_queries(0):
         assert (device.sales_point.code, device.sales_point.plant.code) == (
@@ -215,7 +215,7 @@ def test_a_key_resolves_to_its_client_with_what_the_views_read(
             sales_point_a.plant.code,
         )
         assert device.driver is None
-    with django_assert_num_queries(2):  # client, driver
+    with django_assert_num_queries(1):  # client and driver
         own = _active_client(hash_key(key_driver))
     with django_assert_num_queries(0):
         assert (own.driver.pk, own.sales_point) == (driver.pk, None)

@@ -222,3 +222,32 @@ def test_fetch_where_filters_by_lists_booleans_foreign_keys_and_limit():
 def test_fetch_where_rejects_a_malformed_value_before_querying(django_assert_num_queries):
     with django_assert_num_queries(0), pytest.raises(ValidationError):
         fetch_where(Order, public_id="not-a-uuid")
+
+
+def test_fetch_where_reads_related_rows_as_select_related_does(django_assert_num_queries):
+    order = new_order()
+    order.save(force_insert=True)
+    product = factories.ProductFactory()
+    insert_all([new_line(order, product, 1, "2"), new_line(order, product, 2, "3")])
+
+    with django_assert_num_queries(1):
+        found = fetch_where(OrderLine, related=("order__customer", "order__site", "product"), order=order)
+    expected = {
+        line.pk: line
+        for line in OrderLine.objects.select_related("order__customer", "order__site", "product")
+    }
+    assert sorted(line.pk for line in found) == sorted(expected)
+    with django_assert_num_queries(0):
+        for line in found:
+            theirs = expected[line.pk]
+            assert attributes(line) == attributes(theirs)
+            assert attributes(line.order) == attributes(theirs.order)
+            assert attributes(line.order.customer) == attributes(theirs.order.customer)
+            assert attributes(line.product) == attributes(theirs.product)
+            assert line.order.site is None  # a null foreign key: no row, no query
+            assert line.order.address == {"street": "1 Vitosha Blvd", "lat": 42.7, "tags": ["gate", "crane"]}
+
+
+def test_fetch_where_joins_only_forward_foreign_keys():
+    with pytest.raises(ValueError, match="lines: only forward foreign keys"):
+        fetch_where(Order, related=("lines",), number="ORD-1")
