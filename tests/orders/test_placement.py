@@ -837,40 +837,31 @@ def test_without_its_savepoint_placement_saves_two_statements_and_a_failure_spoi
     from django.db.transaction import TransactionManagementError
 
     products = [stocked("100") for _ in range(10)]
-    ContentType.objects.get_for_model(Customer)  # cached per process after the first order
-    with transaction.atomic(), django_assert_num_queries(12):  # 14 less SAVEPOINT and RELEASE
-        order_place(
+
+    def place_at_web(quantities, savepoint):
+        return order_place(
             channel=Channel.WEB,
             customer=CustomerRef(id=str(customer.public_id)),
             site=SiteRef(id=str(site.public_id)),
-            lines=[line(p, "1") for p in products],
+            lines=[line(p, q) for p, q in quantities],
             actor=web_actor,
-            savepoint=False,
+            savepoint=savepoint,
         )
+
+    ContentType.objects.get_for_model(Customer)  # cached per process after the first order
+    with transaction.atomic(), django_assert_num_queries(12):  # 14 less SAVEPOINT and RELEASE
+        place_at_web([(p, "1") for p in products], savepoint=False)
     assert Order.objects.count() == 1
 
     # With its savepoint (the default) a caller may catch the error and go on in its transaction…
     with transaction.atomic():
         with pytest.raises(InsufficientStock):
-            order_place(
-                channel=Channel.WEB,
-                customer=CustomerRef(id=str(customer.public_id)),
-                site=SiteRef(id=str(site.public_id)),
-                lines=[line(products[0], "1000")],
-                actor=web_actor,
-            )
+            place_at_web([(products[0], "1000")], savepoint=True)
         assert Order.objects.count() == 1
     # …without it the caller's transaction can only be rolled back, and nothing of it is kept.
     with pytest.raises(TransactionManagementError), transaction.atomic():
         with pytest.raises(InsufficientStock):
-            order_place(
-                channel=Channel.WEB,
-                customer=CustomerRef(id=str(customer.public_id)),
-                site=SiteRef(id=str(site.public_id)),
-                lines=[line(products[0], "1000")],
-                actor=web_actor,
-                savepoint=False,
-            )
+            place_at_web([(products[0], "1000")], savepoint=False)
         Order.objects.count()
     assert Order.objects.count() == 1
     assert stock(plant, products[0]) == (Decimal("100.000"), Decimal("1.000"))
