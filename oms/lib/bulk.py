@@ -168,14 +168,13 @@ def insert_all(objs: Sequence[Model]) -> None:
     """`save(force_insert=True)` of a few instances of one model for the hot paths: on PostgreSQL one
     `INSERT … VALUES (…), (…) RETURNING` whose SQL is built once per model instead of compiled by the
     ORM on every call; the primary keys come back in row order. Like `bulk_create` it sends no
-    `pre_save`/`post_save` signals. Elsewhere it is `save(force_insert=True)` per instance."""
+    `pre_save`/`post_save` signals. Elsewhere it is `bulk_create`."""
     if not objs:
         return
-    if connection.vendor != "postgresql":
-        for obj in objs:
-            obj.save(force_insert=True)
-        return
     model = type(objs[0])
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objs)
+        return
     db = connections[DEFAULT_DB_ALIAS]
     head, row, fields = _insert_statement(db, model)
     params = []

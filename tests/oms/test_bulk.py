@@ -56,16 +56,12 @@ def new_order(**overrides) -> Order:
 
 
 def new_line(order: Order, product: Product, position: int, quantity: str) -> OrderLine:
+    """An unsaved line (the factory's `build`), its net rounded as placement rounds it."""
     qty = Decimal(quantity)
-    return OrderLine(
+    return factories.OrderLineFactory.build(
         order=order,
-        position=position,
         product=product,
-        sku=product.sku,
-        description=product.name,
-        unit=product.unit,
-        unit_price=product.unit_price,
-        vat_rate=product.vat_rate,
+        position=position,
         quantity=qty,
         net=(qty * product.unit_price).quantize(Decimal("0.01")),
         tax=Decimal("2.00"),
