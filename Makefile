@@ -20,7 +20,7 @@ help:
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
 	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
-	@echo "make lint       ruff check + format check;  make format  to fix"
+	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
 
 venv: $(STAMP)
@@ -40,6 +40,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff check --fix .
@@ -57,6 +58,7 @@ test: venv
 	scripts/ensure-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 

@@ -82,10 +82,10 @@ def seed() -> dict[str, str]:
     import django
 
     django.setup()
+    from catalog.models import Plant, Product, StockLevel
     from customers.models import Customer, Site
-    from fleet.models import Plant
-    from orders.api.auth import api_client_issue
-    from orders.models import Channel, Product, SalesPoint, StockLevel
+    from orders.models import Channel, SalesPoint
+    from orders.services.clients import api_client_issue
 
     plant, _ = Plant.objects.get_or_create(
         code="BENCH", defaults={"name": "Bench plant", "lat": 42.70, "lon": 23.30, "timezone": "Europe/Sofia"}

@@ -1,4 +1,4 @@
-"""Latency of the rep console's unified search (`orders.console.selectors.console_search`).
+"""Latency of the rep console's unified search (`console.selectors.console_search`).
 
 Run against the large dataset (1,000,000 orders) after migrating it:
 
@@ -30,9 +30,9 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
+from console.selectors import console_search  # noqa: E402
 from customers.models import Customer, Site  # noqa: E402
 from fleet.models import Job  # noqa: E402
-from orders.console.selectors import console_search  # noqa: E402
 from orders.models import Order  # noqa: E402
 
 

@@ -31,10 +31,9 @@ def seed() -> None:
 
     from django.contrib.contenttypes.models import ContentType
 
+    from catalog.models import Plant, Product, StockLevel
     from customers.models import Customer
-    from erp_sync.models import ErpSystem, ExternalRef
-    from fleet.models import Plant
-    from orders.models import Product, StockLevel
+    from oms.models import ErpSystem, ExternalRef
 
     system = ErpSystem.objects.create(code="BENCH", adapter="http_json", is_default=True)
     plant = Plant.objects.create(code="SOF", name="Sofia", lat=42.7, lon=23.3, erp_system=system)
@@ -60,7 +59,7 @@ def seed() -> None:
 
 def fill(kind: str = "order.upsert") -> None:
     from erp_sync.inbound import inbox_store_batch
-    from erp_sync.models import ErpSystem
+    from oms.models import ErpSystem
 
     system = ErpSystem.objects.get(code="BENCH")
     rng = random.Random(1)
@@ -129,8 +128,8 @@ def reset() -> None:
             "TRUNCATE orders_orderevent, orders_orderline, orders_order, customers_site, erp_sync_inboxmessage, "
             "erp_sync_entityversion, erp_sync_syncrun CASCADE"
         )
-        cursor.execute("DELETE FROM erp_sync_externalref WHERE entity_type = 'order'")
-        cursor.execute("UPDATE orders_stocklevel SET allocated = 0")
+        cursor.execute("DELETE FROM oms_externalref WHERE entity_type = 'order'")
+        cursor.execute("UPDATE catalog_stocklevel SET allocated = 0")
 
 
 def main() -> int:

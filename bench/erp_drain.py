@@ -75,7 +75,7 @@ def stop(procs: list[subprocess.Popen]) -> None:
 def fill(count: int, per_aggregate: int) -> None:
     from django.utils import timezone
 
-    from erp_sync.models import ErpSystem, OutboxAggregate, OutboxMessage
+    from oms.models import ErpSystem, OutboxAggregate, OutboxMessage
 
     system = ErpSystem.objects.get(code="BENCH")
     OutboxMessage.objects.all().delete()
@@ -105,8 +105,8 @@ def run(worker_count: int, per_aggregate: int, erp) -> float:
     import redis
     from django.conf import settings
 
-    from erp_sync.models import OutboxMessage
     from erp_sync.tasks import relay_nudge
+    from oms.models import OutboxMessage
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     fill(MESSAGES, per_aggregate)
@@ -133,7 +133,7 @@ def main() -> int:
 
     django.setup()
     from erp_sync import secrets
-    from erp_sync.models import ErpSystem
+    from oms.models import ErpSystem
 
     sys.path.insert(0, str(ROOT))
     from tests.erp_sync.fake_erp import FakeErp

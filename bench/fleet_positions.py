@@ -64,12 +64,13 @@ def seed() -> list[tuple[str, str]]:
     django.setup()
     from django.utils import timezone
 
-    from fleet.models import Driver, Plant, PositionReport, Truck
+    from catalog.models import Plant
+    from fleet.models import Driver, PositionReport, Truck
     from fleet.selectors import driver_today
     from fleet.services import job_assign, tour_plan, tour_release
     from fleet.services.dispatch import job_create
+    from fleet.services.keys import driver_key_issue
     from oms.lib.actors import Actor
-    from orders.api.auth import api_client_issue
 
     actor = Actor.system("bench")
     plant, _ = Plant.objects.get_or_create(
@@ -87,7 +88,7 @@ def seed() -> list[tuple[str, str]]:
         )
         job_assign(job=job, tour=tour, actor=actor)
         tour_release(tour=tour, actor=actor)
-        _, key = api_client_issue(driver=driver, name="bench")
+        _, key = driver_key_issue(driver=driver, name="bench")
         pairs.append((truck.code, key))
     return pairs
 

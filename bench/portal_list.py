@@ -54,8 +54,8 @@ def seed():
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from catalog.models import Plant
     from customers.models import Customer, PortalAccess, Site
-    from fleet.models import Plant
     from orders.models import Order
 
     big = Customer.objects.filter(number="C-BENCH-000000").first()
@@ -136,8 +136,8 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from customers.portal.selectors import encode_cursor
     from orders.models import Order
+    from portal.selectors import encode_cursor
 
     setup_test_environment()
     started = time.perf_counter()

@@ -29,7 +29,7 @@ class Customer(models.Model):
     # A duplicate merged into another customer points at the survivor and is inactive.
     merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     default_plant = models.ForeignKey(
-        "fleet.Plant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "catalog.Plant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="PortalAccess", related_name="customers", blank=True

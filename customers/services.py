@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import phonenumbers
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -16,6 +16,7 @@ from oms.exceptions import CustomerExists, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import fetch_where
 from oms.lib.sequences import next_value
+from oms.models import ExternalRef
 
 DEFAULT_REGION = "BG"
 INVALID_PHONE = gettext_noop("Enter a valid phone number (E.164, e.g. +359888123456).")
@@ -240,53 +241,39 @@ def site_for_customer(*, customer: Customer, site_id: str) -> Site:
     return found[0]
 
 
-@transaction.atomic
-def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> Customer:
-    """Move the duplicate's orders, sites, portal users and ERP references to the survivor."""
+def customer_merge_lock(*, survivor: Customer, duplicate: Customer) -> tuple[Customer, Customer]:
+    """Lock both customers (in pk order) and check that they can be merged. Call inside a transaction."""
     if survivor.pk == duplicate.pk:
         raise ValidationError("A customer cannot be merged into itself.")
-    locked = list(
-        Customer.objects.select_for_update().filter(pk__in=[survivor.pk, duplicate.pk]).order_by("pk")
-    )
-    survivor, duplicate = (
-        next(c for c in locked if c.pk == survivor.pk),
-        next(c for c in locked if c.pk == duplicate.pk),
-    )
+    locked = {
+        c.pk: c
+        for c in Customer.objects.select_for_update()
+        .filter(pk__in=[survivor.pk, duplicate.pk])
+        .order_by("pk")
+    }
+    survivor, duplicate = locked[survivor.pk], locked[duplicate.pk]
     if duplicate.merged_into_id or survivor.merged_into_id:
         raise ValidationError("One of these customers was already merged.")
-    from django.contrib.contenttypes.models import ContentType
+    return survivor, duplicate
 
-    from orders.models import Order, OrderEvent
 
+@transaction.atomic
+def customer_merge(
+    *, survivor: Customer, duplicate: Customer, actor: Actor, moved: dict[str, int] | None = None
+) -> Customer:
+    """Merge `duplicate` into `survivor`: sites, portal users and ERP references move to the survivor,
+    which keeps the contact data it lacks; the duplicate is deactivated and points at the survivor.
+
+    The apps above move their own records first (orders, call requests) and pass their counts in
+    `moved`, which the customer events record. Use the top-most entry point,
+    `fleet.services.customer_merge`, to merge everything."""
+    survivor, duplicate = customer_merge_lock(survivor=survivor, duplicate=duplicate)
     now = timezone.now()
-    order_ids = list(Order.objects.filter(customer=duplicate).values_list("pk", flat=True))
-    moved_orders = Order.objects.filter(pk__in=order_ids).update(
-        customer=survivor, version=F("version") + 1, updated_at=now
-    )
-    OrderEvent.objects.bulk_create(
-        [
-            OrderEvent(
-                order_id=pk,
-                at=now,
-                type="order.customer_merged",
-                actor_kind=actor.kind,
-                actor=actor.name,
-                data={"from": duplicate.number, "to": survivor.number},
-                visible_to_customer=False,
-            )
-            for pk in order_ids
-        ]
-    )
     moved_sites = Site.objects.filter(customer=duplicate).update(customer=survivor)
     for access in duplicate.portal_access.all():
         survivor.portal_access.get_or_create(user=access.user)
     duplicate.portal_access.all().delete()
-    from erp_sync.models import ExternalRef
-
     ct = ContentType.objects.get_for_model(Customer)
-    from fleet.models import CallRequest
-
-    moved_calls = CallRequest.objects.filter(customer=duplicate).update(customer=survivor)
     moved_refs = ExternalRef.objects.filter(content_type=ct, object_id=str(duplicate.pk)).update(
         object_id=str(survivor.pk)
     )
@@ -300,11 +287,12 @@ def customer_merge(*, survivor: Customer, duplicate: Customer, actor: Actor) -> 
         Customer.objects.filter(pk=survivor.pk).update(**updates)
     data = {
         "duplicate": duplicate.number,
-        "orders": moved_orders,
+        "orders": 0,
+        **(moved or {}),
         "sites": moved_sites,
         "erp_refs": moved_refs,
-        "call_requests": moved_calls,
     }
+    data.setdefault("call_requests", 0)
     CustomerEvent.objects.create(
         customer=survivor, at=now, type="customer.merged", actor=actor.name, data=data
     )

@@ -12,8 +12,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from erp_sync import secrets
-from erp_sync.models import ErpSystem, ExternalRef, InboxMessage, OutboxMessage, OutboxStatus, SyncRun
+from erp_sync.models import InboxMessage, SyncRun
 from erp_sync.services import inbox_reapply, outbox_replay
+from oms.models import ErpSystem, ExternalRef, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
@@ -125,7 +126,7 @@ class ErpSystemAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("dead"), ordering="_dead")
     def dead(self, obj):
-        url = reverse("admin:erp_sync_outboxmessage_changelist") + f"?status=dead&system__id__exact={obj.pk}"
+        url = reverse("admin:oms_outboxmessage_changelist") + f"?status=dead&system__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, obj._dead)
 
     @admin.display(description=_("inbox failed"))

@@ -27,8 +27,9 @@ from django.utils import timezone
 
 from erp_sync import envelope
 from erp_sync.handlers import BULK_HANDLERS, ENTITY_TYPES, HANDLERS, Context
-from erp_sync.models import EntityVersion, ErpSystem, InboxMessage, SyncRun
+from erp_sync.models import EntityVersion, InboxMessage, SyncRun
 from oms.lib.actors import Actor
+from oms.models import ErpSystem
 
 logger = logging.getLogger(__name__)
 Status = InboxMessage.Status

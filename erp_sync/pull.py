@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from erp_sync.adapters import AuthError, TransportError, adapter_for
 from erp_sync.inbound import inbox_store_page
-from erp_sync.models import ErpSystem, SyncRun
+from erp_sync.models import SyncRun
 from erp_sync.relay import _pause
 from oms.lib.lease import lease_acquire, lease_release
+from oms.models import ErpSystem
 
 logger = logging.getLogger(__name__)
 PAGE_SIZE = 200

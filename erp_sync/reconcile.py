@@ -15,9 +15,9 @@ from datetime import timedelta
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from erp_sync.models import ErpSystem, OutboxMessage, OutboxStatus, SyncRun
+from erp_sync.models import SyncRun
 from erp_sync.relay import route_unrouted
-from oms.models import JobSlot
+from oms.models import ErpSystem, JobSlot, OutboxMessage, OutboxStatus
 
 
 def erp_reconcile(*, system: ErpSystem | None = None, days: int = 2) -> dict:

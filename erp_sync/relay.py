@@ -25,9 +25,10 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from erp_sync.adapters import Adapter, SendResult, adapter_for
-from erp_sync.models import ErpSystem, OutboxMessage, OutboxStatus, SyncRun
-from erp_sync.outbox import route_system
+from erp_sync.models import SyncRun
 from oms.lib.env import env_int
+from oms.models import ErpSystem, OutboxMessage, OutboxStatus
+from oms.outbox import route_system
 
 logger = logging.getLogger(__name__)
 

@@ -7,19 +7,10 @@ from typing import Any
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from erp_sync.models import ErpSystem, InboxMessage, OutboxMessage, OutboxStatus
+from erp_sync.models import InboxMessage
+from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
-
-
-def erp_breaker_states() -> dict[str, dict[str, Any]]:
-    """{code: {"state": "ok"|"paused", "reason": str}} of every enabled ERP (used by /readyz)."""
-    return {
-        code: {"state": state, "reason": reason}
-        for code, state, reason in ErpSystem.objects.filter(enabled=True)
-        .order_by("code")
-        .values_list("code", "connection_state", "paused_reason")
-    }
 
 
 def outbox_backlog() -> list[dict[str, Any]]:

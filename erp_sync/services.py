@@ -6,8 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from erp_sync import secrets
-from erp_sync.models import ErpSystem, InboxMessage, OutboxMessage, OutboxStatus
-from erp_sync.outbox import _nudge_relay
+from erp_sync.models import InboxMessage
+from oms.models import ErpSystem, OutboxMessage, OutboxStatus
+from oms.outbox import _nudge_relay
 
 
 @transaction.atomic

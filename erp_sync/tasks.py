@@ -38,8 +38,8 @@ def claim_slot(job: str, seconds: float, holder: str | None) -> bool:
 @shared_task(name="erp_sync.tasks.relay_nudge", bind=True, **LIMITS)
 def relay_nudge(self) -> dict:
     """Send what is due now (after a commit that enqueued outbox rows). Continues itself while busy."""
-    from erp_sync.outbox import relay_nudge_started
     from erp_sync.relay import relay_drain
+    from oms.outbox import relay_nudge_started
 
     relay_nudge_started()
     counts, more = relay_drain(max_seconds=DRAIN_SECONDS)
@@ -77,8 +77,8 @@ def apply_sweep(self) -> dict | None:
 @shared_task(name="erp_sync.tasks.pull_system", bind=True, **LIMITS)
 def pull_system(self, code: str) -> dict | None:
     """Pull one ERP (one puller per ERP at a time: the others return at once)."""
-    from erp_sync.models import ErpSystem
     from erp_sync.pull import pull_system as pull
+    from oms.models import ErpSystem
 
     system = ErpSystem.objects.filter(code=code, enabled=True).first()
     if system is None:

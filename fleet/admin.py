@@ -5,14 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from fleet import models
-
-
-@admin.register(models.Plant)
-class PlantAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "timezone", "avg_speed_kmh", "erp_system", "active"]
-    list_filter = ["active"]
-    search_fields = ["code", "name"]
-    readonly_fields = ["avg_speed_kmh"]
+from oms.lib.admin import ReadOnlyInline
 
 
 @admin.register(models.Truck)
@@ -29,17 +22,6 @@ class DriverAdmin(admin.ModelAdmin):
     list_filter = ["plant", "active"]
     search_fields = ["code", "name", "phone"]
     raw_id_fields = ["user"]
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class JobInline(ReadOnlyInline):

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from fleet.models import Job, JobLine, JobStatus, LoadingStatus, Plant, Tour, TourStatus
+from catalog.models import Plant
+from fleet.models import Job, JobLine, JobStatus, LoadingStatus, Tour, TourStatus
 from fleet.services.common import new_ticket, new_tour_number
 from orders.models import Fulfilment, Order, OrderStatus
 

@@ -25,7 +25,8 @@ from decimal import Decimal
 
 from django.db.models import F
 
-from fleet.models import Job, JobStatus, JobType, Plant, Tour, TourStatus, Truck
+from catalog.models import Plant
+from fleet.models import Job, JobStatus, JobType, Tour, TourStatus, Truck
 
 ROAD_FACTOR = 1.3
 LOAD_MINUTES = 15

@@ -1,4 +1,4 @@
-"""Plants, trucks, drivers, tours, jobs, positions, EPOD, batch data, messages, call requests (DESIGN §3)."""
+"""Trucks, drivers, tours, jobs, positions, EPOD, batch data, messages, call requests."""
 
 from __future__ import annotations
 
@@ -13,38 +13,10 @@ QTY = {"max_digits": 14, "decimal_places": 3}
 ZERO_QTY = Decimal("0.000")
 
 
-class Plant(models.Model):
-    code = models.CharField(_("code"), max_length=20, unique=True)
-    name = models.CharField(_("name"), max_length=200)
-    address = models.CharField(_("address"), max_length=200, blank=True, default="")
-    lat = models.FloatField(_("latitude"), null=True, blank=True)
-    lon = models.FloatField(_("longitude"), null=True, blank=True)
-    timezone = models.CharField(_("time zone"), max_length=50, default="Europe/Sofia")
-    active = models.BooleanField(_("active"), default=True)
-    # Average road speed learned from delivered jobs, used by the ETA model (km/h).
-    avg_speed_kmh = models.DecimalField(max_digits=5, decimal_places=1, default=Decimal("40.0"))
-    erp_system = models.ForeignKey(
-        "erp_sync.ErpSystem",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="plants",
-        help_text="The ERP that last sent this plant as master data; it receives the plant's orders.",
-    )
-
-    class Meta:
-        verbose_name = _("plant")
-        verbose_name_plural = _("plants")
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.name}"
-
-
 class Truck(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     plate = models.CharField(_("plate"), max_length=20, blank=True, default="")
-    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="trucks")
+    plant = models.ForeignKey("catalog.Plant", on_delete=models.PROTECT, related_name="trucks")
     capacity = models.DecimalField(_("capacity"), **QTY, default=Decimal("8.000"))
     unit = models.CharField(_("unit"), max_length=10, default="m3")
     telematics_id = models.CharField(max_length=64, blank=True, default="")
@@ -68,7 +40,9 @@ class Driver(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=200)
     phone = models.CharField(_("phone"), max_length=30, blank=True, default="")
-    plant = models.ForeignKey(Plant, null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers")
+    plant = models.ForeignKey(
+        "catalog.Plant", null=True, blank=True, on_delete=models.SET_NULL, related_name="drivers"
+    )
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="driver"
     )
@@ -83,6 +57,20 @@ class Driver(models.Model):
         return f"{self.code} {self.name}"
 
 
+class DriverKey(models.Model):
+    """The driver an API key of kind `driver` belongs to."""
+
+    client = models.OneToOneField("orders.ApiClient", on_delete=models.CASCADE, related_name="driver_key")
+    driver = models.ForeignKey(Driver, on_delete=models.CASCADE, related_name="keys")
+
+    class Meta:
+        verbose_name = _("driver key")
+        verbose_name_plural = _("driver keys")
+
+    def __str__(self) -> str:
+        return f"{self.driver_id}: {self.client_id}"
+
+
 class TourStatus(models.TextChoices):
     PLANNED = "planned", _("Planned")
     RELEASED = "released", _("Released")
@@ -94,7 +82,7 @@ class TourStatus(models.TextChoices):
 class Tour(models.Model):
     number = models.CharField(max_length=30, unique=True)
     date = models.DateField(_("date"))
-    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="tours")
+    plant = models.ForeignKey("catalog.Plant", on_delete=models.PROTECT, related_name="tours")
     truck = models.ForeignKey(Truck, on_delete=models.PROTECT, related_name="tours")
     driver = models.ForeignKey(Driver, null=True, blank=True, on_delete=models.PROTECT, related_name="tours")
     status = models.CharField(max_length=12, choices=TourStatus.choices, default=TourStatus.PLANNED)
@@ -154,7 +142,7 @@ class Job(models.Model):
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
     )
-    plant = models.ForeignKey(Plant, on_delete=models.PROTECT, related_name="jobs")
+    plant = models.ForeignKey("catalog.Plant", on_delete=models.PROTECT, related_name="jobs")
     ticket = models.CharField(_("ticket"), max_length=40, unique=True)
     loading_status = models.CharField(
         max_length=12, choices=LoadingStatus.choices, default=LoadingStatus.NOT_STARTED

@@ -20,6 +20,22 @@ DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMP
 TRACKED_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
 
 
+# Job statuses in which the public tracking shows where the truck is.
+TRUCK_VISIBLE_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
+
+
+def order_for_tracking() -> QuerySet[Order]:
+    """Orders looked up by their public tracking token, with jobs and trucks loaded."""
+    return Order.objects.prefetch_related(
+        Prefetch(
+            "jobs",
+            queryset=Job.objects.exclude(status=JobStatus.CANCELLED)
+            .select_related("tour__truck")
+            .order_by("planned_at", "pk"),
+        )
+    )
+
+
 def driver_today(driver: Driver) -> Date:
     zone = driver.plant.timezone if driver.plant_id else settings.OMS_DISPLAY_TIME_ZONE
     return timezone.now().astimezone(ZoneInfo(zone)).date()

@@ -8,6 +8,7 @@ urlpatterns = [
     # The split view serves its init script as a file: the CSP allows no inline scripts.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("orders.api.urls")),
+    path("", include("fleet.api.tracking")),
     path("driver/", include("fleet.api.urls")),
     path("erp/", include("erp_sync.api.urls")),
 ]

@@ -46,10 +46,8 @@ def _check_broker() -> dict:
 
 
 def _check_erp() -> dict:
-    try:
-        from erp_sync.selectors import erp_breaker_states
-    except ImportError:
-        return {"ok": True, "systems": {}}
+    from oms.selectors import erp_breaker_states
+
     states = erp_breaker_states()
     # A paused ERP connection degrades the sync, not the web process: report it, stay ready.
     return {"ok": True, "systems": states}

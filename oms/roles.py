@@ -13,26 +13,40 @@ ADMIN = "admin"
 ROLES = (CUSTOMER, REP, DISPATCHER, ADMIN)
 
 _VIEW = "view"
+# The platform tables that belong to the ERP integration (moved from erp_sync; granted as erp_sync is).
+ERP_PLATFORM_MODELS = tuple(
+    f"oms.{m}" for m in ("erpsystem", "externalref", "outboxmessage", "outboxaggregate")
+)
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    # role → app label → model actions. "*" = every model of the app.
+    # role → app label (every model of the app) or "app_label.model" → model actions.
     CUSTOMER: {},
     REP: {
         "customers": ("view", "add", "change"),
+        "catalog.plant": ("view",),
+        "catalog.product": ("view", "add", "change"),
+        "catalog.stocklevel": ("view", "add", "change"),
         "orders": ("view", "add", "change"),
         "fleet": ("view",),
         "erp_sync": ("view",),
+        **dict.fromkeys(ERP_PLATFORM_MODELS, ("view",)),
     },
     DISPATCHER: {
         "customers": ("view",),
+        "catalog.plant": ("view", "add", "change"),
+        "catalog.product": ("view",),
+        "catalog.stocklevel": ("view",),
         "orders": ("view",),
         "fleet": ("view", "add", "change"),
         "erp_sync": ("view",),
+        **dict.fromkeys(ERP_PLATFORM_MODELS, ("view",)),
     },
     ADMIN: {
         "customers": ("view", "add", "change", "delete"),
+        "catalog": ("view", "add", "change", "delete"),
         "orders": ("view", "add", "change", "delete"),
         "fleet": ("view", "add", "change", "delete"),
         "erp_sync": ("view", "add", "change", "delete"),
+        **dict.fromkeys(ERP_PLATFORM_MODELS, ("view", "add", "change", "delete")),
         "auth": ("view", "add", "change"),
         "oms": ("view",),
     },
@@ -65,13 +79,13 @@ def sync_roles(group_model, permission_model) -> None:
     for role in ROLES:
         group, _ = group_model.objects.get_or_create(name=role)
         wanted = []
-        for app_label, actions in ROLE_PERMISSIONS[role].items():
+        for scope, actions in ROLE_PERMISSIONS[role].items():
+            app_label, _, model = scope.partition(".")
             for action in actions:
-                wanted.extend(
-                    permission_model.objects.filter(
-                        content_type__app_label=app_label, codename__startswith=f"{action}_"
-                    )
+                found = permission_model.objects.filter(
+                    content_type__app_label=app_label, codename__startswith=f"{action}_"
                 )
+                wanted.extend(found.filter(content_type__model=model) if model else found)
         for dotted in ROLE_EXTRA.get(role, ()):
             app_label, codename = dotted.split(".", 1)
             wanted.extend(

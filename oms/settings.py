@@ -50,11 +50,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    # The platform, then the domain apps from the bottom up, then the surfaces (docs/architecture.md).
     "oms",
+    "catalog",
     "customers",
     "orders",
     "fleet",
     "erp_sync",
+    "portal",
+    "console",
 ]
 
 MIDDLEWARE = [

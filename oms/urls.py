@@ -3,7 +3,6 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.static import serve
 
-from customers.portal import views as portal_views
 from oms import health, views
 
 urlpatterns = [
@@ -12,8 +11,9 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("oms.api_urls")),
-    path("portal/", include("customers.portal.urls")),
-    path("track/<str:token>/", portal_views.track_page, name="track-page"),
+    # The surfaces are mounted by name: the platform never imports them.
+    path("portal/", include("portal.urls")),
+    path("track/", include("portal.track_urls")),
     path("", views.home, name="home"),
 ]
 

@@ -4,31 +4,18 @@ from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from orders.console import tasks as _console_tasks  # noqa: F401 - registers the export task in workers
-from orders.console.urls import console_urls
+from oms.lib.admin import ReadOnlyInline
 from orders.models import (
     ApiClient,
     CallOff,
     Order,
     OrderEvent,
     OrderLine,
-    Product,
     ReturnLine,
     ReturnRequest,
     SalesPoint,
-    StockLevel,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+from orders.services.clients import api_client_revoke
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -90,22 +77,6 @@ class OrderAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
-@admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "unit", "unit_price", "vat_rate", "stocked", "active")
-    list_filter = ("unit", "stocked", "active")
-    search_fields = ("sku", "name")
-
-
-@admin.register(StockLevel)
-class StockLevelAdmin(admin.ModelAdmin):
-    list_display = ("product", "plant", "on_hand", "allocated", "available", "updated_at")
-    list_filter = ("plant",)
-    search_fields = ("product__sku", "product__name")
-    list_select_related = ("product", "plant")
-    readonly_fields = ("allocated",)
-
-
 @admin.register(SalesPoint)
 class SalesPointAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "channel", "plant", "active")
@@ -139,7 +110,7 @@ class CallOffAdmin(admin.ModelAdmin):
 class ApiClientAdmin(admin.ModelAdmin):
     """Keys are issued with `manage.py oms_token`; here they can be reviewed and revoked."""
 
-    list_display = ("key_prefix", "kind", "sales_point", "driver", "created_at", "last_used_at", "revoked_at")
+    list_display = ("key_prefix", "kind", "sales_point", "created_at", "last_used_at", "revoked_at")
     list_filter = ("kind",)
     readonly_fields = (
         "public_id",
@@ -147,7 +118,6 @@ class ApiClientAdmin(admin.ModelAdmin):
         "key_prefix",
         "key_hash",
         "sales_point",
-        "driver",
         "created_at",
         "last_used_at",
     )
@@ -158,23 +128,5 @@ class ApiClientAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):
-        from django.utils import timezone
-
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = sum(api_client_revoke(client=client) for client in queryset)
         self.message_user(request, f"Revoked {count} key(s).")
-
-
-def _inject_console_urls(site: admin.AdminSite) -> None:
-    """Put the console's routes (/admin/console/…) in front of the admin site's own."""
-    original = site.get_urls
-    if getattr(original, "console_injected", False):
-        return
-
-    def get_urls():
-        return console_urls(site) + original()
-
-    get_urls.console_injected = True
-    site.get_urls = get_urls
-
-
-_inject_console_urls(admin.site)

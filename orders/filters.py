@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from orders.models import Order, OrderStatus, Product, Unit
+from catalog.models import Product, Unit
+from orders.models import Order, OrderStatus
 
 
 class ProductFilter(django_filters.FilterSet):

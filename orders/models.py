@@ -1,4 +1,4 @@
-"""Catalog, stock, sales points, orders, lines, the unified timeline and returns (DESIGN §3)."""
+"""Sales points, orders, lines, the unified timeline, returns, call-offs and API clients."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-QTY = {"max_digits": 14, "decimal_places": 3}
-ZERO_QTY = Decimal("0.000")
+from catalog.models import MONEY, QTY, ZERO_QTY
 
 
 class Channel(models.TextChoices):
@@ -22,71 +19,6 @@ class Channel(models.TextChoices):
     PHONE = "phone", _("Phone")
     KIOSK = "kiosk", _("Kiosk")
     ERP = "erp", _("ERP")
-
-
-class Unit(models.TextChoices):
-    M3 = "m3", "m³"
-    T = "t", "t"
-    PCS = "pcs", _("pcs")
-    BAG = "bag", _("bag")
-    PALLET = "pallet", _("pallet")
-    KG = "kg", "kg"
-    L = "l", "l"
-
-
-class Product(models.Model):
-    sku = models.CharField(_("SKU"), max_length=40, unique=True)
-    name = models.CharField(_("name"), max_length=200)
-    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
-    unit_price = models.DecimalField(_("unit price"), **MONEY, validators=[MinValueValidator(Decimal("0"))])
-    vat_rate = models.DecimalField(_("VAT rate %"), max_digits=5, decimal_places=2, default=Decimal("20.00"))
-    stocked = models.BooleanField(
-        _("stocked"), default=True, help_text=_("Stock is checked; else made to order.")
-    )
-    active = models.BooleanField(_("active"), default=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("product")
-        verbose_name_plural = _("products")
-        ordering = ["sku"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="product_price_non_negative"),
-            models.CheckConstraint(
-                condition=models.Q(vat_rate__gte=0) & models.Q(vat_rate__lte=100), name="product_vat_range"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.sku} {self.name}"
-
-
-class StockLevel(models.Model):
-    """Stock of one product at one plant. Available = on_hand − allocated; never negative."""
-
-    plant = models.ForeignKey("fleet.Plant", on_delete=models.CASCADE, related_name="stock_levels")
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_levels")
-    on_hand = models.DecimalField(_("on hand"), **QTY, default=ZERO_QTY)
-    allocated = models.DecimalField(_("allocated"), **QTY, default=ZERO_QTY)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = _("stock level")
-        verbose_name_plural = _("stock levels")
-        constraints = [
-            models.UniqueConstraint(fields=["plant", "product"], name="stock_plant_product_unique"),
-            models.CheckConstraint(
-                condition=models.Q(allocated__gte=0) & models.Q(allocated__lte=models.F("on_hand")),
-                name="stock_allocated_within_on_hand",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.product_id}@{self.plant_id}: {self.on_hand - self.allocated}"
-
-    @property
-    def available(self) -> Decimal:
-        return max(self.on_hand - self.allocated, ZERO_QTY)
 
 
 class SalesPoint(models.Model):
@@ -102,7 +34,7 @@ class SalesPoint(models.Model):
             (Channel.STOREFRONT.value, Channel.STOREFRONT.label),
         ],
     )
-    plant = models.ForeignKey("fleet.Plant", on_delete=models.PROTECT, related_name="sales_points")
+    plant = models.ForeignKey("catalog.Plant", on_delete=models.PROTECT, related_name="sales_points")
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -171,7 +103,7 @@ class Order(models.Model):
     requested_date = models.DateField(_("requested date"))
     window_from = models.TimeField(null=True, blank=True)
     window_to = models.TimeField(null=True, blank=True)
-    plant = models.ForeignKey("fleet.Plant", on_delete=models.PROTECT, related_name="orders")
+    plant = models.ForeignKey("catalog.Plant", on_delete=models.PROTECT, related_name="orders")
     currency = models.CharField(max_length=3, default="EUR")
     net_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
     tax_total = models.DecimalField(**MONEY, default=Decimal("0.00"))
@@ -181,7 +113,7 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     erp_system = models.ForeignKey(
-        "erp_sync.ErpSystem", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+        "oms.ErpSystem", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
     erp_order_number = models.CharField(_("ERP order number"), max_length=100, blank=True, default="")
     erp_sync_state = models.CharField(max_length=15, choices=ErpSyncState.choices, default=ErpSyncState.NONE)
@@ -223,7 +155,7 @@ class Order(models.Model):
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
     position = models.PositiveIntegerField()
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=40)
     description = models.CharField(max_length=200)
     unit = models.CharField(max_length=10)
@@ -277,7 +209,7 @@ class OrderEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     visible_to_customer = models.BooleanField(default=True)
     outbox_message = models.ForeignKey(
-        "erp_sync.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "oms.OutboxMessage", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
     class Meta:
@@ -356,7 +288,9 @@ class CallOff(models.Model):
 
 
 class ApiClient(models.Model):
-    """A device (kiosk / store POS, bound to a sales point) or a driver app, with a hashed key."""
+    """A device (kiosk / store POS, bound to a sales point) or a driver app, with a hashed key.
+
+    A driver key's driver is `fleet.DriverKey` (fleet sits above orders, so the link lives there)."""
 
     class Kind(models.TextChoices):
         DEVICE = "device", _("Device")
@@ -367,9 +301,6 @@ class ApiClient(models.Model):
     name = models.CharField(max_length=200, blank=True, default="")
     sales_point = models.ForeignKey(
         SalesPoint, null=True, blank=True, on_delete=models.CASCADE, related_name="api_clients"
-    )
-    driver = models.ForeignKey(
-        "fleet.Driver", null=True, blank=True, on_delete=models.CASCADE, related_name="api_clients"
     )
     key_prefix = models.CharField(max_length=12, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
@@ -383,8 +314,8 @@ class ApiClient(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(kind="device", sales_point__isnull=False, driver__isnull=True)
-                    | models.Q(kind="driver", driver__isnull=False, sales_point__isnull=True)
+                    models.Q(kind="device", sales_point__isnull=False)
+                    | models.Q(kind="driver", sales_point__isnull=True)
                 ),
                 name="apiclient_owner_matches_kind",
             )

@@ -1,4 +1,4 @@
-"""Reads for the API and pages: querysets with their relations loaded (STYLE rule 2)."""
+"""Reads for the API and pages: querysets with their relations loaded."""
 
 from __future__ import annotations
 
@@ -6,11 +6,8 @@ from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 
-from fleet.models import Job, JobStatus, Plant
-from orders.models import ZERO_QTY, Order, OrderEvent, OrderLine, Product, SalesPoint, StockLevel
-
-# Job statuses in which the public tracking shows where the truck is.
-TRUCK_VISIBLE_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
+from catalog.models import Plant, Product, StockLevel
+from orders.models import ZERO_QTY, Order, OrderEvent, OrderLine, SalesPoint
 
 
 def product_list() -> QuerySet[Product]:
@@ -51,17 +48,6 @@ def order_detail_for_sales_point(*, sales_point: SalesPoint) -> QuerySet[Order]:
     """As `order_list_for_sales_point`, with the customer-visible timeline and the jobs loaded."""
     return order_list_for_sales_point(sales_point=sales_point).prefetch_related(
         Prefetch("events", queryset=OrderEvent.objects.filter(visible_to_customer=True).order_by("at", "pk")),
-        Prefetch("jobs", queryset=Job.objects.select_related("tour__truck").order_by("planned_at", "pk")),
-    )
-
-
-def order_for_tracking() -> QuerySet[Order]:
-    """Orders looked up by their public tracking token, with jobs and trucks loaded."""
-    return Order.objects.prefetch_related(
-        Prefetch(
-            "jobs",
-            queryset=Job.objects.exclude(status=JobStatus.CANCELLED)
-            .select_related("tour__truck")
-            .order_by("planned_at", "pk"),
-        )
+        # The jobs (fleet, above this app) through their reverse relation; the serializer orders them.
+        "jobs__tour__truck",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from erp_sync.adapters.base import Adapter, AuthError, PullPage, SendResult, TransportError
-from erp_sync.models import ErpSystem
+from oms.models import ErpSystem
 
 
 def adapter_for(system: ErpSystem) -> Adapter:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from erp_sync.models import ErpSystem
+from oms.models import ErpSystem
 
 # results: per-message answers; transient: retry later; permanent: the batch was refused;
 # auth: credentials refused (pause the connection, park nothing).

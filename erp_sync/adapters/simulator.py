@@ -35,8 +35,9 @@ from erp_sync.adapters.base import Adapter, PullPage, SendResult
 from oms.lib.env import env_int
 
 if TYPE_CHECKING:
-    from erp_sync.models import ErpSystem
-    from fleet.models import Driver, Plant, Truck
+    from catalog.models import Plant
+    from fleet.models import Driver, Truck
+    from oms.models import ErpSystem
     from orders.models import Order
 
 ACK_SECONDS = env_int("OMS_SIMULATOR_ACK_SECONDS", 3)
@@ -116,10 +117,10 @@ def _delivery_tasks(system: ErpSystem, limit: int) -> list[dict[str, Any]]:
     from django.db.models import BigIntegerField, Exists, OuterRef
     from django.db.models.functions import Cast
 
-    from erp_sync.models import ExternalRef
     from fleet.models import Job, Truck
     from fleet.services.common import plant_local_date
     from fleet.services.dispatch import DEFAULT_CAPACITY, split_into_loads
+    from oms.models import ExternalRef
     from orders.models import Fulfilment, Order, OrderStatus
 
     acknowledged = (
@@ -197,7 +198,7 @@ class SimulatorAdapter(Adapter):
         )
 
     def pull(self, cursor: str, limit: int) -> PullPage:
-        from orders.models import StockLevel
+        from catalog.models import StockLevel
 
         if cursor == "done":
             # One burst per pull run: the next page is empty so the puller stops.

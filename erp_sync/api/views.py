@@ -10,10 +10,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from erp_sync.inbound import inbox_store_batch
-from erp_sync.models import ErpSystem, SyncRun
+from erp_sync.models import SyncRun
 from erp_sync.secrets import system_secret
 from erp_sync.signing import HEADER, verify
 from oms.lib.problems import problem, problem_response
+from oms.models import ErpSystem
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 BAD_SIGNATURE = "Missing or invalid X-OMS-Signature, or unknown ERP system."

@@ -9,9 +9,10 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from erp_sync.models import ErpSystem, ExternalRef, InboxMessage
+from erp_sync.models import InboxMessage
 from oms.exceptions import DomainError
 from oms.lib.actors import Actor
+from oms.models import ErpSystem, ExternalRef
 
 
 class HandlerError(DomainError):

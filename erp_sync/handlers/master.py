@@ -9,11 +9,11 @@ from __future__ import annotations
 import zoneinfo
 from decimal import Decimal
 
+from catalog.models import Plant, Product
 from customers.models import Customer
 from customers.services import CustomerData, customer_create, customer_match, normalize_email, normalize_phone
 from erp_sync.handlers.base import Context, HandlerError, decimal, ref_link, ref_target
-from fleet.models import Driver, Plant, Truck
-from orders.models import Product
+from fleet.models import Driver, Truck
 
 UNKNOWN_PLANT = "Unknown plant {code!r}."
 UNKNOWN_PRODUCT = "Unknown product {sku!r}."
@@ -146,7 +146,7 @@ def customer_upsert(ctx: Context) -> Customer:
 
 def stock_level(ctx: Context) -> None:
     """Absolute on-hand quantity; allocation stays the OMS's (through the orders stock service)."""
-    from orders.services.stock import stock_set_level
+    from catalog.services import stock_set_level
 
     data = ctx.data
     plant = plant_by_code(data["plant"])

@@ -17,13 +17,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import BigIntegerField, Q
 from django.db.models.functions import Cast
 
+from catalog.models import Plant
 from customers.models import Customer
 from customers.services import CustomerData, SiteData, normalize_email
 from erp_sync.handlers.base import Context, HandlerError, decimal, ref_link, ref_target
 from erp_sync.handlers.master import plant_by_code
-from erp_sync.models import ExternalRef
-from fleet.models import Plant
 from oms.lib.bulk import insert_rows
+from oms.models import ExternalRef
 from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import (
     Correction,

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from fleet import selectors
 from fleet.api import serializers as s
+from fleet.api.permissions import IsDriver
 from fleet.evidence import MAX_PHOTOS, TOO_MANY_PHOTOS, EvidenceError, read_image
 from fleet.models import SenderRole
 from fleet.services import (
@@ -30,7 +31,7 @@ from fleet.services.common import driver_actor, epod_pdf_url
 from oms.exceptions import IdempotencyKeyMissing, ValidationError
 from oms.lib.idempotency import run_idempotent
 from oms.lib.problems import PROBLEM_CONTENT_TYPE
-from orders.api.auth import IsDriver, TokenAuthentication
+from orders.api.auth import TokenAuthentication
 
 UNKNOWN_PARAMETER = "Unknown query parameter."
 REPEATED_PARAMETER = "Give this parameter once."
@@ -55,7 +56,7 @@ class DriverView(APIView):
 
     @property
     def driver(self):
-        return self.request.auth.driver
+        return self.request.driver
 
     @property
     def actor(self):

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.urls import reverse
 
-from erp_sync.outbox import outbox_enqueue
-from fleet.models import Driver, Job, JobType, Plant, Tour, Truck
+from catalog.models import Plant
+from fleet.models import Driver, Job, JobType, Tour, Truck
 from oms.lib.actors import Actor
 from oms.lib.sequences import next_value
+from oms.outbox import outbox_enqueue
 from orders.models import Order
 
 

@@ -21,11 +21,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from erp_sync.outbox import outbox_enqueue
 from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
 from fleet.services.common import iso, job_outbox, lock_job, lock_order
 from oms.exceptions import Conflict, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
+from oms.outbox import outbox_enqueue
 from orders.models import Order
 from orders.services.fulfilment import order_job_timeline
 

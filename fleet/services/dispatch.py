@@ -31,7 +31,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max, Q, Sum
 
-from fleet.models import Driver, Job, JobEvent, JobLine, JobStatus, JobType, Plant, Tour, TourStatus, Truck
+from catalog.models import Plant
+from fleet.models import Driver, Job, JobEvent, JobLine, JobStatus, JobType, Tour, TourStatus, Truck
 from fleet.services.common import (
     job_details_payload,
     job_outbox,

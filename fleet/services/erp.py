@@ -30,18 +30,8 @@ from typing import Any
 
 from django.db import transaction
 
-from fleet.models import (
-    Driver,
-    Job,
-    JobLine,
-    JobStatus,
-    JobType,
-    LoadingStatus,
-    Plant,
-    Tour,
-    TourStatus,
-    Truck,
-)
+from catalog.models import Plant
+from fleet.models import Driver, Job, JobLine, JobStatus, JobType, LoadingStatus, Tour, TourStatus, Truck
 from fleet.services.common import lock_job, lock_order, lock_tour, plant_local_date
 from fleet.services.dispatch import (
     _homerun_locked,

@@ -15,5 +15,5 @@ def delete_roles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("oms", "0001_platform_tables"), ("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [("oms", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
     operations = [migrations.RunPython(create_roles, delete_roles)]

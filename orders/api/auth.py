@@ -1,4 +1,4 @@
-"""Device and driver keys: `Authorization: Token <key>` (shared/API.md §Authentication).
+"""Device and driver keys: `Authorization: Token <key>` (docs/rest-api.md, Authentication).
 
 Keys are shown once and stored as SHA-256 hashes. A missing header → 401 `not_authenticated`; an
 unknown or revoked key → 401 `authentication_failed`; a valid key of the wrong kind → 403.
@@ -6,8 +6,6 @@ unknown or revoked key → 401 `authentication_failed`; a valid key of the wrong
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.utils import timezone
@@ -15,34 +13,10 @@ from rest_framework import authentication, exceptions, permissions
 
 from oms.lib.bulk import fetch_where
 from orders.models import ApiClient
+from orders.services.clients import hash_key
 
-KEY_PREFIX_LEN = 8
 # `last_used_at` is refreshed at most this often, so that reads do not write on every request.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def api_client_issue(*, sales_point=None, driver=None, name: str = "") -> tuple[ApiClient, str]:
-    """Create a new key for a sales point (device) or a driver. Returns (client, plaintext key)."""
-    if (sales_point is None) == (driver is None):
-        raise ValueError("exactly one of sales_point and driver")
-    key = secrets.token_urlsafe(32)
-    client = ApiClient.objects.create(
-        kind=ApiClient.Kind.DEVICE if sales_point is not None else ApiClient.Kind.DRIVER,
-        sales_point=sales_point,
-        driver=driver,
-        name=name,
-        key_prefix=key[:KEY_PREFIX_LEN],
-        key_hash=hash_key(key),
-    )
-    return client, key
-
-
-def api_client_revoke(*, client: ApiClient) -> None:
-    ApiClient.objects.filter(pk=client.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
 class ApiClientUser:
@@ -66,13 +40,14 @@ class ApiClientUser:
 
 
 def _active_client(key_hash: str) -> ApiClient | None:
-    """The unrevoked client with this key, its sales point and plant (or its driver) attached.
+    """The unrevoked client with this key, its sales point and plant attached (a driver key's driver is
+    read by the driver API, `fleet.api.permissions`).
 
     Every API request starts here: one statement with SQL built once (`fetch_where`) instead of a
     `select_related` query compiled by the ORM on each call, which cost three times as much."""
     found = fetch_where(
         ApiClient,
-        related=("sales_point__plant", "driver"),
+        related=("sales_point__plant",),
         key_hash=key_hash,
         revoked_at__isnull=True,
         limit=1,
@@ -120,13 +95,3 @@ class IsDevice(permissions.BasePermission):
             return False
         client = _client(request)
         return client.kind == ApiClient.Kind.DEVICE and client.sales_point.active
-
-
-class IsDriver(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        client = _client(request)
-        if client is None:
-            if not request.user or not request.user.is_authenticated:
-                raise exceptions.NotAuthenticated()
-            return False
-        return client.kind == ApiClient.Kind.DRIVER and client.driver.active

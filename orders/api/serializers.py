@@ -15,8 +15,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from catalog.models import Product, Unit
 from customers.models import Customer
-from orders.models import QTY, Fulfilment, Order, OrderStatus, Product, Unit
+from orders.models import QTY, Fulfilment, Order, OrderStatus
 
 NAME_MAX = 200
 NOTES_MAX = 2000
@@ -335,7 +336,12 @@ class OrderJobOutputSerializer(serializers.Serializer):
 
 class OrderDetailOutputSerializer(OrderOutputSerializer):
     events = OrderEventOutputSerializer(many=True, read_only=True)
-    jobs = OrderJobOutputSerializer(many=True, read_only=True)
+    jobs = serializers.SerializerMethodField()
+
+    @extend_schema_field(OrderJobOutputSerializer(many=True))
+    def get_jobs(self, order: Order) -> list:
+        jobs = sorted(order.jobs.all(), key=lambda job: (job.planned_at is None, job.planned_at, job.pk))
+        return OrderJobOutputSerializer(jobs, many=True).data
 
 
 EVENT_SUMMARIES = {
@@ -368,44 +374,3 @@ def event_summary(type_: str, data: dict | None) -> str:
     if data.get("reason") and isinstance(data["reason"], str):
         return f"{summary}: {data['reason']}"
     return summary
-
-
-# --- public tracking --------------------------------------------------------------------------------
-
-
-class TruckPositionSerializer(serializers.Serializer):
-    lat = serializers.FloatField(read_only=True)
-    lon = serializers.FloatField(read_only=True)
-    at = serializers.DateTimeField(read_only=True)
-
-
-class TrackingJobSerializer(serializers.Serializer):
-    ticket = serializers.CharField(read_only=True)
-    status = serializers.CharField(read_only=True)
-    eta = serializers.DateTimeField(read_only=True, allow_null=True)
-    truck_position = serializers.SerializerMethodField()
-
-    @extend_schema_field(TruckPositionSerializer(allow_null=True))
-    def get_truck_position(self, job):
-        from orders.selectors import TRUCK_VISIBLE_STATUSES
-
-        truck = job.tour.truck if job.tour is not None else None
-        if job.status not in TRUCK_VISIBLE_STATUSES or truck is None or truck.last_position_at is None:
-            return None
-        return TruckPositionSerializer(
-            {"lat": truck.last_lat, "lon": truck.last_lon, "at": truck.last_position_at}
-        ).data
-
-
-class TrackingOutputSerializer(serializers.Serializer):
-    """What anyone with the link sees: no customer names, prices or contact data."""
-
-    number = serializers.CharField(read_only=True)
-    status = serializers.ChoiceField(choices=OrderStatus.choices, read_only=True)
-    requested_date = serializers.DateField(read_only=True)
-    window = serializers.SerializerMethodField()
-    jobs = TrackingJobSerializer(many=True, read_only=True)
-
-    @extend_schema_field(WindowOutputSerializer(allow_null=True))
-    def get_window(self, order: Order):
-        return window_of(order.window_from, order.window_to)

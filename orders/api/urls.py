@@ -1,4 +1,4 @@
-"""Kiosk / storefront routes and public tracking, through one router (mounted under /api/v1/)."""
+"""Kiosk / storefront routes, through one router (mounted under /api/v1/)."""
 
 from rest_framework.routers import SimpleRouter
 
@@ -8,6 +8,5 @@ router = SimpleRouter()
 router.register("products", views.ProductViewSet, basename="product")
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("orders", views.OrderViewSet, basename="order")
-router.register("track", views.TrackingViewSet, basename="tracking")
 
 urlpatterns = router.urls

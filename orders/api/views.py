@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination, PageNumberPagination
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from customers.services import CustomerData, customer_create, customer_match
@@ -439,28 +437,3 @@ def _site_ref(cls, data: dict | None):
             access_notes=data.get("access_notes", ""),
         )
     )
-
-
-@extend_schema_view(
-    retrieve=extend_schema(
-        summary="Public tracking of one order (no authentication; the token is the secret)",
-        responses={200: s.TrackingOutputSerializer, 404: NOT_FOUND},
-    )
-)
-class TrackingViewSet(StrictQueryMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Status, ETA and truck position of one order for anyone holding its tracking token."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    serializer_class = s.TrackingOutputSerializer
-    filter_backends: list = []
-    pagination_class = None
-    lookup_field = "tracking_token"
-    lookup_url_kwarg = "token"
-    lookup_value_regex = "[^/]+"
-
-    def get_queryset(self):
-        return selectors.order_for_tracking()
-
-    def get_object(self) -> Order:
-        return get_object_or_404(self.get_queryset(), tracking_token=self.kwargs["token"])

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from erp_sync.outbox import outbox_enqueue
 from oms.lib.actors import Actor
 from oms.lib.bulk import insert_one
+from oms.outbox import outbox_enqueue
 from orders.models import ErpSyncState, Order, OrderEvent
 
 
@@ -57,3 +57,31 @@ def order_bump(order: Order, *fields: str) -> None:
     order.version += 1
     order.updated_at = timezone.now()
     order.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def order_events_bulk(
+    *,
+    order_ids: list[int],
+    type: str,
+    actor: Actor,
+    data: dict[str, Any] | None = None,
+    visible: bool = False,
+    at=None,
+) -> list[OrderEvent]:
+    """The same event on many orders in one statement (no outbox message)."""
+    at = at or timezone.now()
+    return OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order_id=pk,
+                at=at,
+                type=type,
+                actor_kind=actor.kind,
+                actor=actor.name,
+                channel=actor.channel,
+                data=data or {},
+                visible_to_customer=visible,
+            )
+            for pk in order_ids
+        ]
+    )

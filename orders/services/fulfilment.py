@@ -29,12 +29,12 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from catalog.services import stock_consume
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, Order, OrderEvent, OrderLine
 from orders.models import OrderStatus as S
 from orders.payloads import item_positions
 from orders.services.events import order_bump, order_event
-from orders.services.stock import stock_consume
 from orders.state import can_transition, order_transition
 
 # The order statuses a load in progress moves through, in order.

@@ -16,13 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from catalog.services import stock_allocate, stock_consume, stock_lock, stock_release
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
 from orders.payloads import item_positions, money, qty
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
-from orders.services.stock import stock_allocate, stock_consume, stock_lock, stock_release
 from orders.state import RESUMABLE, order_transition
 
 S = OrderStatus

@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from catalog.models import Plant, Product, StockLevel
+from catalog.services import stock_allocate, stock_allocate_many
 from customers.models import Customer, Site
 from customers.services import (
     CustomerData,
@@ -27,12 +29,11 @@ from customers.services import (
     site_create,
     site_for_customer,
 )
-from erp_sync.outbox import external_refs_for
-from fleet.models import Plant
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
 from oms.lib.sequences import next_value, next_values
+from oms.outbox import external_refs_for
 from orders.models import (
     ZERO_QTY,
     Channel,
@@ -42,13 +43,10 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
-    Product,
     SalesPoint,
-    StockLevel,
 )
 from orders.payloads import order_document
 from orders.services.events import order_event
-from orders.services.stock import stock_allocate, stock_allocate_many
 from orders.state import order_transition
 
 MAX_LINES = 100

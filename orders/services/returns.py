@@ -9,6 +9,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from catalog.services import stock_restock
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.sequences import next_value
@@ -17,7 +18,6 @@ from orders.payloads import qty
 from orders.services.events import order_event
 from orders.services.lifecycle import _locked_lines, _reason, lock_order, order_item_positions_message
 from orders.services.placement import is_quantity
-from orders.services.stock import stock_restock
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 RETURN_TOO_MUCH = gettext_noop(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import factory
 
 from fleet.models import Driver
-from orders.api.auth import api_client_issue
+from fleet.services.keys import driver_key_issue
+from orders.services.clients import api_client_issue
 from tests.orders.factories import PlantFactory
 
 
@@ -24,4 +25,4 @@ def device_key(sales_point) -> str:
 
 
 def driver_key(driver) -> str:
-    return api_client_issue(driver=driver, name="test driver")[1]
+    return driver_key_issue(driver=driver, name="test driver")[1]

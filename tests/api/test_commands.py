@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from oms.models import IdempotencyRecord
-from orders.api.auth import hash_key
 from orders.models import ApiClient, SalesPoint
+from orders.services.clients import hash_key
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +46,7 @@ def test_oms_token_prints_only_a_working_key(sales_point_a, driver):
 
     assert " " not in device and len(device) >= 40
     assert ApiClient.objects.get(key_hash=hash_key(device)).sales_point == sales_point_a
-    assert ApiClient.objects.get(key_hash=hash_key(driver_key)).driver == driver
+    assert ApiClient.objects.get(key_hash=hash_key(driver_key)).driver_key.driver == driver
     assert another != device
     assert ApiClient.objects.filter(sales_point=sales_point_a, revoked_at__isnull=True).count() == 2
 

@@ -11,7 +11,8 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
-from orders.models import Order, StockLevel
+from catalog.models import StockLevel
+from orders.models import Order
 from tests.api.conftest import order_body
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

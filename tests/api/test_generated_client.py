@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orders.models import Order, StockLevel
+from catalog.models import StockLevel
+from orders.models import Order
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 PACKAGE = "oms_generated_client"

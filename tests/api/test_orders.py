@@ -9,8 +9,9 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from catalog.models import StockLevel
 from oms.models import IdempotencyRecord
-from orders.models import Order, OrderStatus, StockLevel
+from orders.models import Order, OrderStatus
 from tests.api.conftest import counts, order_body, place
 
 pytestmark = pytest.mark.django_db

@@ -13,11 +13,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import sync_playwright
 
-from erp_sync.models import OutboxMessage, OutboxStatus
 from fleet.models import JobStatus
 from fleet.services import order_split_into_jobs, tour_plan
 from oms import roles
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
 from tests.browser import CSP_LISTENER, launch_chromium
 from tests.console.conftest import PASSWORD, World, make_user

@@ -9,12 +9,13 @@ from django.core import mail, signing
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import StockLevel
+from console.selectors import sync_state
+from console.services import NOT_DEAD, PORTAL_SIGNUP_SALT
 from customers.models import CustomerEvent
-from erp_sync.models import OutboxMessage, OutboxStatus
 from fleet.models import Job, JobStatus, Message, SenderRole, Tour
-from orders.console.selectors import sync_state
-from orders.console.services import NOT_DEAD, PORTAL_SIGNUP_SALT
-from orders.models import OrderLine, OrderStatus, ReturnRequest, ReturnStatus, StockLevel
+from oms.models import OutboxMessage, OutboxStatus
+from orders.models import OrderLine, OrderStatus, ReturnRequest, ReturnStatus
 
 
 def url(name, order):
@@ -35,7 +36,7 @@ def test_order_page_shows_lines_timeline_with_sync_state_and_monitor_link(world,
     html = response.content.decode()
     assert "GRAVEL Gravel 4-16" in html
     assert '<span class="sync sync-acknowledged">acknowledged</span>' in html
-    assert f"/admin/erp_sync/outboxmessage/?aggregate_type=order&amp;aggregate_id={order.number}" in html
+    assert f"/admin/oms/outboxmessage/?aggregate_type=order&amp;aggregate_id={order.number}" in html
     events = response.context["events"]
     assert [(e.type, e.sync_state) for e in events] == [("order.placed", "acknowledged")]
 

@@ -1,4 +1,4 @@
-"""Every console route × every role, generated from `orders.console.urls.ROUTES`.
+"""Every console route × every role, generated from `console.urls.ROUTES`.
 
 A route added without an entry in EXPECTED fails `test_every_console_route_has_a_rule`.
 """
@@ -10,10 +10,10 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from console.urls import ROUTES
 from customers.models import Customer
 from fleet.models import CallRequest, Job, Message, SenderRole
 from oms.lib.actors import Actor
-from orders.console.urls import ROUTES
 from orders.models import Order, OrderStatus, ReturnRequest
 from tests.console.conftest import client_for, make_user
 

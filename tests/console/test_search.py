@@ -7,10 +7,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.urls import reverse
 
+from console.selectors import console_search
 from customers.models import Customer
-from erp_sync.models import ExternalRef
 from fleet.models import Job
-from orders.console.selectors import console_search
+from oms.models import ExternalRef
 from orders.models import Channel, Order
 from tests.orders import factories as of
 

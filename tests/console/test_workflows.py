@@ -12,15 +12,16 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import StockLevel
+from console import services as console_services
+from console import tasks as console_tasks
+from console import views as console_views
 from customers.models import Customer
 from fleet.models import CallRequest, Job, JobStatus, Message, SenderRole, Tour
 from fleet.services import order_split_into_jobs, tour_plan
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord
-from orders.console import services as console_services
-from orders.console import tasks as console_tasks
-from orders.console import views as console_views
-from orders.models import Channel, Order, OrderStatus, StockLevel
+from orders.models import Channel, Order, OrderStatus
 from tests.console.conftest import client_for
 from tests.orders import factories as of
 

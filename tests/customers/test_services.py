@@ -19,17 +19,17 @@ from customers.services import (
     customer_create,
     customer_get_or_create,
     customer_match,
-    customer_merge,
     customer_resolve,
     customer_set_credit_hold,
     normalize_phone,
     site_create,
     site_update,
 )
-from erp_sync.models import ExternalRef
 from fleet.models import CallRequest
+from fleet.services.customers import customer_merge
 from oms.exceptions import CustomerExists, NotFound, ValidationError
 from oms.lib.actors import Actor
+from oms.models import ExternalRef
 
 REP = Actor(kind="user", name="maria", channel="phone")
 KIOSK = Actor(kind="device", name="kiosk-1", channel="kiosk")

@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import connection
 
 from erp_sync import secrets
-from erp_sync.models import ErpSystem
 from erp_sync.signing import sign
 from oms.lib.actors import Actor
+from oms.models import ErpSystem
 from orders.models import Channel
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from tests.erp_sync.fake_erp import FakeErp

@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from erp_sync.inbound import inbox_store_batch
-from erp_sync.models import InboxMessage, OutboxMessage
-from erp_sync.outbox import outbox_enqueue
+from erp_sync.models import InboxMessage
+from oms.models import OutboxMessage
+from oms.outbox import outbox_enqueue
 from tests.erp_sync.conftest import envelope
 
 pytestmark = pytest.mark.django_db
@@ -27,14 +28,14 @@ def test_monitor_pages_render_with_backlog_dead_and_failures(admin_client, erp_s
     OutboxMessage.objects.filter(pk=message.pk).update(status="dead", last_error="rejected: no such customer")
     inbox_store_batch(system=erp_system, messages=["garbage"], source="pull")
 
-    listing = admin_client.get("/admin/erp_sync/erpsystem/")
-    detail = admin_client.get(f"/admin/erp_sync/erpsystem/{erp_system.pk}/change/")
+    listing = admin_client.get("/admin/oms/erpsystem/")
+    detail = admin_client.get(f"/admin/oms/erpsystem/{erp_system.pk}/change/")
 
     assert listing.status_code == 200 and detail.status_code == 200
     assert b"rejected: no such customer" in detail.content
     assert b"The message is not a JSON object." in detail.content
-    for page in ("outboxmessage", "inboxmessage", "syncrun", "externalref"):
-        assert admin_client.get(f"/admin/erp_sync/{page}/").status_code == 200
+    for page in ("oms/outboxmessage", "erp_sync/inboxmessage", "erp_sync/syncrun", "oms/externalref"):
+        assert admin_client.get(f"/admin/{page}/").status_code == 200
 
 
 def test_replay_action_puts_dead_messages_back(admin_client, erp_system):
@@ -45,7 +46,7 @@ def test_replay_action_puts_dead_messages_back(admin_client, erp_system):
     OutboxMessage.objects.filter(pk=message.pk).update(status="dead")
 
     response = admin_client.post(
-        "/admin/erp_sync/outboxmessage/", {"action": "replay", "_selected_action": [str(message.pk)]}
+        "/admin/oms/outboxmessage/", {"action": "replay", "_selected_action": [str(message.pk)]}
     )
 
     assert response.status_code == 302

@@ -12,11 +12,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from catalog.models import StockLevel
 from customers.models import Customer, Site
 from erp_sync.handlers import orders as order_handlers
 from erp_sync.inbound import inbox_apply_pending, inbox_store_batch
-from erp_sync.models import EntityVersion, ExternalRef, InboxMessage
-from orders.models import Order, StockLevel
+from erp_sync.models import EntityVersion, InboxMessage
+from oms.models import ExternalRef
+from orders.models import Order
 from tests.erp_sync.conftest import envelope
 from tests.orders import factories
 

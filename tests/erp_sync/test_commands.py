@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from erp_sync import secrets
-from erp_sync.models import ErpSystem, OutboxMessage, SyncRun
-from erp_sync.outbox import outbox_enqueue
+from erp_sync.models import SyncRun
+from oms.models import ErpSystem, OutboxMessage
+from oms.outbox import outbox_enqueue
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +173,6 @@ def test_erp_reconcile_repairs_sync_state(erp_system, world):
 
 
 def test_breaker_states_for_readyz(erp_system):
-    from erp_sync.selectors import erp_breaker_states
+    from oms.selectors import erp_breaker_states
 
     assert erp_breaker_states() == {"ERP1": {"state": "ok", "reason": ""}}

@@ -7,11 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer
 from erp_sync.inbound import inbox_apply_pending, inbox_store_batch
-from erp_sync.models import EntityVersion, ExternalRef, InboxMessage
-from fleet.models import Driver, Plant, Truck
-from orders.models import Order, OrderStatus, Product, StockLevel
+from erp_sync.models import EntityVersion, InboxMessage
+from fleet.models import Driver, Truck
+from oms.models import ExternalRef
+from orders.models import Order, OrderStatus
 from tests.erp_sync.conftest import body_of, envelope, signed_post
 
 pytestmark = pytest.mark.django_db

@@ -7,9 +7,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from erp_sync.models import ErpSystem, OutboxMessage, SyncRun
-from erp_sync.outbox import outbox_enqueue
+from erp_sync.models import SyncRun
 from erp_sync.relay import BACKOFF_CAP, backoff_seconds, relay_drain
+from oms.models import ErpSystem, OutboxMessage
+from oms.outbox import outbox_enqueue
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +138,7 @@ def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
     assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
     assert erp_system.paused_reason.startswith("credentials refused: HTTP 401")
     assert (message.status, message.attempts) == ("pending", 0)
-    from erp_sync.selectors import erp_breaker_states
+    from oms.selectors import erp_breaker_states
 
     assert erp_breaker_states()["ERP1"]["state"] == "paused"
 

@@ -9,13 +9,15 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.models import Plant
 from erp_sync import envelope as env
 from erp_sync.adapters.base import PullPage
 from erp_sync.inbound import inbox_apply_pending
-from erp_sync.models import ErpSystem, InboxMessage, OutboxMessage
+from erp_sync.models import InboxMessage
 from erp_sync.pull import pull_system
 from erp_sync.relay import envelope_for, relay_drain
-from fleet.models import Job, JobLine, Plant, Tour
+from fleet.models import Job, JobLine, Tour
+from oms.models import ErpSystem, OutboxMessage
 from orders.models import Channel, Fulfilment, Order
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from tests.erp_sync.conftest import envelope
@@ -102,7 +104,7 @@ def test_file_drop_pickup_bad_files_and_outbound(drop_system, tmp_path):
     assert (failed.raw, failed.error[:7]) == ("{broken", "c.json:")
 
     with transaction.atomic():
-        from erp_sync.outbox import outbox_enqueue
+        from oms.outbox import outbox_enqueue
 
         message = outbox_enqueue(
             type="order.correction", aggregate_type="order", aggregate_id="ORD-1", payload={}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from erp_sync.models import ErpSystem, InboxMessage, SyncRun
+from erp_sync.models import InboxMessage, SyncRun
+from oms.models import ErpSystem
 from tests.erp_sync.conftest import SECRET, body_of, envelope, signed_post
 
 PLANT = ("plant", "SOF")

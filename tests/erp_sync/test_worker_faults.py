@@ -12,8 +12,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from erp_sync.models import OutboxMessage
-from erp_sync.outbox import outbox_enqueue
+from oms.models import OutboxMessage
+from oms.outbox import outbox_enqueue
 from orders.models import Order, OrderStatus
 from tests.erp_sync.conftest import broker, wait_until
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer, Site
-from fleet.models import Driver, Job, JobLine, Plant, Tour, Truck
-from orders.models import Channel, Order, OrderLine, Product, StockLevel
+from fleet.models import Driver, Job, JobLine, Tour, Truck
+from orders.models import Channel, Order, OrderLine
 
 
 class PlantFactory(factory.django.DjangoModelFactory):

@@ -7,11 +7,11 @@ import io
 from PIL import Image
 from rest_framework.test import APIClient
 
-from orders.api.auth import api_client_issue
+from fleet.services.keys import driver_key_issue
 
 
 def driver_client(driver) -> APIClient:
-    _, key = api_client_issue(driver=driver)
+    _, key = driver_key_issue(driver=driver)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client

@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from erp_sync.models import OutboxMessage
 from fleet.eta import compute_etas, haversine_km, plant_speed_learn
 from fleet.models import CallRequest, Message
 from fleet.selectors import driver_today
 from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_release
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage
 from orders.models import OrderEvent
 from tests.fleet import factories as f
 from tests.fleet.helpers import driver_client

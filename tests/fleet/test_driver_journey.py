@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from erp_sync.models import OutboxMessage
+from catalog.models import StockLevel
 from fleet.models import Job, JobEvent, JobType, ProofOfDelivery, Tour
 from fleet.selectors import driver_today
 from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_release
 from oms.lib.actors import Actor
-from orders.models import OrderEvent, StockLevel
+from oms.models import OutboxMessage
+from orders.models import OrderEvent
 from tests.fleet.helpers import driver_client, image_bytes, upload
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
@@ -332,8 +333,8 @@ def test_another_drivers_job_is_404(planned, plant):
 def test_device_key_on_driver_endpoint_is_403_and_no_key_401(plant):
     from rest_framework.test import APIClient
 
-    from orders.api.auth import api_client_issue
     from orders.models import SalesPoint
+    from orders.services.clients import api_client_issue
 
     anonymous = APIClient().get("/api/v1/driver/tours/")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")

@@ -8,14 +8,13 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from erp_sync.models import OutboxMessage
 from fleet.models import EpodPhoto, Job, ProofOfDelivery
 from fleet.selectors import driver_today
 from fleet.services import job_assign, job_status_apply, order_split_into_jobs, tour_plan, tour_release
 from fleet.services.common import driver_actor
 from fleet.tasks import epod_render_pdf
 from oms.lib.actors import Actor
-from oms.models import IdempotencyRecord
+from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import OrderEvent
 from tests.fleet.helpers import driver_client, image_bytes, upload
 

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pytest
 
-from erp_sync.models import ErpSystem, OutboxMessage
 from fleet.models import Job, JobEvent, Tour
 from fleet.services import (
     order_loading_status_apply,
@@ -16,6 +15,7 @@ from fleet.services import (
 )
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
+from oms.models import ErpSystem, OutboxMessage
 from orders.models import CallOff, OrderEvent
 from tests.fleet import factories as f
 

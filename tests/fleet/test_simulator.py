@@ -1,11 +1,11 @@
 import pytest
 from django.core.management import call_command
 
-from erp_sync.models import OutboxMessage
 from fleet.models import Job, PositionReport, Tour
 from fleet.selectors import driver_today
 from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_release
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 

@@ -15,9 +15,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.forms.models import model_to_dict
 
+from catalog.models import Product
 from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
 from oms.models import IdempotencyRecord
-from orders.models import Channel, Order, OrderLine, Product
+from orders.models import Channel, Order, OrderLine
 from tests.orders import factories
 
 pytestmark = pytest.mark.django_db

@@ -13,9 +13,10 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F, Sum
 
+from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer, Site
-from fleet.models import Driver, Job, Plant, Tour, Truck
-from orders.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, Product, SalesPoint, StockLevel
+from fleet.models import Driver, Job, Tour, Truck
+from orders.models import Channel, Order, OrderEvent, OrderLine, OrderStatus, SalesPoint
 
 ROOT = Path(__file__).resolve().parents[2]
 

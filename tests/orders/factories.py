@@ -12,19 +12,10 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from catalog.models import Plant, Product, StockLevel, Unit
 from customers.models import Customer, Site
-from erp_sync.models import ErpSystem
-from fleet.models import Plant
-from orders.models import (
-    Channel,
-    Order,
-    OrderLine,
-    OrderStatus,
-    Product,
-    SalesPoint,
-    StockLevel,
-    Unit,
-)
+from oms.models import ErpSystem
+from orders.models import Channel, Order, OrderLine, OrderStatus, SalesPoint
 
 
 class UserFactory(factory.django.DjangoModelFactory):

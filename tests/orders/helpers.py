@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from erp_sync.models import OutboxMessage
-from orders.models import OrderEvent, StockLevel
+from catalog.models import StockLevel
+from oms.models import OutboxMessage
+from orders.models import OrderEvent
 
 
 def events(order) -> list[tuple[str, dict]]:

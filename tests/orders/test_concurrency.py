@@ -18,9 +18,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 
+from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer
-from erp_sync.models import OutboxMessage
-from fleet.models import Plant
 from oms.exceptions import (
     DuplicateExternalRef,
     IdempotencyInProgress,
@@ -29,8 +28,8 @@ from oms.exceptions import (
 )
 from oms.lib.actors import Actor
 from oms.lib.idempotency import run_idempotent
-from oms.models import IdempotencyRecord
-from orders.models import Channel, Fulfilment, Order, OrderEvent, OrderLine, Product, SalesPoint, StockLevel
+from oms.models import IdempotencyRecord, OutboxMessage
+from orders.models import Channel, Fulfilment, Order, OrderEvent, OrderLine, SalesPoint
 from orders.services.placement import CustomerRef, LineInput, order_place
 from tests.orders.factories import (
     CustomerFactory,
@@ -387,7 +386,7 @@ def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
     both products starts. Locking by product it would take the second row and wait for the first:
     a deadlock once the third transaction ends. Both services lock in pk order.
     """
-    from orders.services.stock import stock_allocate, stock_restock
+    from catalog.services import stock_allocate, stock_restock
 
     plant = shop["plant"]
     first_product, second_product = ProductFactory(), ProductFactory()
@@ -412,8 +411,8 @@ def test_restock_and_allocation_of_two_products_do_not_deadlock(shop):
 @pytest.mark.django_db(transaction=True)
 def test_a_correction_up_and_down_and_an_allocation_do_not_deadlock(shop):
     """A correction allocates more of B and releases some of A (pk A < pk B): it must lock A first."""
+    from catalog.services import stock_allocate
     from orders.services.lifecycle import Correction, order_correct
-    from orders.services.stock import stock_allocate
 
     plant = shop["plant"]
     a, b = ProductFactory(sku="A"), ProductFactory(sku="B")

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from erp_sync import outbox as outbox_module
-from erp_sync.models import OutboxMessage
+from oms import outbox as outbox_module
 from oms.exceptions import InsufficientStock, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage
 from orders.models import CallOff, ErpSyncState, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.lifecycle import (
     CALL_OFF_TOO_MUCH,

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerEvent, Site
 from customers.services import CustomerData, SiteData
-from erp_sync import outbox as outbox_module
-from erp_sync.models import OutboxMessage
+from oms import outbox as outbox_module
 from oms.exceptions import DuplicateExternalRef, InsufficientStock, NotFound, ValidationError
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage
 from orders.models import Channel, ErpSyncState, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services.placement import (
     DATE_IN_PAST,
@@ -195,7 +195,7 @@ def test_unit_price_snapshot_keeps_the_catalog_price_with_its_cents(place, stock
 def test_web_order_chooses_the_nearest_plant_with_stock(place, plant, plant_factory, stocked, site):
     far = plant_factory(code="VAR", lat=43.21, lon=27.91)
     product = stocked("5", sku="GRAVEL")
-    from orders.models import StockLevel
+    from catalog.models import StockLevel
 
     StockLevel.objects.create(plant=far, product=product, on_hand=Decimal("50"))
 
@@ -215,7 +215,7 @@ def test_web_order_prefers_the_nearest_of_several_plants_that_have_stock(
 ):
     varna = plant_factory(code="VAR", lat=43.21, lon=27.91)
     product = stocked("10", sku="GRAVEL")
-    from orders.models import StockLevel
+    from catalog.models import StockLevel
 
     StockLevel.objects.create(plant=varna, product=product, on_hand=Decimal("10"))
     seaside = site_factory(customer=customer, lat=43.20, lon=27.90)
@@ -232,7 +232,7 @@ def test_site_without_coordinates_uses_the_customer_default_plant(
 ):
     other = plant_factory(code="AAA", lat=43.21, lon=27.91)
     product = stocked("10")
-    from orders.models import StockLevel
+    from catalog.models import StockLevel
 
     StockLevel.objects.create(plant=other, product=product, on_hand=Decimal("10"))
     customer.default_plant = plant
@@ -462,7 +462,7 @@ def test_inline_new_customer_is_created_with_a_normalised_phone(stocked, web_act
 def test_customer_erp_references_travel_with_the_order(place, stocked, customer, erp_system_factory):
     from django.contrib.contenttypes.models import ContentType
 
-    from erp_sync.models import ExternalRef
+    from oms.models import ExternalRef
 
     erp = erp_system_factory(code="SAP1")
     ExternalRef.objects.create(

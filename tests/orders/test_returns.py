@@ -8,9 +8,10 @@ import pytest
 from django.db.models import F
 from django.utils import timezone
 
+from catalog.models import StockLevel
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
-from orders.models import Order, OrderLine, OrderStatus, ReturnLine, ReturnRequest, StockLevel
+from orders.models import Order, OrderLine, OrderStatus, ReturnLine, ReturnRequest
 from orders.services.returns import (
     RETURN_TOO_MUCH,
     return_approve,

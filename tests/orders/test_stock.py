@@ -16,10 +16,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from oms.exceptions import InsufficientStock, ValidationError
-from oms.lib.actors import Actor
-from orders.models import StockLevel
-from orders.services.stock import (
+from catalog.models import StockLevel
+from catalog.services import (
     NEGATIVE_ON_HAND,
     stock_allocate,
     stock_consume,
@@ -27,6 +25,8 @@ from orders.services.stock import (
     stock_restock,
     stock_set_level,
 )
+from oms.exceptions import InsufficientStock, ValidationError
+from oms.lib.actors import Actor
 from tests.orders.factories import PlantFactory, ProductFactory, StockLevelFactory
 
 ERP = Actor(kind="erp", name="SAP1")

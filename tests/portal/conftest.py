@@ -12,10 +12,11 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer, PortalAccess, Site
-from fleet.models import Job, JobStatus, Plant, ProofOfDelivery, Tour, Truck
+from fleet.models import Job, JobStatus, ProofOfDelivery, Tour, Truck
 from oms.lib.actors import Actor
-from orders.models import Channel, OrderStatus, Product, StockLevel
+from orders.models import Channel, OrderStatus
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 
 PASSWORD = "correct horse battery staple 7"

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from customers.models import PortalAccess
-from customers.portal.forms import TOO_MANY_ATTEMPTS
+from portal.forms import TOO_MANY_ATTEMPTS
 from tests.portal.conftest import PASSWORD, make_customer, user_of
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """Customer B gets a 404 for every portal URL that names one of customer A's objects.
 
-The table below must have a rule for every URL pattern of `customers.portal.urls`: a new view
+The table below must have a rule for every URL pattern of `portal.urls`: a new view
 without a rule fails `test_every_portal_url_has_a_rule`.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, reverse
 
-from customers.portal import urls as portal_urls
 from fleet.models import CallRequest, JobStatus, Message
 from orders.models import CallOff, Order, ReturnRequest
+from portal import urls as portal_urls
 from tests.portal.conftest import add_job, place, user_of
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from erp_sync.models import ErpSystem
 from erp_sync.services import erp_system_configure
+from oms.models import ErpSystem
 
 
 class Command(BaseCommand):

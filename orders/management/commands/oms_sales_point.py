@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from fleet.models import Plant
+from catalog.models import Plant
 from orders.models import Channel, SalesPoint
 
 CHANNELS = [Channel.KIOSK.value, Channel.STOREFRONT.value]

@@ -1,0 +1,83 @@
+"""The console in the admin site: its routes (/admin/console/…) in front of the admin's own, and the
+admin actions that run cross-app services (merging customers)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from console import tasks as _console_tasks  # noqa: F401 - registers the export task in workers
+from console.forms import MergeForm
+from console.urls import console_urls
+from customers.admin import CustomerAdmin
+from customers.models import Customer
+from fleet.services.customers import customer_merge
+from oms.exceptions import DomainError
+from oms.lib.actors import Actor
+
+
+def _inject_console_urls(site: admin.AdminSite) -> None:
+    """Put the console's routes (/admin/console/…) in front of the admin site's own."""
+    original = site.get_urls
+    if getattr(original, "console_injected", False):
+        return
+
+    def get_urls():
+        return console_urls(site) + original()
+
+    get_urls.console_injected = True
+    site.get_urls = get_urls
+
+
+_inject_console_urls(admin.site)
+
+
+class ConsoleCustomerAdmin(CustomerAdmin):
+    actions = ["merge_customers"]
+
+    @admin.action(description=gettext_lazy("Merge selected duplicate customers"), permissions=["change"])
+    def merge_customers(self, request, queryset):
+        """Confirmation page: choose the customer to keep; the others are merged into it."""
+        customers = queryset.filter(merged_into__isnull=True).order_by("number")
+        if customers.count() < 2:
+            self.message_user(request, _("Select at least two active customers to merge."), messages.ERROR)
+            return None
+        form = MergeForm(request.POST if request.POST.get("confirm") else None, customers=customers)
+        if form.is_valid():
+            survivor = form.cleaned_data["survivor"]
+            actor = Actor.for_user(request.user)
+            merged = []
+            for duplicate in customers.exclude(pk=survivor.pk):
+                try:
+                    customer_merge(survivor=survivor, duplicate=duplicate, actor=actor)
+                except DomainError as error:
+                    self.message_user(request, f"{duplicate.number}: {error.detail}", messages.ERROR)
+                    continue
+                self.log_change(request, duplicate, f"Merged into {survivor.number}")
+                merged.append(duplicate.number)
+            if merged:
+                self.log_change(request, survivor, f"Merged {', '.join(merged)} into this customer")
+                self.message_user(
+                    request,
+                    _("Merged %(dups)s into %(survivor)s.")
+                    % {"dups": ", ".join(merged), "survivor": survivor.number},
+                    messages.SUCCESS,
+                )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Merge customers"),
+            "opts": self.model._meta,
+            "customers": customers,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "selected": [str(pk) for pk in queryset.values_list("pk", flat=True)],
+        }
+        return TemplateResponse(request, "admin/console/merge_confirm.html", context)
+
+
+admin.site.unregister(Customer)
+admin.site.register(Customer, ConsoleCustomerAdmin)

@@ -1,0 +1,268 @@
+"""Console writes the domain apps do not offer (yet): call-back handling, message read state, ERP
+resend with a timeline entry, portal invites and order exports.
+
+Each is one transaction: lock (or conditional update) → check → change → timeline event.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from customers.models import Customer, CustomerEvent
+from customers.services import normalize_email
+from erp_sync.services import outbox_replay
+from fleet.models import CallRequest, Message
+from oms.exceptions import InvalidTransition, NotFound, ValidationError
+from oms.lib.actors import Actor
+from oms.models import OutboxMessage, OutboxStatus
+from orders.models import ErpSyncState, Order
+from orders.services.events import order_event
+from orders.services.lifecycle import lock_order
+
+NOT_DEAD = "Only a dead ERP message can be resent."
+OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
+CALL_NOT_OPEN = "This call-back is not open any more."
+CALL_NOT_IN_PROGRESS = "Only a call-back in progress can be closed."
+EMAIL_REQUIRED = "Enter a valid email address."
+
+# ---------------------------------------------------------------------------------------------
+# ERP resend
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
+    """Put a dead ERP message of the order back to pending (erp_sync's `outbox_replay`) and record
+    `erp.resend_requested` on the timeline with the rep as actor. Returns the number re-queued."""
+    try:
+        message_id = str(uuid.UUID(str(message_id)))
+    except ValueError as exc:
+        raise NotFound() from exc
+    order = lock_order(order)
+    message = OutboxMessage.objects.filter(
+        pk=message_id, aggregate_type="order", aggregate_id=order.number
+    ).first()
+    if message is None:
+        raise NotFound()
+    if message.status != OutboxStatus.DEAD:
+        raise InvalidTransition(NOT_DEAD)
+    count = outbox_replay(ids=[str(message.pk)])
+    if count:
+        # The relay only moves orders from pending to sent; a replayed order must be pending again.
+        Order.objects.filter(pk=order.pk, erp_sync_state=ErpSyncState.FAILED).update(
+            erp_sync_state=ErpSyncState.PENDING
+        )
+        order_event(
+            order,
+            "erp.resend_requested",
+            actor=actor,
+            visible=False,
+            data={"message": str(message.pk), "type": message.type, "sequence": message.sequence},
+        )
+    return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Call-backs
+# ---------------------------------------------------------------------------------------------
+
+
+def _call_event(call: CallRequest, type_: str, actor: Actor, **data: Any) -> None:
+    if call.order_id is None:
+        return
+    order = lock_order(call.order)
+    order_event(order, type_, actor=actor, visible=False, data={"id": str(call.public_id), **data})
+
+
+@transaction.atomic
+def call_request_assign(*, call: CallRequest, user, actor: Actor) -> CallRequest:
+    """Take an open call-back (or hand it to `user`); it stays open until started."""
+    updated = CallRequest.objects.filter(
+        pk=call.pk, status__in=[CallRequest.Status.OPEN, CallRequest.Status.IN_PROGRESS]
+    ).update(assigned_to=user)
+    if not updated:
+        raise InvalidTransition(CALL_NOT_OPEN)
+    call.refresh_from_db()
+    _call_event(call, "call_request.assigned", actor, assigned_to=user.get_username())
+    return call
+
+
+@transaction.atomic
+def call_request_start(*, call: CallRequest, actor: Actor) -> CallRequest:
+    """open → in_progress (the rep is calling); assigns it to the rep when nobody has it."""
+    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.OPEN).update(
+        status=CallRequest.Status.IN_PROGRESS
+    )
+    if not updated:
+        raise InvalidTransition(CALL_NOT_OPEN)
+    if actor.user is not None:
+        CallRequest.objects.filter(pk=call.pk, assigned_to__isnull=True).update(assigned_to=actor.user)
+    call.refresh_from_db()
+    _call_event(call, "call_request.started", actor)
+    return call
+
+
+@transaction.atomic
+def call_request_done(*, call: CallRequest, outcome: str, actor: Actor) -> CallRequest:
+    """in_progress → done with the outcome of the call."""
+    outcome = (outcome or "").strip()
+    if not outcome or len(outcome) > 200:
+        raise ValidationError(OUTCOME_REQUIRED, errors={"outcome": [OUTCOME_REQUIRED]})
+    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.IN_PROGRESS).update(
+        status=CallRequest.Status.DONE, outcome=outcome, closed_at=timezone.now()
+    )
+    if not updated:
+        raise InvalidTransition(CALL_NOT_IN_PROGRESS)
+    call.refresh_from_db()
+    _call_event(call, "call_request.done", actor, outcome=outcome)
+    return call
+
+
+# ---------------------------------------------------------------------------------------------
+# Messages
+# ---------------------------------------------------------------------------------------------
+
+
+def message_mark_read(*, message: Message) -> bool:
+    """Mark an inbound message handled; False when it already was."""
+    return bool(Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=timezone.now()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Portal invite
+# ---------------------------------------------------------------------------------------------
+
+# The portal's sign-up link format (portal/views.py): same salt and payload keys.
+PORTAL_SIGNUP_SALT = "customers.portal.signup"
+
+
+def portal_invite_link(*, customer: Customer, email: str) -> str:
+    token = signing.dumps({"e": email, "c": str(customer.public_id)}, salt=PORTAL_SIGNUP_SALT, compress=True)
+    try:
+        path = reverse("portal:signup-complete", args=[token])
+    except NoReverseMatch:
+        path = f"/portal/signup/?token={token}"
+    return f"{settings.SITE_URL}{path}"
+
+
+@transaction.atomic
+def portal_invite_send(*, customer: Customer, email: str, actor: Actor) -> str:
+    """Email a signed sign-up link for the customer's portal; the invite is on the customer's audit."""
+    email = normalize_email(email)
+    if not email or "@" not in email or len(email) > 254:
+        raise ValidationError(EMAIL_REQUIRED, errors={"email": [EMAIL_REQUIRED]})
+    link = portal_invite_link(customer=customer, email=email)
+    days = getattr(settings, "OMS_PORTAL_SIGNUP_MAX_AGE", 2 * 24 * 3600) // 86400
+    body = _(
+        "Hello,\n\n%(who)s invited you to the customer portal of %(customer)s.\n"
+        "Open this link within %(days)s days to create your account:\n\n%(link)s\n"
+    ) % {"who": actor.name, "customer": customer.name, "days": days, "link": link}
+    CustomerEvent.objects.create(
+        customer=customer,
+        at=timezone.now(),
+        type="customer.portal_invited",
+        actor=actor.name,
+        data={"email": email},
+    )
+    transaction.on_commit(lambda: send_mail(_("Your customer portal account"), body, None, [email]))
+    return link
+
+
+# ---------------------------------------------------------------------------------------------
+# Exports
+# ---------------------------------------------------------------------------------------------
+
+EXPORT_HEADER = [
+    "number",
+    "created_at",
+    "channel",
+    "status",
+    "customer_number",
+    "customer_name",
+    "site",
+    "requested_date",
+    "plant",
+    "currency",
+    "net_total",
+    "tax_total",
+    "gross_total",
+    "external_ref",
+    "erp_system",
+    "erp_order_number",
+    "erp_sync_state",
+]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Spreadsheet formula-injection guard: text starting with = + - @ (or tab/CR) gets a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def export_rows(orders: Iterable[Order]) -> Iterator[list[Any]]:
+    for o in orders:
+        yield [
+            safe_cell(v)
+            for v in (
+                o.number,
+                o.created_at.isoformat(),
+                o.channel,
+                o.status,
+                o.customer.number,
+                o.customer.name,
+                o.site.name if o.site_id else "",
+                o.requested_date.isoformat(),
+                o.plant.code,
+                o.currency,
+                f"{o.net_total:.2f}",
+                f"{o.tax_total:.2f}",
+                f"{o.gross_total:.2f}",
+                o.external_ref,
+                o.erp_system.code if o.erp_system_id else "",
+                o.erp_order_number,
+                o.erp_sync_state,
+            )
+        ]
+
+
+def export_dir(user_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "exports" / str(int(user_id))
+
+
+def export_new_name() -> str:
+    return f"orders-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.csv"
+
+
+def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> Path:
+    """Write the filtered order list to MEDIA_ROOT/exports/<user>/<name> (a `.part` file until done).
+
+    Idempotent: a finished file is left as it is.
+    """
+    from console.selectors import order_export_queryset
+
+    target = export_dir(user_id) / name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_suffix(".csv.part")
+    with open(part, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(EXPORT_HEADER)
+        writer.writerows(export_rows(order_export_queryset(filters).iterator(chunk_size=2000)))
+    os.replace(part, target)
+    return target
