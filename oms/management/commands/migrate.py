@@ -38,6 +38,8 @@ class Command(DjangoMigrate):
     def handle(self, *args, **options):
         unknown = unknown_applied_migrations(connections[options["database"]])
         if unknown:
-            names = ", ".join(f"{app}.{name}" for app, name in unknown[:4]) + (" …" if len(unknown) > 4 else "")
+            names = ", ".join(f"{app}.{name}" for app, name in unknown[:4]) + (
+                " …" if len(unknown) > 4 else ""
+            )
             raise CommandError(OLD_LAYOUT.format(names=names))
         return super().handle(*args, **options)
