@@ -13,10 +13,8 @@ from typing import Any
 from django.utils import timezone
 from PIL import Image
 
-from customers.portal.services import order_callback_request, order_message_post
 from erp_sync import envelope as env
 from erp_sync.asyncapi import load_schema
-from erp_sync.models import OutboxMessage
 from erp_sync.relay import envelope_for
 from fleet.evidence import Evidence
 from fleet.models import Job, JobType, SenderRole
@@ -35,6 +33,7 @@ from fleet.services import (
 )
 from fleet.services.common import driver_actor
 from oms.lib.actors import Actor
+from oms.models import OutboxMessage
 from orders.models import Channel, Order
 from orders.services.lifecycle import (
     Correction,
@@ -45,6 +44,7 @@ from orders.services.lifecycle import (
 )
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import return_approve, return_receive, return_request
+from portal.services import order_callback_request, order_message_post
 from tests.fleet import factories as fleet_factories
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
