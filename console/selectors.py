@@ -1,6 +1,6 @@
 """Reads of the rep and dispatcher console: unified search, customer 360, order page, queues, board.
 
-Every function returns rows with their relations loaded (STYLE rule 2); the views build no queries.
+Every function returns rows with their relations loaded; the views build no queries.
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def customer_360(*, customer: Customer, order_limit: int = 50) -> dict[str, Any]
 # Order page
 # ---------------------------------------------------------------------------------------------
 
-# How the console shows an outbox message's status (DESIGN: pending / sent / acknowledged / failed).
+# How the console shows an outbox message's status (pending / sent / acknowledged / failed).
 SYNC_PENDING, SYNC_SENT, SYNC_ACK, SYNC_FAILED = "pending", "sent", "acknowledged", "failed"
 
 

@@ -1,4 +1,4 @@
-"""The ERP message envelope (API.md "ERP messages"): limits, usability, JSON Schema validation.
+"""The ERP message envelope (docs/erp-integration.md): limits, usability, JSON Schema validation.
 
 Two levels of "bad": an *unusable* message (not a JSON object, no usable id, a limit broken) is
 recorded under a generated id with a truncated copy of what arrived; an *invalid* one (unknown type,

@@ -5,7 +5,7 @@ so a retrying or dead message holds back its own aggregate only. Rows are claime
 `SELECT … FOR UPDATE SKIP LOCKED` and stay locked while their batch is in flight: a worker that
 dies mid-send releases them untouched, and the retry is deduplicated by the ERP through the id.
 
-Outcomes (API.md): accepted/duplicate → sent; rejected or a permanent 4xx → dead; 401/403 → the
+Outcomes (docs/erp-integration.md): accepted/duplicate → sent; rejected or a permanent 4xx → dead; 401/403 → the
 connection pauses with backoff and nothing is parked; anything else → retried with capped
 exponential backoff and jitter (base 1 s, cap 60 s).
 """

@@ -1,4 +1,4 @@
-"""The fleet state machines: tours, jobs and the loading status of a job (DESIGN §3 fleet).
+"""The fleet state machines: tours, jobs and the loading status of a job.
 
 One `ALLOWED_TRANSITIONS` map per status field and one helper each. The helpers work on a row the
 caller has locked (`select_for_update`) inside its transaction; they check the move, change the
@@ -55,7 +55,7 @@ LOADING_TRANSITIONS: dict[str, frozenset[str]] = {
     L.LOADED: frozenset(),
 }
 
-# Backwards compatible single name for the job map (STYLE rule 3).
+# Backwards compatible single name for the job map.
 ALLOWED_TRANSITIONS = JOB_TRANSITIONS
 
 JOB_ACTIVE = frozenset({J.ASSIGNED, J.LOADING, J.LOADED, J.EN_ROUTE, J.ARRIVED, J.UNLOADING})

@@ -1,7 +1,7 @@
 """A beat scheduler that only sends tasks while it holds the database lease `celery-beat`.
 
 Start as many beats as you like: one holds the lease and schedules; the others wait and take over
-within `OMS_BEAT_LEASE_SECONDS` if it dies. Tasks are idempotent on top of that (DESIGN §2).
+within `OMS_BEAT_LEASE_SECONDS` if it dies. Tasks are idempotent on top of that.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Celery app: reliable defaults, the beat schedule in code, request ids carried into tasks.
 
 Celery messages are nudges only: everything that must not be lost is a row in PostgreSQL, and the
-periodic sweeps re-dispatch whatever a lost nudge left behind (DESIGN §2).
+periodic sweeps re-dispatch whatever a lost nudge left behind.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""django-filter FilterSets of the REST API (STYLE rule 2)."""
+"""django-filter FilterSets of the REST API."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The order state machine: one map of allowed transitions and one helper that applies them.
 
-Nothing assigns `Order.status` outside `order_transition` (STYLE rule 3). Callers lock the order
+Nothing assigns `Order.status` outside `order_transition`. Callers lock the order
 (`select_for_update`) in their transaction first; the helper checks, changes, bumps the version and
 writes the timeline event.
 """

@@ -1,4 +1,4 @@
-"""The filters of "My orders" (STYLE rule 2)."""
+"""The filters of "My orders"."""
 
 from __future__ import annotations
 

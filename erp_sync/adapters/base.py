@@ -1,6 +1,6 @@
 """The adapter contract: `send` a batch of envelopes, `pull` a page of inbound messages.
 
-`send` never raises for transport trouble: it classifies the outcome (API.md "Outcomes") so that
+`send` never raises for transport trouble: it classifies the outcome (docs/erp-integration.md, Outcomes) so that
 the relay can decide between delivered, retry, park and pause.
 """
 

@@ -16,14 +16,14 @@ from oms.lib.env import env_str
 # One INFO line per request would drown the logs at 2,000 messages/s; outcomes are in SyncRun rows.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-# API.md: connect and read timeouts default to 5 s and 10 s.
+# docs/erp-integration.md: connect and read timeouts default to 5 s and 10 s.
 CONNECT_TIMEOUT = float(env_str("OMS_ERP_CONNECT_TIMEOUT", "5"))
 READ_TIMEOUT = float(env_str("OMS_ERP_READ_TIMEOUT", "10"))
 TIMEOUT = httpx.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT, write=READ_TIMEOUT, pool=CONNECT_TIMEOUT)
 
 
 def classify_status(status: int) -> str:
-    """HTTP status → results | auth | permanent | transient (API.md "Outcomes")."""
+    """HTTP status → results | auth | permanent | transient (docs/erp-integration.md, Outcomes)."""
     if 200 <= status < 300:
         return "results"
     if status in (401, 403):

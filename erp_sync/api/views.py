@@ -1,4 +1,4 @@
-"""Push webhook: `POST /api/v1/erp/{system}/messages/` signed with X-OMS-Signature (API.md)."""
+"""Push webhook: `POST /api/v1/erp/{system}/messages/` signed with X-OMS-Signature (docs/erp-integration.md)."""
 
 from __future__ import annotations
 

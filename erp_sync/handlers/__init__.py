@@ -35,7 +35,7 @@ BULK_HANDLERS: dict[str, Callable[[list[Context]], list[Context]]] = {
     "order.upsert": orders.order_upsert_bulk,
 }
 
-# The entity a message type is about (API.md): its `entity.type` must be one of these.
+# The entity a message type is about (docs/erp-integration.md): its `entity.type` must be one of these.
 ENTITY_TYPES: dict[str, frozenset[str]] = {
     "master.plant": frozenset({"plant"}),
     "master.truck": frozenset({"truck"}),

@@ -1,4 +1,4 @@
-"""Driver endpoints (shared/API.md "Driver endpoints"). Views parse input, pick the driver's own
+"""Driver endpoints (docs/rest-api.md, driver endpoints). Views parse input, pick the driver's own
 objects through the selectors (another driver's job is a 404) and call one service."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Typed readers for settings that come from the environment (STYLE rule 12)."""
+"""Typed readers for settings that come from the environment."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Idempotent requests: the first response to a key is stored and replayed to every retry.
 
 Used by the REST API (`Idempotency-Key` header) and by the pages (a hidden form token), see
-shared/API.md §Idempotency. The contract in short:
+docs/rest-api.md (Idempotency). The contract in short:
 
 * same key + same request → the stored first response, flagged as replayed;
 * same key + different request → `IdempotencyKeyReused` (422), nothing written;

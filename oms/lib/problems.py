@@ -1,4 +1,4 @@
-"""Every API error as `application/problem+json` (RFC 9457), in the shape of shared/API.md."""
+"""Every API error as `application/problem+json` (RFC 9457), in the shape of docs/rest-api.md."""
 
 from __future__ import annotations
 

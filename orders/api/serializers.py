@@ -1,4 +1,4 @@
-"""Request and response shapes of the kiosk / storefront API (shared/API.md).
+"""Request and response shapes of the kiosk / storefront API (docs/rest-api.md).
 
 Input serializers check the shape of a request (types, limits, 1–100 lines, ≤ 3 decimals, coordinate
 ranges, text lengths) and nothing else: business rules live in the services. Output serializers are

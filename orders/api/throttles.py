@@ -1,4 +1,4 @@
-"""Rate limit of order creation per API client (shared/API.md: default 120 per minute)."""
+"""Rate limit of order creation per API client (docs/rest-api.md: default 120 per minute)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kiosk / storefront endpoints and public tracking (shared/API.md). Views parse, call, answer."""
+"""Kiosk / storefront endpoints and public tracking (docs/rest-api.md). Views parse, call, answer."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Order lifecycle after placement: confirm, hold/release, reject, cancel, correct, call off.
 
-Each function is one transaction that locks the order row first (STYLE rule 4), then checks its
+Each function is one transaction that locks the order row first, then checks its
 guards, changes, writes the timeline and the outbox. They are safe to retry: repeating a finished
 action (confirming a confirmed order with the same ERP number, cancelling a cancelled one) changes
 nothing.

@@ -1,4 +1,4 @@
-"""A real HTTP fake ERP on loopback implementing the `http_json` transport of API.md.
+"""A real HTTP fake ERP on loopback implementing the `http_json` transport of docs/erp-integration.md.
 
 It checks the bearer token and the signature, deduplicates by message id, counts every raw attempt,
 keeps the arrival order per aggregate, serves an inbound feed with opaque cursors, and can be

@@ -1,4 +1,4 @@
-"""Secrets at rest and the operations commands (API.md "Operations CLI")."""
+"""Secrets at rest and the operations commands (docs/operations.md)."""
 
 import json
 from datetime import timedelta

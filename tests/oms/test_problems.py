@@ -1,4 +1,4 @@
-"""Every API error leaves as `application/problem+json` in the shape of shared/API.md §Errors."""
+"""Every API error leaves as `application/problem+json` in the shape of docs/rest-api.md (Errors)."""
 
 import json
 

@@ -19,7 +19,7 @@ ALLOWED = [(a, b) for a, b in MATRIX if b in ALLOWED_TRANSITIONS[a]]
 FORBIDDEN = [(a, b) for a, b in MATRIX if b not in ALLOWED_TRANSITIONS[a]]
 REP = Actor(kind="user", name="rep", channel="phone")
 
-# The design's state machine (DESIGN §3), written out so that a change to the map is a visible diff.
+# The design's state machine, written out so that a change to the map is a visible diff.
 EXPECTED_ALLOWED = {
     ("placed", "confirmed"),
     ("placed", "on_hold"),
