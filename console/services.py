@@ -24,18 +24,24 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
 from erp_sync.services import outbox_replay
-from fleet.models import CallRequest, Message
+from fleet.models import Message
+from fleet.services.comms import (  # noqa: F401 - the console's call-back actions
+    CALL_NOT_IN_PROGRESS,
+    CALL_NOT_OPEN,
+    OUTCOME_REQUIRED,
+    call_request_assign,
+    call_request_done,
+    call_request_start,
+)
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import ErpSyncState, Order
 from orders.services.events import order_event
 from orders.services.lifecycle import lock_order
+from orders.state import erp_sync_state_move
 
 NOT_DEAD = "Only a dead ERP message can be resent."
-OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
-CALL_NOT_OPEN = "This call-back is not open any more."
-CALL_NOT_IN_PROGRESS = "Only a call-back in progress can be closed."
 EMAIL_REQUIRED = "Enter a valid email address."
 
 # ---------------------------------------------------------------------------------------------
@@ -62,9 +68,8 @@ def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
     count = outbox_replay(ids=[str(message.pk)])
     if count:
         # The relay only moves orders from pending to sent; a replayed order must be pending again.
-        Order.objects.filter(pk=order.pk, erp_sync_state=ErpSyncState.FAILED).update(
-            erp_sync_state=ErpSyncState.PENDING
-        )
+        if order.erp_sync_state == ErpSyncState.FAILED:
+            erp_sync_state_move(ErpSyncState.PENDING, order=order)
         order_event(
             order,
             "erp.resend_requested",
@@ -78,57 +83,6 @@ def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
 # ---------------------------------------------------------------------------------------------
 # Call-backs
 # ---------------------------------------------------------------------------------------------
-
-
-def _call_event(call: CallRequest, type_: str, actor: Actor, **data: Any) -> None:
-    if call.order_id is None:
-        return
-    order = lock_order(call.order)
-    order_event(order, type_, actor=actor, visible=False, data={"id": str(call.public_id), **data})
-
-
-@transaction.atomic
-def call_request_assign(*, call: CallRequest, user, actor: Actor) -> CallRequest:
-    """Take an open call-back (or hand it to `user`); it stays open until started."""
-    updated = CallRequest.objects.filter(
-        pk=call.pk, status__in=[CallRequest.Status.OPEN, CallRequest.Status.IN_PROGRESS]
-    ).update(assigned_to=user)
-    if not updated:
-        raise InvalidTransition(CALL_NOT_OPEN)
-    call.refresh_from_db()
-    _call_event(call, "call_request.assigned", actor, assigned_to=user.get_username())
-    return call
-
-
-@transaction.atomic
-def call_request_start(*, call: CallRequest, actor: Actor) -> CallRequest:
-    """open → in_progress (the rep is calling); assigns it to the rep when nobody has it."""
-    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.OPEN).update(
-        status=CallRequest.Status.IN_PROGRESS
-    )
-    if not updated:
-        raise InvalidTransition(CALL_NOT_OPEN)
-    if actor.user is not None:
-        CallRequest.objects.filter(pk=call.pk, assigned_to__isnull=True).update(assigned_to=actor.user)
-    call.refresh_from_db()
-    _call_event(call, "call_request.started", actor)
-    return call
-
-
-@transaction.atomic
-def call_request_done(*, call: CallRequest, outcome: str, actor: Actor) -> CallRequest:
-    """in_progress → done with the outcome of the call."""
-    outcome = (outcome or "").strip()
-    if not outcome or len(outcome) > 200:
-        raise ValidationError(OUTCOME_REQUIRED, errors={"outcome": [OUTCOME_REQUIRED]})
-    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.IN_PROGRESS).update(
-        status=CallRequest.Status.DONE, outcome=outcome, closed_at=timezone.now()
-    )
-    if not updated:
-        raise InvalidTransition(CALL_NOT_IN_PROGRESS)
-    call.refresh_from_db()
-    _call_event(call, "call_request.done", actor, outcome=outcome)
-    return call
 
 
 # ---------------------------------------------------------------------------------------------

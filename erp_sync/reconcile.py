@@ -23,6 +23,7 @@ from oms.models import ErpSystem, JobSlot, OutboxMessage, OutboxStatus
 def erp_reconcile(*, system: ErpSystem | None = None, days: int = 2) -> dict:
     from erp_sync.inbound import inbox_apply_pending
     from orders.models import ErpSyncState, Order, OrderStatus
+    from orders.state import erp_sync_state_move
 
     started = timezone.now()
     since = started - timedelta(days=days)
@@ -35,21 +36,15 @@ def erp_reconcile(*, system: ErpSystem | None = None, days: int = 2) -> dict:
         orders = Order.objects.filter(created_at__gte=since).filter(Exists(messages.filter(system=erp)))
         dead = messages.filter(status=OutboxStatus.DEAD)
         unsent = messages.exclude(status=OutboxStatus.SENT)
-        counts["marked_failed"] = (
-            orders.filter(Exists(dead))
-            .exclude(erp_sync_state=ErpSyncState.FAILED)
-            .update(erp_sync_state=ErpSyncState.FAILED)
+        counts["marked_failed"] = erp_sync_state_move(ErpSyncState.FAILED, orders=orders.filter(Exists(dead)))
+        counts["marked_pending"] = erp_sync_state_move(
+            ErpSyncState.PENDING, orders=orders.filter(Exists(unsent)).exclude(Exists(dead))
         )
-        counts["marked_pending"] = (
-            orders.filter(Exists(unsent))
-            .exclude(Exists(dead))
-            .exclude(erp_sync_state=ErpSyncState.PENDING)
-            .update(erp_sync_state=ErpSyncState.PENDING)
-        )
-        counts["marked_sent"] = (
-            orders.exclude(Exists(unsent))
-            .filter(erp_sync_state__in=[ErpSyncState.PENDING, ErpSyncState.FAILED, ErpSyncState.NONE])
-            .update(erp_sync_state=ErpSyncState.SENT)
+        counts["marked_sent"] = erp_sync_state_move(
+            ErpSyncState.SENT,
+            orders=orders.exclude(Exists(unsent)).filter(
+                erp_sync_state__in=[ErpSyncState.PENDING, ErpSyncState.FAILED, ErpSyncState.NONE]
+            ),
         )
         counts["unacknowledged"] = orders.filter(
             erp_sync_state=ErpSyncState.SENT,

@@ -51,6 +51,7 @@ from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, Fulfilment, Order, OrderLine
 from orders.models import OrderStatus as OS
 from orders.services.fulfilment import order_job_timeline, order_mark_scheduled
+from orders.state import CALL_OFF_TRANSITIONS
 
 TRUCK_BUSY = "The truck is on another tour in an overlapping window."
 DRIVER_BUSY = "The driver is on another tour in an overlapping window."
@@ -203,9 +204,7 @@ def order_split_into_jobs(
         for load in loads
     ]
     if order.on_call:
-        CallOff.objects.filter(order=order, status=CallOff.Status.OPEN).update(
-            status=CallOff.Status.SCHEDULED
-        )
+        CALL_OFF_TRANSITIONS.update(CallOff.objects.filter(order=order), CallOff.Status.SCHEDULED)
     order_job_timeline(
         order=order,
         type="order.jobs_planned",

@@ -10,6 +10,7 @@ from oms.lib.actors import Actor
 from oms.lib.bulk import insert_one
 from oms.outbox import outbox_enqueue
 from orders.models import ErpSyncState, Order, OrderEvent
+from orders.state import erp_sync_state_move
 
 
 def order_event(
@@ -34,9 +35,7 @@ def order_event(
             plant=order.plant,
             system=order.erp_system,
         )
-        if order.erp_sync_state != ErpSyncState.PENDING:
-            Order.objects.filter(pk=order.pk).update(erp_sync_state=ErpSyncState.PENDING)
-            order.erp_sync_state = ErpSyncState.PENDING
+        erp_sync_state_move(ErpSyncState.PENDING, order=order)
     event = OrderEvent(
         order=order,
         at=timezone.now(),

@@ -23,7 +23,7 @@ from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, Ord
 from orders.payloads import item_positions, money, qty
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
-from orders.state import RESUMABLE, order_transition
+from orders.state import RESUMABLE, erp_sync_state_move, order_transition
 
 S = OrderStatus
 REASON_REQUIRED = gettext_noop("A reason is required (at most 200 characters).")
@@ -70,10 +70,8 @@ def order_confirm(*, order: Order, erp_order_number: str, actor: Actor) -> Order
         # Without this the release would go back to `placed` and wait for an ack that already came.
         order.status_before = S.CONFIRMED
         changed.append("status_before")
-    if order.erp_sync_state != ErpSyncState.ACKNOWLEDGED:
-        order.erp_sync_state = ErpSyncState.ACKNOWLEDGED
-        changed.append("erp_sync_state")
-    if changed:
+    acknowledged = erp_sync_state_move(ErpSyncState.ACKNOWLEDGED, order=order)
+    if changed or acknowledged:
         order_bump(order, *changed)
         order_event(order, "erp.acknowledged", actor=actor, data={"erp_order": order.erp_order_number})
     if order.status == S.PLACED:

@@ -18,19 +18,12 @@ from orders.payloads import qty
 from orders.services.events import order_event
 from orders.services.lifecycle import _locked_lines, _reason, lock_order, order_item_positions_message
 from orders.services.placement import is_quantity
+from orders.state import RETURN_TRANSITIONS
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 RETURN_TOO_MUCH = gettext_noop(
     "You can return at most the delivered quantity not already returned or requested."
 )
-RETURN_TRANSITIONS = {
-    ReturnStatus.REQUESTED: {ReturnStatus.APPROVED, ReturnStatus.REJECTED},
-    ReturnStatus.APPROVED: {ReturnStatus.PICKUP_SCHEDULED, ReturnStatus.RECEIVED},
-    ReturnStatus.PICKUP_SCHEDULED: {ReturnStatus.RECEIVED},
-    ReturnStatus.RECEIVED: {ReturnStatus.CLOSED},
-    ReturnStatus.REJECTED: set(),
-    ReturnStatus.CLOSED: set(),
-}
 
 
 def _lock_return(ret: ReturnRequest) -> ReturnRequest:
@@ -38,8 +31,7 @@ def _lock_return(ret: ReturnRequest) -> ReturnRequest:
 
 
 def _move(ret: ReturnRequest, to: str, *, actor: Actor, note: str = "") -> None:
-    if to not in RETURN_TRANSITIONS[ret.status]:
-        raise InvalidTransition(f"A {ret.status} return cannot become {to}.")
+    RETURN_TRANSITIONS.check(ret.status, to)
     before = ret.status
     ret.status = to
     ret.updated_at = timezone.now()

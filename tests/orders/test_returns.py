@@ -196,7 +196,7 @@ def test_reject_needs_a_note_and_a_decided_return_cannot_be_decided_again(delive
     with pytest.raises(InvalidTransition) as raised:
         return_reject(ret=ret, actor=REP, note="Changed my mind")
 
-    assert raised.value.detail == "A approved return cannot become rejected."
+    assert raised.value.detail == "A return cannot go from approved to rejected."
     assert snapshot(delivered) == before
 
 
