@@ -19,6 +19,7 @@ from oms.lib.actors import Actor
 from oms.lib.transitions import Transitions
 from orders.models import CallOff, ErpSyncState, Order, OrderEvent, ReturnStatus
 from orders.models import OrderStatus as S
+from orders.timeline import event_write
 
 ALLOWED_TRANSITIONS = Transitions(
     "order",
@@ -113,15 +114,13 @@ def order_transition(
         order.status_before = from_status
         fields.append("status_before")
     order.save(update_fields=fields)
-    return OrderEvent.objects.create(
-        order=order,
-        at=now,
-        type=event_type,
-        actor_kind=actor.kind,
-        actor=actor.name,
-        channel=actor.channel,
+    return event_write(
+        order,
+        event_type,
+        actor=actor,
         data={"from": from_status, "to": to_status, **(data or {})},
-        visible_to_customer=visible,
+        visible=visible,
+        at=now,
     )
 
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from catalog.services import stock_consume
 from oms.lib.actors import Actor
@@ -47,17 +46,7 @@ def order_job_timeline(
     *, order: Order, type: str, actor: Actor, data: dict[str, Any], message=None, visible: bool = True
 ) -> OrderEvent:
     """A fleet event on the order timeline (no status change). `message`: the job's outbox row."""
-    return OrderEvent.objects.create(
-        order=order,
-        at=timezone.now(),
-        type=type,
-        actor_kind=actor.kind,
-        actor=actor.name,
-        channel=actor.channel,
-        data=data,
-        visible_to_customer=visible,
-        outbox_message=message,
-    )
+    return order_event(order, type, actor=actor, data=data, visible=visible, message=message)
 
 
 def _advance(order: Order, targets: Iterable[str], *, actor: Actor, data: dict[str, Any]) -> None:
