@@ -42,9 +42,11 @@ def driver_today(driver: Driver) -> Date:
 
 
 def _jobs_prefetch() -> Prefetch:
+    """The jobs a driver works on: a cancelled job is off the tour (the driver was told)."""
     return Prefetch(
         "jobs",
-        queryset=Job.objects.select_related("order__site", "plant")
+        queryset=Job.objects.exclude(status=JobStatus.CANCELLED)
+        .select_related("order__site", "plant")
         .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
         .order_by("sequence", "pk"),
     )

@@ -348,10 +348,26 @@ def job_create_homerun(
 
 
 def _job_cancel_locked(*, order: Order | None, job: Job, actor: Actor, reason: str) -> Job:
-    job_transition(job, JobStatus.CANCELLED, actor=actor, note=reason[:2000], data={"reason": reason})
+    """Cancel a locked job: off its driver's tour, `job.cancelled` to the ERP, on the order timeline."""
+    event = job_transition(job, JobStatus.CANCELLED, actor=actor, note=reason[:2000], data={"reason": reason})
+    message = job_outbox(
+        job,
+        "job.cancelled",
+        {
+            "ticket": job.ticket,
+            "order": order.number if order is not None else None,
+            "tour": job.tour.number if job.tour_id else None,
+            "reason": reason,
+            "at": event.at.isoformat(),
+        },
+    )
     if order is not None:
         order_job_timeline(
-            order=order, type="job.cancelled", actor=actor, data={"ticket": job.ticket, "reason": reason}
+            order=order,
+            type="job.cancelled",
+            actor=actor,
+            data={"ticket": job.ticket, "reason": reason},
+            message=message,
         )
     return job
 

@@ -21,6 +21,7 @@ from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
 from orders.payloads import item_positions, money, qty
+from orders.ports import fulfilment
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
 from orders.state import RESUMABLE, erp_sync_state_move, order_transition
@@ -29,6 +30,7 @@ S = OrderStatus
 REASON_REQUIRED = gettext_noop("A reason is required (at most 200 characters).")
 NOT_ON_CALL = gettext_noop("Only on-call orders can be called off.")
 CALL_OFF_TOO_MUCH = gettext_noop("The call-off exceeds the quantity not yet released.")
+NO_CANCELLATION_REQUEST = "There is no cancellation request to reject."
 CANCEL_AT_ONCE_FROM = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED})
 CORRECTABLE = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED, S.IN_DELIVERY, S.PARTIALLY_DELIVERED})
 
@@ -131,7 +133,12 @@ def _cancel_payload(order: Order, reason: str, returned: list[dict] | None = Non
     }
 
 
-def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor) -> None:
+def _cancel_now(
+    order: Order, lines: list[OrderLine], reason: str, actor: Actor, returned: list[dict] | None = None
+) -> None:
+    """The one end of every cancellation: the order's loads cancelled (drivers told, off their
+    tours), the order cancelled, its stock released, `order.cancelled` to the ERP."""
+    fulfilment().loads_cancel(order=order, actor=actor, reason=reason)
     order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
     _release_all(order, lines)
     order_event(
@@ -141,7 +148,7 @@ def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor)
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=_cancel_payload(order, reason, returned),
     )
 
 
@@ -220,19 +227,43 @@ def order_cancel(
     stock_lock(plant_id=order.plant_id, product_ids=[line.product_id for line in lines if line.stocked])
     stock_consume(plant_id=order.plant_id, items=lost)
     OrderLine.objects.bulk_update(lines, ["returned", "allocated"])
-    order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
-    _release_all(order, lines)
     returned_payload = [{"position": pos, "quantity": qty(q)} for pos, q in sorted(returned.items()) if q > 0]
-    order_event(
-        order,
-        "erp.cancel_sent",
-        actor=actor,
-        visible=False,
-        data={"reason": reason},
-        outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason, returned_payload),
-    )
+    _cancel_now(order, lines, reason, actor, returned_payload)
     return order
+
+
+@transaction.atomic
+def order_cancel_by_erp(*, order: Order, reason: str, actor: Actor) -> Order:
+    """The ERP orders the cancellation (`task.cancellation` without a ticket). It needs no rep while no
+    load of the order is on the road: loads still at the plant are cancelled and what they carried
+    counts as back at the plant. With a load on the road the order waits in `cancellation_requested`
+    for a rep (or the ERP's `order.cancel_decision`), who knows what came back."""
+    order = order_cancel_request(order=order, reason=reason, actor=actor)
+    if order.status != S.CANCELLATION_REQUESTED or fulfilment().loads_on_the_road(order=order):
+        return order
+    in_truck = {
+        line.position: max(line.loaded - line.delivered, ZERO_QTY)
+        for line in OrderLine.objects.filter(order=order)
+    }
+    return order_cancel(
+        order=order, reason=reason, actor=actor, returned={p: q for p, q in in_truck.items() if q > 0}
+    )
+
+
+@transaction.atomic
+def order_cancel_decide(
+    *, order: Order, accepted: bool, reason: str, actor: Actor, returned: dict[int, Decimal] | None = None
+) -> Order:
+    """Decide a pending cancellation request (a rep, or the ERP's `order.cancel_decision`)."""
+    order = lock_order(order)
+    if order.status != S.CANCELLATION_REQUESTED:
+        raise InvalidTransition(
+            NO_CANCELLATION_REQUEST,
+            extra={"from": order.status, "to": S.CANCELLED if accepted else "resumed"},
+        )
+    if accepted:
+        return order_cancel(order=order, reason=reason, actor=actor, returned=returned)
+    return order_cancel_reject(order=order, reason=reason, actor=actor)
 
 
 @transaction.atomic
@@ -241,7 +272,7 @@ def order_cancel_reject(*, order: Order, reason: str, actor: Actor) -> Order:
     order = lock_order(order)
     reason = _reason(reason)
     if order.status != S.CANCELLATION_REQUESTED:
-        raise InvalidTransition("There is no cancellation request to reject.")
+        raise InvalidTransition(NO_CANCELLATION_REQUEST)
     back_to = order.status_before if order.status_before in RESUMABLE else S.CONFIRMED
     order_transition(order, back_to, actor=actor, data={"reason": reason}, event_type="order.cancel_rejected")
     return order
