@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer, CustomerEvent, PortalAccess, Site
 from customers.services import normalize_phone
+from fleet import selectors as fleet_selectors
 from fleet.models import (
     CallRequest,
     Driver,
@@ -498,18 +499,6 @@ def dispatch_board(*, date: Date, plant_id: int | None = None, now: datetime | N
     drivers_qs = Driver.objects.filter(active=True).select_related("plant").order_by("code")
     if plant_id:
         drivers_qs = drivers_qs.filter(plant_id=plant_id)
-    orders_to_plan = (
-        Order.objects.filter(
-            requested_date__lte=date,
-            status__in=[OrderStatus.PLACED, OrderStatus.CONFIRMED],
-            fulfilment="delivery",
-        )
-        .exclude(Exists(Job.objects.filter(order=OuterRef("pk")).exclude(status=JobStatus.CANCELLED)))
-        .select_related("customer", "plant")
-        .order_by("requested_date", "window_from", "pk")
-    )
-    if plant_id:
-        orders_to_plan = orders_to_plan.filter(plant_id=plant_id)
     return {
         "date": date,
         "plants": list(plants.values()),
@@ -517,7 +506,7 @@ def dispatch_board(*, date: Date, plant_id: int | None = None, now: datetime | N
         "unassigned": unassigned,
         "trucks": trucks,
         "drivers": list(drivers_qs),
-        "orders_to_plan": list(orders_to_plan[:50]),
+        "orders_to_plan": fleet_selectors.orders_to_plan(date=date, plant_id=plant_id),
         "late_count": sum(t.late_jobs for t in tours) + sum(j.late for j in unassigned),
     }
 

@@ -52,6 +52,8 @@ OUTBOUND_TYPES = frozenset(
         "order.cancel_requested",
         "order.cancelled",
         "job.cancelled",
+        "order.pacing",
+        "return.received",
         "delivery.failed",
         "order.correction",
         "return.requested",

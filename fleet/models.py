@@ -172,6 +172,10 @@ class Job(models.Model):
     confirmed_at = models.DateTimeField(null=True, blank=True)
     failure_reason = models.CharField(max_length=20, choices=FailureReason.choices, blank=True, default="")
     failure_note = models.CharField(max_length=200, blank=True, default="")
+    # The return request a return pickup serves.
+    return_request = models.ForeignKey(
+        "orders.ReturnRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="pickups"
+    )
     # The failed load this one delivers again (the dispatcher's redelivery).
     redelivery_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="redelivery"
@@ -384,3 +388,25 @@ class CallRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reason[:30]}"
+
+
+class DeliveryAmendment(models.Model):
+    """A later change of a delivered quantity. The EPOD stays as signed; this row says what changed,
+    why, who and when, and links the EPOD it amends (if the load had one)."""
+
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="amendments")
+    epod = models.ForeignKey(
+        ProofOfDelivery, null=True, blank=True, on_delete=models.PROTECT, related_name="amendments"
+    )
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="+")
+    old = models.DecimalField(**QTY)
+    new = models.DecimalField(**QTY)
+    reason = models.CharField(max_length=200)
+    by = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.old} → {self.new}"

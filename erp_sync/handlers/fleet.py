@@ -101,6 +101,7 @@ def task_return(ctx: Context):
         order=order_by_key(ctx, data["order"]),
         lines=_lines(data["lines"]),
         reason=data["reason"],
+        return_number=data.get("return"),
     )
 
 

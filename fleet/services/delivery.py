@@ -11,6 +11,9 @@ Signatures (all on a job and order the caller locked, inside its transaction, ex
 - `job_failed_locked(*, order, job, actor, at, reason, note, returned)` — the reason code (a
   `FailureReason`) and the quantity that came back; the load is no longer on its way (`OrderLine.loaded`
   goes down), so its quantity is open for planning again; `delivery.failed` to the ERP.
+- `delivery_amend(*, job, position, delivered, reason, actor) -> DeliveryAmendment` — a delivered
+  quantity corrected after the EPOD (which stays as signed): amendment row, order line, timeline
+  (visible to the customer), `order.correction` with field `delivered` to the ERP.
 - `job_redeliver(*, job, actor, planned_at=None) -> Job` — a new load with the failed load's lines,
   linked to it (`redelivery_of`), waiting for a dispatcher.
 """
@@ -26,19 +29,23 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from fleet.models import FailureReason, Job, JobLine, JobStatus, JobType
+from fleet.models import DeliveryAmendment, FailureReason, Job, JobLine, JobStatus, JobType, ProofOfDelivery
 from fleet.services.common import job_outbox, lock_job, lock_order
 from fleet.services.dispatch import job_create
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, Order, OrderLine
 from orders.payloads import qty
-from orders.services.fulfilment import order_job_timeline, order_record_delivery
+from orders.services.fulfilment import order_delivery_amend, order_job_timeline, order_record_delivery
 
 FAILURE_REASON_INVALID = "Give one of the failure reasons: " + ", ".join(FailureReason.values) + "."
 RETURNED_INVALID = "The returned quantity must be between 0 and what was loaded."
 NOT_FAILED = "Only a failed load can be delivered again."
 ALREADY_REDELIVERED = "This load is already being delivered again."
+AMEND_REASON = "A reason is required (at most 200 characters)."
+NOT_DELIVERED = "Only the quantity of a delivered load can be amended."
+UNKNOWN_POSITION = "This load has no line at that position."
+AMEND_SAME = "The delivered quantity is already this."
 
 
 def delivery_confirm_locked(
@@ -199,3 +206,52 @@ def job_redeliver(*, job: Job, actor: Actor, planned_at: datetime | None = None)
         data={"ticket": again.ticket, "failed": job.ticket},
     )
     return again
+
+
+@transaction.atomic
+def delivery_amend(
+    *, job: Job, position: int, delivered: Decimal, reason: str, actor: Actor
+) -> DeliveryAmendment:
+    """Amend the delivered quantity of one line of a delivered load. The EPOD stays untouched; the
+    amendment (reason, who, when) links to it, the order line follows, the ERP gets a correction."""
+    order = lock_order(job.order_id)
+    job = lock_job(job.pk)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 200:
+        raise ValidationError(AMEND_REASON, errors={"reason": [AMEND_REASON]})
+    if job.status != JobStatus.DELIVERED or job.confirmed_at is None or order is None:
+        raise InvalidTransition(NOT_DELIVERED, extra={"from": job.status, "to": "amended"})
+    line = job.lines.select_related("order_line").filter(order_line__position=position).first()
+    if line is None:
+        raise ValidationError(UNKNOWN_POSITION, errors={"position": [UNKNOWN_POSITION]})
+    most = line.loaded or line.planned
+    if delivered < 0 or delivered + line.returned > most or delivered.as_tuple().exponent < -3:
+        message = f"The delivered quantity must be between 0 and {qty(most - line.returned)}."
+        raise ValidationError(message, errors={"delivered": [message]})
+    if delivered == line.delivered:
+        raise InvalidTransition(AMEND_SAME)
+    epod = ProofOfDelivery.objects.filter(job=job).first()
+    old = line.delivered
+    line.delivered = delivered
+    line.save(update_fields=["delivered"])
+    amendment = DeliveryAmendment.objects.create(
+        job=job,
+        epod=epod,
+        order_line=line.order_line,
+        old=old,
+        new=delivered,
+        reason=reason,
+        by=actor.name or actor.kind,
+        at=timezone.now(),
+    )
+    order_delivery_amend(
+        order=order,
+        line=line.order_line,
+        old=old,
+        new=delivered,
+        reason=reason,
+        actor=actor,
+        ticket=job.ticket,
+        epod_sha256=epod.sha256 if epod is not None else None,
+    )
+    return amendment

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -57,6 +57,7 @@ TRUCK_BUSY = "The truck is on another tour in an overlapping window."
 DRIVER_BUSY = "The driver is on another tour in an overlapping window."
 OVER_CAPACITY = "The load exceeds the truck's capacity."
 NOTHING_TO_PLAN = "Nothing is left to plan for this order."
+LOADS_PAUSED = "The customer paused the remaining loads of this order."
 TOUR_CLOSED = "The tour is no longer open for jobs."
 TOUR_NO_DRIVER = "The tour has no driver."
 
@@ -175,6 +176,8 @@ def order_split_into_jobs(
     order = lock_order(order.pk)
     if order.status not in PLANNABLE_ORDER or order.fulfilment != Fulfilment.DELIVERY:
         raise InvalidTransition(f"An order in status {order.status} cannot be planned.")
+    if order.loads_paused:
+        raise InvalidTransition(LOADS_PAUSED)
     lines = list(OrderLine.objects.select_for_update().filter(order=order).order_by("pk"))
     planned = dict(
         JobLine.objects.filter(order_line__order=order)
@@ -199,9 +202,16 @@ def order_split_into_jobs(
     loads = split_into_loads(open_quantities, capacity)
     if not loads:
         raise InvalidTransition(NOTHING_TO_PLAN)
+    spacing = timedelta(minutes=order.load_spacing_minutes or 0)
     jobs = [
-        job_create(plant=order.plant, actor=actor, order=order, lines=load, planned_at=planned_at)
-        for load in loads
+        job_create(
+            plant=order.plant,
+            actor=actor,
+            order=order,
+            lines=load,
+            planned_at=planned_at + index * spacing if planned_at is not None else None,
+        )
+        for index, load in enumerate(loads)
     ]
     if order.on_call:
         CALL_OFF_TRANSITIONS.update(CallOff.objects.filter(order=order), CallOff.Status.SCHEDULED)

@@ -41,6 +41,7 @@ from fleet.models import (
 from fleet.services.common import iso, job_outbox, job_site, lock_job, lock_order, lock_tour, tour_outbox
 from fleet.services.delivery import delivery_confirm_as_loaded, failure_validate, job_failed_locked
 from fleet.services.dispatch import _homerun_locked
+from fleet.services.returns import return_pickup_complete_locked
 from fleet.state import (
     JOB_TERMINAL,
     LOADING_TRANSITIONS,
@@ -50,7 +51,7 @@ from fleet.state import (
     tour_transition,
 )
 from oms.lib.actors import Actor
-from orders.models import Order
+from orders.models import Order, ReturnStatus
 from orders.services.fulfilment import order_job_timeline, order_loading_started, order_record_loaded
 
 J = JobStatus
@@ -136,6 +137,9 @@ def _apply_locked(
             order_job_timeline(order=order, type="job.en_route", actor=actor, data=data, message=message)
     elif status == J.DELIVERED and job.type == JobType.DELIVERY and order is not None:
         delivery_confirm_as_loaded(order=order, job=job, actor=actor, at=at)
+    elif status == J.DELIVERED and job.type == JobType.RETURN_PICKUP and job.return_request_id:
+        if job.return_request.status == ReturnStatus.PICKUP_SCHEDULED:
+            return_pickup_complete_locked(job=job, actor=actor)
     elif status == J.FAILED:
         job_failed_locked(
             order=order, job=job, actor=actor, at=at, reason=reason, note=note, returned=returned

@@ -132,3 +132,49 @@ def order_record_delivery(
         else:
             _advance(order, (*_TOWARDS_DELIVERY, target), actor=actor, data={"ticket": ticket})
     return event
+
+
+def order_delivery_amend(
+    *,
+    order: Order,
+    line: OrderLine,
+    old: Decimal,
+    new: Decimal,
+    reason: str,
+    actor: Actor,
+    ticket: str,
+    epod_sha256: str | None,
+) -> OrderEvent:
+    """A delivered quantity of one load changed from `old` to `new` after the fact (the fleet checked
+    it): the order line follows, the customer sees it, and the ERP gets `order.correction` with field
+    `delivered`. Stock on hand is the ERP's (its next `stock.level`); allocations do not change."""
+    OrderLine.objects.filter(pk=line.pk).update(delivered=Greatest(F("delivered") + (new - old), ZERO_QTY))
+    order_bump(order)
+    change = {
+        "position": line.position,
+        "field": "delivered",
+        "old": f"{old:.3f}",
+        "new": f"{new:.3f}",
+        "reason": reason,
+    }
+    event = order_event(
+        order,
+        "delivery.amended",
+        actor=actor,
+        data={"ticket": ticket, **change},
+        outbox_type="order.correction",
+        outbox_payload={
+            "order": order.number,
+            "erp_order": order.erp_order_number or None,
+            "ticket": ticket,
+            "epod_sha256": epod_sha256,
+            "lines": [change],
+        },
+    )
+    fresh = list(OrderLine.objects.filter(order=order))
+    complete = all(item.delivered >= item.quantity - item.cancelled for item in fresh)
+    if order.status == S.DELIVERED and not complete and can_transition(order, S.PARTIALLY_DELIVERED):
+        order_transition(order, S.PARTIALLY_DELIVERED, actor=actor, data={"ticket": ticket})
+    elif order.status == S.PARTIALLY_DELIVERED and complete:
+        order_transition(order, S.DELIVERED, actor=actor, data={"ticket": ticket})
+    return event

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from catalog.services import stock_allocate, stock_consume, stock_lock, stock_release
-from oms.exceptions import InvalidTransition, ValidationError
+from oms.exceptions import CallOffExceedsRemaining, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
 from orders.payloads import item_positions, money, qty
@@ -386,14 +386,21 @@ def order_call_off(
         }
     )
     errors = {}
+    too_much = {}
     for position, quantity in wanted.items():
         line = by_position.get(position)
         if line is None or not is_quantity(quantity):
             errors[str(position)] = ["Give a positive quantity of an existing line."]
-        elif line.released + quantity > line.quantity:
-            errors[str(position)] = [CALL_OFF_TOO_MUCH]
-    if errors or not wanted:
-        raise ValidationError(CALL_OFF_TOO_MUCH, errors={"lines": errors or {"": [CALL_OFF_TOO_MUCH]}})
+        elif line.released + quantity > line.quantity - line.cancelled:
+            too_much[str(position)] = [CALL_OFF_TOO_MUCH]
+    if errors:
+        raise ValidationError(CALL_OFF_TOO_MUCH, errors={"lines": {**too_much, **errors}})
+    if too_much or not wanted:
+        raise CallOffExceedsRemaining(
+            CALL_OFF_TOO_MUCH,
+            errors={"lines": too_much or {"": [CALL_OFF_TOO_MUCH]}},
+            extra={"remaining": call_off_remaining(order_lines)},
+        )
     for position, quantity in wanted.items():
         by_position[position].released += quantity
     OrderLine.objects.bulk_update(order_lines, ["released"])
@@ -429,6 +436,90 @@ def order_call_off(
         },
     )
     return call_off
+
+
+def call_off_remaining(lines: list[OrderLine]) -> list[dict]:
+    """Per line position, what an on-call order has left to call off."""
+    return [
+        {
+            "position": line.position,
+            "remaining": qty(max(line.quantity - line.cancelled - line.released, ZERO_QTY)),
+        }
+        for line in sorted(lines, key=lambda line: line.position)
+    ]
+
+
+PACEABLE = frozenset({S.PLACED, S.CONFIRMED, S.SCHEDULED, S.IN_DELIVERY, S.PARTIALLY_DELIVERED})
+ALREADY_PAUSED = gettext_noop("The remaining loads are already paused.")
+NOT_PAUSED = gettext_noop("The remaining loads are not paused.")
+SPACING_INVALID = gettext_noop("Give the minutes between loads (0 to 600).")
+
+
+def _pacing_event(order: Order, type_: str, *, actor: Actor, data: dict) -> None:
+    order_bump(order, "loads_paused", "load_spacing_minutes")
+    order_event(
+        order,
+        type_,
+        actor=actor,
+        data=data,
+        outbox_type="order.pacing",
+        outbox_payload={
+            "order": order.number,
+            "erp_order": order.erp_order_number or None,
+            "paused": order.loads_paused,
+            "spacing_minutes": order.load_spacing_minutes,
+            "reason": data.get("reason", ""),
+        },
+    )
+
+
+def _check_spacing(spacing_minutes: int | None) -> None:
+    if spacing_minutes is not None and not (0 <= spacing_minutes <= 600):
+        raise ValidationError(SPACING_INVALID, errors={"spacing_minutes": [SPACING_INVALID]})
+
+
+@transaction.atomic
+def order_loads_pause(*, order: Order, actor: Actor, reason: str = "") -> Order:
+    """Hold the loads not yet planned (a pour stops: rain, the pump, the site). Dispatch plans none
+    of them until they are resumed; loads already on a tour are not touched."""
+    order = lock_order(order)
+    if order.fulfilment != "delivery" or order.status not in PACEABLE:
+        raise InvalidTransition(f"The loads of a {order.status} order cannot be paused.")
+    if order.loads_paused:
+        raise InvalidTransition(ALREADY_PAUSED)
+    order.loads_paused = True
+    _pacing_event(order, "order.loads_paused", actor=actor, data={"reason": (reason or "")[:200]})
+    return order
+
+
+@transaction.atomic
+def order_loads_resume(*, order: Order, actor: Actor, spacing_minutes: int | None = None) -> Order:
+    """Release paused loads again, optionally with a new spacing between loads."""
+    _check_spacing(spacing_minutes)
+    order = lock_order(order)
+    if not order.loads_paused:
+        raise InvalidTransition(NOT_PAUSED)
+    order.loads_paused = False
+    if spacing_minutes is not None:
+        order.load_spacing_minutes = spacing_minutes or None
+    _pacing_event(
+        order, "order.loads_resumed", actor=actor, data={"spacing_minutes": order.load_spacing_minutes}
+    )
+    return order
+
+
+@transaction.atomic
+def order_load_spacing_set(*, order: Order, actor: Actor, spacing_minutes: int | None) -> Order:
+    """Minutes between the planned times of successive loads (none: as dispatch sees fit)."""
+    _check_spacing(spacing_minutes)
+    order = lock_order(order)
+    if order.fulfilment != "delivery" or order.status not in PACEABLE:
+        raise InvalidTransition(f"The loads of a {order.status} order cannot be paced.")
+    order.load_spacing_minutes = spacing_minutes or None
+    _pacing_event(
+        order, "order.load_spacing", actor=actor, data={"spacing_minutes": order.load_spacing_minutes}
+    )
+    return order
 
 
 def order_item_positions_message(order: Order, *, actor: Actor, lines: list[OrderLine] | None = None) -> None:

@@ -41,6 +41,7 @@ from orders.services.lifecycle import (
     order_cancel,
     order_cancel_request,
     order_correct,
+    order_loads_pause,
 )
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import return_approve, return_receive, return_request
@@ -219,6 +220,7 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
         window_to=time(10, 0),
     )
     order_call_off(order=on_call, actor=world.actor, lines={1: Decimal("2")}, note="Next truck please")
+    order_loads_pause(order=on_call, actor=world.actor, reason="Rain")
 
     seen: dict[str, int] = {}
     for message in OutboxMessage.objects.order_by("created_at", "sequence"):
