@@ -1,5 +1,6 @@
-"""Console writes the domain apps do not offer (yet): call-back handling, message read state, ERP
-resend with a timeline entry, portal invites and order exports.
+"""Console writes the domain apps do not offer (yet): the admin history of console actions, call-back
+handling, message read state and replies, ERP resend with a timeline entry, portal invites and order
+exports.
 
 Each is one transaction: lock (or conditional update) → check → change → timeline event.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
@@ -25,6 +27,7 @@ from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
 from erp_sync.services import outbox_replay
 from fleet.models import CallRequest, Message
+from fleet.services import message_post
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
@@ -37,6 +40,22 @@ OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
 CALL_NOT_OPEN = "This call-back is not open any more."
 CALL_NOT_IN_PROGRESS = "Only a call-back in progress can be closed."
 EMAIL_REQUIRED = "Enter a valid email address."
+
+# ---------------------------------------------------------------------------------------------
+# Admin history
+# ---------------------------------------------------------------------------------------------
+
+
+def audit_log(*, user_id: int, obj: Any, message: str) -> None:
+    """The admin history entry of a console action (LogEntry, action CHANGE)."""
+    LogEntry.objects.log_actions(
+        user_id=user_id,
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # ERP resend
@@ -141,11 +160,27 @@ def message_mark_read(*, message: Message) -> bool:
     return bool(Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=timezone.now()))
 
 
+@transaction.atomic
+def message_reply(*, message: Message, body: str, sender_role: str, sender: str, actor: Actor) -> None:
+    """Reply in the message's thread (fleet's `message_post`) when `body` is given; mark it handled."""
+    if body:
+        message_post(
+            sender_role=sender_role,
+            sender=sender,
+            body=body,
+            actor=actor,
+            order=message.order,
+            tour=message.tour,
+            job=message.job,
+        )
+    message_mark_read(message=message)
+
+
 # ---------------------------------------------------------------------------------------------
 # Portal invite
 # ---------------------------------------------------------------------------------------------
 
-# The portal's sign-up link format (portal/views.py): same salt and payload keys.
+# The portal's sign-up link format (`portal.views.auth`): same salt and payload keys.
 PORTAL_SIGNUP_SALT = "customers.portal.signup"
 
 
@@ -246,6 +281,15 @@ def export_dir(user_id: int) -> Path:
 
 def export_new_name() -> str:
     return f"orders-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.csv"
+
+
+def order_export_queue(*, user_id: int, filters: dict[str, Any]) -> str:
+    """Have a Celery task write the export after the commit; returns the file's name."""
+    from console.tasks import console_export_orders
+
+    name = export_new_name()
+    transaction.on_commit(lambda: console_export_orders.delay(user_id, name, filters))
+    return name
 
 
 def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> Path:
