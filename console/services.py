@@ -1,5 +1,6 @@
-"""Console writes the domain apps do not offer (yet): call-back handling, message read state, ERP
-resend with a timeline entry, portal invites and order exports.
+"""Console writes the domain apps do not offer (yet): the admin history of console actions, call-back
+handling, message read state and replies, ERP resend with a timeline entry, portal invites and order
+exports.
 
 Each is one transaction: lock (or conditional update) → check → change → timeline event.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
@@ -25,14 +27,7 @@ from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
 from erp_sync.services import outbox_replay
 from fleet.models import Message
-from fleet.services.comms import (  # noqa: F401 - the console's call-back actions
-    CALL_NOT_IN_PROGRESS,
-    CALL_NOT_OPEN,
-    OUTCOME_REQUIRED,
-    call_request_assign,
-    call_request_done,
-    call_request_start,
-)
+from fleet.services import message_post
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
@@ -43,6 +38,22 @@ from orders.state import erp_sync_state_move
 
 NOT_DEAD = "Only a dead ERP message can be resent."
 EMAIL_REQUIRED = "Enter a valid email address."
+
+# ---------------------------------------------------------------------------------------------
+# Admin history
+# ---------------------------------------------------------------------------------------------
+
+
+def audit_log(*, user_id: int, obj: Any, message: str) -> None:
+    """The admin history entry of a console action (LogEntry, action CHANGE)."""
+    LogEntry.objects.log_actions(
+        user_id=user_id,
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # ERP resend
@@ -95,11 +106,27 @@ def message_mark_read(*, message: Message) -> bool:
     return bool(Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=timezone.now()))
 
 
+@transaction.atomic
+def message_reply(*, message: Message, body: str, sender_role: str, sender: str, actor: Actor) -> None:
+    """Reply in the message's thread (fleet's `message_post`) when `body` is given; mark it handled."""
+    if body:
+        message_post(
+            sender_role=sender_role,
+            sender=sender,
+            body=body,
+            actor=actor,
+            order=message.order,
+            tour=message.tour,
+            job=message.job,
+        )
+    message_mark_read(message=message)
+
+
 # ---------------------------------------------------------------------------------------------
 # Portal invite
 # ---------------------------------------------------------------------------------------------
 
-# The portal's sign-up link format (portal/views.py): same salt and payload keys.
+# The portal's sign-up link format (`portal.views.auth`): same salt and payload keys.
 PORTAL_SIGNUP_SALT = "customers.portal.signup"
 
 
@@ -200,6 +227,15 @@ def export_dir(user_id: int) -> Path:
 
 def export_new_name() -> str:
     return f"orders-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.csv"
+
+
+def order_export_queue(*, user_id: int, filters: dict[str, Any]) -> str:
+    """Have a Celery task write the export after the commit; returns the file's name."""
+    from console.tasks import console_export_orders
+
+    name = export_new_name()
+    transaction.on_commit(lambda: console_export_orders.delay(user_id, name, filters))
+    return name
 
 
 def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> Path:

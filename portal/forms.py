@@ -1,4 +1,4 @@
-"""Portal forms: they parse input; services decide (STYLE principle 1)."""
+"""Portal forms: they parse input; services decide (docs/architecture.md)."""
 
 from __future__ import annotations
 

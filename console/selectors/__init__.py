@@ -1,0 +1,106 @@
+"""Reads of the staff console, one module per area; every function loads the relations it needs.
+
+The package exports every page's selectors, so callers write `selectors.order_page(...)`.
+"""
+
+from console.selectors.common import CLOSED_JOB, OPEN_CALLS, OPEN_RETURNS, erp_refs_of
+from console.selectors.customers import customer_360, customer_for_360, customer_get
+from console.selectors.dispatch import (
+    NOT_DEPARTED,
+    OPEN_TOURS,
+    STALE_POSITION,
+    default_board_plant,
+    dispatch_board,
+    job_get,
+    job_is_late,
+    tour_with_truck,
+    truck_positions,
+)
+from console.selectors.exports import (
+    EXPORT_FILTERS,
+    export_files,
+    order_export_count,
+    order_export_iterator,
+    order_export_queryset,
+)
+from console.selectors.orders import (
+    SYNC_ACK,
+    SYNC_FAILED,
+    SYNC_PENDING,
+    SYNC_SENT,
+    driver_job_for_message,
+    lines_in_truck,
+    lines_returnable,
+    order_for_console,
+    order_for_page,
+    order_get,
+    order_lines,
+    order_page,
+    order_with_plant,
+    return_get,
+    sync_state,
+)
+from console.selectors.phone_orders import order_by_number, phone_order_customer
+from console.selectors.queues import (
+    INBOUND_SENDERS,
+    approval_queue,
+    call_request_get,
+    callback_queue,
+    message_get,
+    messages_awaiting_reply,
+    queue_counts,
+)
+from console.selectors.search import CANDIDATES, MIN_SUBSTRING, SEARCH_LIMIT, SearchResults, console_search
+
+__all__ = [
+    "CANDIDATES",
+    "CLOSED_JOB",
+    "EXPORT_FILTERS",
+    "INBOUND_SENDERS",
+    "MIN_SUBSTRING",
+    "NOT_DEPARTED",
+    "OPEN_CALLS",
+    "OPEN_RETURNS",
+    "OPEN_TOURS",
+    "SEARCH_LIMIT",
+    "STALE_POSITION",
+    "SYNC_ACK",
+    "SYNC_FAILED",
+    "SYNC_PENDING",
+    "SYNC_SENT",
+    "SearchResults",
+    "approval_queue",
+    "call_request_get",
+    "callback_queue",
+    "console_search",
+    "customer_360",
+    "customer_for_360",
+    "customer_get",
+    "default_board_plant",
+    "dispatch_board",
+    "driver_job_for_message",
+    "erp_refs_of",
+    "export_files",
+    "job_get",
+    "job_is_late",
+    "lines_in_truck",
+    "lines_returnable",
+    "message_get",
+    "messages_awaiting_reply",
+    "order_by_number",
+    "order_export_count",
+    "order_export_iterator",
+    "order_export_queryset",
+    "order_for_console",
+    "order_for_page",
+    "order_get",
+    "order_lines",
+    "order_page",
+    "order_with_plant",
+    "phone_order_customer",
+    "queue_counts",
+    "return_get",
+    "sync_state",
+    "tour_with_truck",
+    "truck_positions",
+]
