@@ -14,7 +14,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, path
 
-from console.views import dispatch, exports, order_actions, orders, phone_orders, queues, search
+from console.views import dispatch, exports, lifecycle, order_actions, orders, phone_orders, queues, search
 
 VIEW_ORDER = "orders.view_order"
 CHANGE_ORDER = "orders.change_order"
@@ -106,6 +106,27 @@ ROUTES: list[Route] = [
         "erp_sync.replay_outbox",
     ),
     _post("orders/<int:pk>/message/", order_actions.order_message, "console-order-message", CHANGE_ORDER),
+    # the delivery lifecycle (docs/lifecycle.md)
+    _post("orders/<int:pk>/call-off/", lifecycle.order_call_off, "console-order-call-off", CHANGE_ORDER),
+    _post("orders/<int:pk>/pause/", lifecycle.order_pause, "console-order-pause", CHANGE_ORDER, DISPATCH),
+    _post("orders/<int:pk>/resume/", lifecycle.order_resume, "console-order-resume", CHANGE_ORDER, DISPATCH),
+    _post(
+        "orders/<int:pk>/spacing/", lifecycle.order_spacing, "console-order-spacing", CHANGE_ORDER, DISPATCH
+    ),
+    _post(
+        "jobs/<int:pk>/cancel/", lifecycle.job_cancel, "console-job-cancel", "orders.cancel_order", DISPATCH
+    ),
+    _post("jobs/<int:pk>/redeliver/", lifecycle.job_redeliver, "console-job-redeliver", DISPATCH),
+    _post("jobs/<int:pk>/amend/", lifecycle.job_amend, "console-job-amend", "orders.correct_order"),
+    _post(
+        "returns/<int:pk>/pickup/", lifecycle.return_pickup, "console-return-pickup", "orders.manage_returns"
+    ),
+    _post(
+        "jobs/<int:pk>/collected/",
+        lifecycle.return_pickup_collected,
+        "console-job-collected",
+        "orders.manage_returns",
+    ),
     # phone orders
     Route(
         "orders/new/",

@@ -28,6 +28,7 @@ urlpatterns = [
     path("orders/<str:number>/messages/", order_actions.order_messages, name="order-messages"),
     path("orders/<str:number>/call-back/", order_actions.order_callback, name="order-callback"),
     path("orders/<str:number>/call-off/", order_actions.order_call_off_view, name="order-call-off"),
+    path("orders/<str:number>/pacing/", order_actions.order_pacing_view, name="order-pacing"),
     path("orders/<str:number>/cancel/", order_actions.order_cancel_view, name="order-cancel"),
     path("orders/<str:number>/return/", order_actions.order_return_view, name="order-return"),
     path("sites/", sites.site_list, name="sites"),

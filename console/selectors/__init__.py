@@ -13,6 +13,7 @@ from console.selectors.dispatch import (
     dispatch_board,
     job_get,
     job_is_late,
+    job_line_positions,
     tour_with_truck,
     truck_positions,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "export_files",
     "job_get",
     "job_is_late",
+    "job_line_positions",
     "lines_in_truck",
     "lines_returnable",
     "message_get",

@@ -152,3 +152,8 @@ def job_get(*, pk: int) -> Job:
 def tour_with_truck(*, pk: int) -> Tour | None:
     """The tour with its truck, or None."""
     return Tour.objects.filter(pk=pk).select_related("truck").first()
+
+
+def job_line_positions(*, job: Job) -> list[int]:
+    """The order line positions a job carries."""
+    return list(job.lines.order_by("order_line__position").values_list("order_line__position", flat=True))

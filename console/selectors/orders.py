@@ -59,7 +59,9 @@ def order_page(*, order: Order) -> dict[str, Any]:
     jobs = list(
         Job.objects.filter(order=order)
         .select_related("tour__truck", "tour__driver", "plant", "epod")
-        .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
+        .prefetch_related(
+            Prefetch("lines", queryset=JobLine.objects.select_related("order_line")), "amendments"
+        )
         .order_by("planned_at", "pk")
     )
     returns = list(

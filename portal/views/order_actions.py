@@ -12,11 +12,18 @@ from django.views.decorators.http import require_http_methods
 
 from oms.exceptions import DomainError
 from orders.models import Order, OrderStatus
-from orders.services.lifecycle import CANCEL_AT_ONCE_FROM, order_call_off, order_cancel_request
+from orders.services.lifecycle import (
+    CANCEL_AT_ONCE_FROM,
+    order_call_off,
+    order_cancel_request,
+    order_load_spacing_set,
+    order_loads_pause,
+    order_loads_resume,
+)
 from orders.services.returns import return_request
 from orders.state import RESUMABLE
 from portal import selectors
-from portal.forms import CallbackForm, CallOffForm, MessageForm, ReasonForm, ReturnForm
+from portal.forms import CallbackForm, CallOffForm, MessageForm, PacingForm, ReasonForm, ReturnForm
 from portal.services import order_callback_request, order_message_post, portal_actor
 from portal.views.common import errors, is_htmx, portal_view
 
@@ -168,3 +175,28 @@ def order_return_view(request: HttpRequest, number: str) -> HttpResponse:
             messages.success(request, _("Return %(number)s requested.") % {"number": ret.number})
             return redirect("portal:order", number=order.number)
     return render(request, "portal/order_action.html", {"order": order, "form": form, "action": "return"})
+
+
+@portal_view
+@require_http_methods(["GET", "POST"])
+def order_pacing_view(request: HttpRequest, number: str) -> HttpResponse:
+    """Pause or resume the loads not yet planned, or set the minutes between loads."""
+    order = selectors.order_get_plain(customer=request.customer, number=number)
+    if order.fulfilment != "delivery":
+        raise Http404
+    form = PacingForm(request.POST or None, initial={"spacing_minutes": order.load_spacing_minutes})
+    if request.method == "POST" and form.is_valid():
+        data, who = form.cleaned_data, portal_actor(request.user)
+        try:
+            if data["action"] == "pause":
+                order_loads_pause(order=order, actor=who, reason=data["reason"])
+            elif data["action"] == "resume":
+                order_loads_resume(order=order, actor=who, spacing_minutes=data["spacing_minutes"])
+            else:
+                order_load_spacing_set(order=order, actor=who, spacing_minutes=data["spacing_minutes"])
+        except DomainError as error:
+            form.add_error(None, errors(error))
+        else:
+            messages.success(request, _("Your delivery pace is saved."))
+            return redirect("portal:order", number=order.number)
+    return render(request, "portal/order_pacing.html", {"order": order, "form": form})
