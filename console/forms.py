@@ -263,5 +263,7 @@ class PacingForm(forms.Form):
 
 class AmendForm(forms.Form):
     position = forms.IntegerField(label=_("Line"), min_value=1)
-    delivered = forms.DecimalField(label=_("Delivered"), max_digits=14, decimal_places=3, min_value=Decimal("0"))
+    delivered = forms.DecimalField(
+        label=_("Delivered"), max_digits=14, decimal_places=3, min_value=Decimal("0")
+    )
     reason = forms.CharField(label=_("Reason"), max_length=200)
