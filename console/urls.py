@@ -163,6 +163,7 @@ ROUTES: list[Route] = [
     _get("dispatch/trucks.json", dispatch.dispatch_trucks, "console-dispatch-trucks", DISPATCH),
     _post("dispatch/jobs/<int:pk>/assign/", dispatch.job_assign, "console-job-assign", DISPATCH),
     _post("dispatch/tours/plan/", dispatch.tour_plan, "console-tour-plan", DISPATCH),
+    _post("dispatch/tours/<int:pk>/release/", dispatch.tour_release, "console-tour-release", DISPATCH),
     _post("dispatch/orders/<int:pk>/split/", dispatch.order_split, "console-order-split", DISPATCH),
     # exports
     _get("exports/", exports.exports, "console-exports", VIEW_ORDER),

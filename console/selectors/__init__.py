@@ -14,6 +14,7 @@ from console.selectors.dispatch import (
     job_get,
     job_is_late,
     job_line_positions,
+    tour_get,
     tour_with_truck,
     truck_positions,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "queue_counts",
     "return_get",
     "sync_state",
+    "tour_get",
     "tour_with_truck",
     "truck_positions",
 ]

@@ -157,3 +157,8 @@ def tour_with_truck(*, pk: int) -> Tour | None:
 def job_line_positions(*, job: Job) -> list[int]:
     """The order line positions a job carries."""
     return list(job.lines.order_by("order_line__position").values_list("order_line__position", flat=True))
+
+
+def tour_get(*, pk: int) -> Tour:
+    """The tour, or 404."""
+    return get_object_or_404(Tour, pk=pk)

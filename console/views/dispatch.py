@@ -125,3 +125,16 @@ def order_split(request: HttpRequest, pk: int) -> HttpResponse:
         lambda: fleet_services.order_split_into_jobs(order=order, actor=actor(request)),
         _board_back(request),
     )
+
+
+def tour_release(request: HttpRequest, pk: int) -> HttpResponse:
+    """Release a planned tour: its driver sees it (and its loads) from now on."""
+    post_only(request)
+    tour = selectors.tour_get(pk=pk)
+    return act(
+        request,
+        tour,
+        _("Tour %(number)s released.") % {"number": tour.number},
+        lambda: fleet_services.tour_release(tour=tour, actor=actor(request)),
+        _board_back(request),
+    )

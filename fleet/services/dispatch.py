@@ -30,6 +30,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max, Q, Sum
+from django.utils import timezone
 
 from catalog.models import Plant
 from fleet.models import Driver, Job, JobEvent, JobLine, JobStatus, JobType, Tour, TourStatus, Truck
@@ -203,6 +204,12 @@ def order_split_into_jobs(
     if not loads:
         raise InvalidTransition(NOTHING_TO_PLAN)
     spacing = timedelta(minutes=order.load_spacing_minutes or 0)
+    if spacing and planned_at is None:
+        # Paced loads need a first time to count from: the earliest wanted time of the open
+        # call-offs, else now.
+        wanted = CallOff.objects.filter(order=order, status=CallOff.Status.OPEN, wanted_at__isnull=False)
+        first = wanted.order_by("wanted_at").values_list("wanted_at", flat=True).first()
+        planned_at = first or timezone.now()
     jobs = [
         job_create(
             plant=order.plant,
