@@ -46,7 +46,7 @@ def error_text(error: DomainError) -> str:
         elif isinstance(value, list | tuple):
             for sub in value:
                 walk(sub, prefix)
-        elif value:
+        elif value and str(value) != str(error.detail):
             text = f"{prefix}{value}"
             if text not in parts:
                 parts.append(text)

@@ -36,8 +36,16 @@ from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, Order, OrderLine
 from orders.payloads import qty
-from orders.services.fulfilment import order_delivery_amend, order_job_timeline, order_record_delivery
+from orders.services.fulfilment import (
+    order_delivery_amend,
+    order_job_timeline,
+    order_load_failed,
+    order_record_delivery,
+)
 
+UNDER_WAY = frozenset(
+    {JobStatus.LOADING, JobStatus.LOADED, JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING}
+)
 FAILURE_REASON_INVALID = "Give one of the failure reasons: " + ", ".join(FailureReason.values) + "."
 RETURNED_INVALID = "The returned quantity must be between 0 and what was loaded."
 NOT_FAILED = "Only a failed load can be delivered again."
@@ -182,6 +190,8 @@ def job_failed_locked(
             data={"ticket": job.ticket, "at": at.isoformat(), "reason": reason, "note": job.failure_note},
             message=message,
         )
+        under_way = Job.objects.filter(order=order, status__in=UNDER_WAY).exclude(pk=job.pk).count()
+        order_load_failed(order=order, actor=actor, ticket=job.ticket, loads_under_way=under_way)
 
 
 @transaction.atomic

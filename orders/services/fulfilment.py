@@ -171,10 +171,18 @@ def order_delivery_amend(
             "lines": [change],
         },
     )
+    # A delivered order stays delivered (less was placed than loaded: nothing more is coming); a
+    # partially delivered one whose lines are now all delivered is delivered.
     fresh = list(OrderLine.objects.filter(order=order))
-    complete = all(item.delivered >= item.quantity - item.cancelled for item in fresh)
-    if order.status == S.DELIVERED and not complete and can_transition(order, S.PARTIALLY_DELIVERED):
-        order_transition(order, S.PARTIALLY_DELIVERED, actor=actor, data={"ticket": ticket})
-    elif order.status == S.PARTIALLY_DELIVERED and complete:
+    if order.status == S.PARTIALLY_DELIVERED and all(i.delivered >= i.quantity - i.cancelled for i in fresh):
         order_transition(order, S.DELIVERED, actor=actor, data={"ticket": ticket})
     return event
+
+
+def order_load_failed(*, order: Order, actor: Actor, ticket: str, loads_under_way: int) -> None:
+    """A load of the order failed. With nothing else on its way, an order in delivery that has
+    received something is partially delivered again (the failed quantity is open for planning)."""
+    if loads_under_way or order.status != S.IN_DELIVERY:
+        return
+    if OrderLine.objects.filter(order=order, delivered__gt=0).exists():
+        order_transition(order, S.PARTIALLY_DELIVERED, actor=actor, data={"ticket": ticket})
