@@ -244,7 +244,7 @@ def test_8_a_delivered_quantity_is_amended_and_the_epod_stays(day):
     order.refresh_from_db()
     job.refresh_from_db()
     assert (order.status, job.status, job.lines.get().delivered) == (
-        "partially_delivered",
+        "delivered",
         "delivered",
         D("7.250"),
     )
