@@ -78,6 +78,9 @@ class Unsupported(Exception):  # noqa: N818 - reads as `except Unsupported`
 
 
 class Adapter:
+    # False: `order_states` raises `Unsupported` whatever it is asked (the transport cannot ask).
+    answers_order_states = False
+
     def __init__(self, system: ErpSystem):
         self.system = system
 
@@ -90,7 +93,10 @@ class Adapter:
     def order_states(self, numbers: list[str]) -> dict[str, ErpOrderState | None]:
         """The ERP's view of each OMS order number (None: the ERP does not know it); at most
         `MAX_STATE_ORDERS` numbers. Raises `Unsupported`, `AuthError` or `TransportError`."""
-        raise Unsupported(f"the {self.system.adapter} transport cannot ask the ERP for order states")
+        raise self.unsupported()
+
+    def unsupported(self) -> Unsupported:
+        return Unsupported(f"the {self.system.adapter} transport cannot ask the ERP for order states")
 
     def close(self) -> None:
         return None

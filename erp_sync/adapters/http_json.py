@@ -48,6 +48,8 @@ def classify_status(status: int) -> str:
 
 
 class HttpJsonAdapter(Adapter):
+    answers_order_states = True
+
     def __init__(self, system):
         super().__init__(system)
         self.base = system.base_url.rstrip("/")

@@ -175,6 +175,8 @@ def _delivery_tasks(system: ErpSystem, limit: int) -> list[dict[str, Any]]:
 
 
 class SimulatorAdapter(Adapter):
+    answers_order_states = True
+
     def send(self, envelopes: list[dict[str, Any]]) -> SendResult:
         from erp_sync.envelope import parse_message
         from erp_sync.inbound import _store

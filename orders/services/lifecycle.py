@@ -20,7 +20,7 @@ from catalog.services import stock_allocate, stock_consume, stock_lock, stock_re
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
-from orders.payloads import item_positions, money, qty
+from orders.payloads import item_positions, money, order_cancelled, qty
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
 from orders.state import RESUMABLE, erp_sync_state_move, order_transition
@@ -122,15 +122,6 @@ def order_reject(*, order: Order, reason: str, actor: Actor) -> Order:
     return order
 
 
-def _cancel_payload(order: Order, reason: str, returned: list[dict] | None = None) -> dict:
-    return {
-        "order": order.number,
-        "erp_order": order.erp_order_number or None,
-        "reason": reason,
-        "returned": returned or [],
-    }
-
-
 def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor) -> None:
     order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
     _release_all(order, lines)
@@ -141,7 +132,7 @@ def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor)
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=order_cancelled(order, reason),
     )
 
 
@@ -177,7 +168,7 @@ def order_cancel_request(*, order: Order, reason: str, actor: Actor) -> Order:
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancel_requested",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=order_cancelled(order, reason),
     )
     return order
 
@@ -230,7 +221,7 @@ def order_cancel(
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason, returned_payload),
+        outbox_payload=order_cancelled(order, reason, returned_payload),
     )
     return order
 
@@ -400,8 +391,11 @@ def order_call_off(
     return call_off
 
 
-def order_item_positions_message(order: Order, *, actor: Actor, lines: list[OrderLine] | None = None) -> None:
-    """Queue `item.positions` (line quantities) for the ERP; call inside the caller's transaction."""
+def order_item_positions_message(
+    order: Order, *, actor: Actor, lines: list[OrderLine] | None = None, system=None
+) -> None:
+    """Queue `item.positions` (line quantities) for the ERP (`system`, else the order's route); call
+    inside the caller's transaction."""
     order_event(
         order,
         "erp.item_positions",
@@ -409,4 +403,5 @@ def order_item_positions_message(order: Order, *, actor: Actor, lines: list[Orde
         visible=False,
         outbox_type="item.positions",
         outbox_payload=item_positions(order, lines),
+        system=system,
     )
