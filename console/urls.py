@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, path
 
 from console import views
+from console.reconcile import drift_check, drift_report, drift_resend
 
 VIEW_ORDER = "orders.view_order"
 CHANGE_ORDER = "orders.change_order"
@@ -113,6 +114,10 @@ ROUTES: list[Route] = [
     _post("dispatch/jobs/<int:pk>/assign/", views.job_assign, "console-job-assign", DISPATCH),
     _post("dispatch/tours/plan/", views.tour_plan, "console-tour-plan", DISPATCH),
     _post("dispatch/orders/<int:pk>/split/", views.order_split, "console-order-split", DISPATCH),
+    # ERP drift (the comparison of orders with what each ERP believes)
+    _get("erp/drift/", drift_report, "console-erp-drift", "erp_sync.view_orderdrift"),
+    _post("erp/drift/check/", drift_check, "console-erp-drift-check", "erp_sync.replay_outbox"),
+    _post("erp/drift/<int:pk>/resend/", drift_resend, "console-erp-drift-resend", "erp_sync.replay_outbox"),
     # exports
     _get("exports/", views.exports, "console-exports", VIEW_ORDER),
     _get("exports/orders/", views.export_orders, "console-export-orders", VIEW_ORDER),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from erp_sync import secrets
 from erp_sync.models import InboxMessage, OrderDrift
@@ -12,7 +13,7 @@ from oms.lib.actors import Actor
 from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 from oms.outbox import _nudge_relay
 
-DRIFT_RESOLVED = "This drift is already resolved."
+DRIFT_RESOLVED = gettext_noop("This drift is already resolved.")
 
 
 @transaction.atomic
