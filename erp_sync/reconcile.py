@@ -283,9 +283,12 @@ def _store_drifts(
     counts["open"] = OrderDrift.objects.filter(system=system, resolved_at__isnull=True).count()
 
 
-def erp_compare(*, system: ErpSystem, days: int | None = None) -> CompareResult:
+def erp_compare(
+    *, system: ErpSystem, days: int | None = None, max_seconds: float | None = None
+) -> CompareResult:
     """Compare the orders of the last `days` (default `OMS_ERP_COMPARE_DAYS`, 7) announced to
-    `system`, and those with an open drift there, with the ERP's view; record the run."""
+    `system`, and those with an open drift there, with the ERP's view; record the run. A run still
+    asking after `max_seconds` gives up and is recorded as failed (the task stays in its time limit)."""
     days = COMPARE_DAYS if days is None else days
     holder = uuid.uuid4().hex
     lease = f"erp-compare:{system.code}"
@@ -304,6 +307,9 @@ def erp_compare(*, system: ErpSystem, days: int | None = None) -> CompareResult:
         )
         answers: dict[str, ErpOrderState | None] = {}
         for start in range(0, len(numbers), MAX_STATE_ORDERS):
+            if max_seconds is not None and time.monotonic() - clock > max_seconds:
+                raise TransportError(f"gave up after {max_seconds:.0f} s with {len(answers)} orders answered")
+            lease_acquire(lease, holder=holder, ttl_seconds=COMPARE_LEASE_SECONDS)  # renew: still running
             counts["requests"] += 1
             answers.update(adapter.order_states(numbers[start : start + MAX_STATE_ORDERS]))
         with transaction.atomic():

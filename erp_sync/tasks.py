@@ -124,7 +124,7 @@ def compare_system(self, code: str) -> dict | None:
     system = ErpSystem.objects.filter(code=code, enabled=True).first()
     if system is None:
         return None
-    result = erp_compare(system=system)
+    result = erp_compare(system=system, max_seconds=COMPARE_LIMITS["soft_time_limit"] * 0.8)
     return {"outcome": result.outcome, **result.counts}
 
 

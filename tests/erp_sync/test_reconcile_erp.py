@@ -306,6 +306,16 @@ def test_a_malformed_answer_fails_the_run(fake_erp, erp_system, world):
     assert (result.outcome, result.error) == ("failed", "malformed order state answer: not JSON")
 
 
+def test_a_run_past_its_time_budget_gives_up_as_failed(fake_erp, erp_system, world):
+    world.place("1")
+    relay_all()
+
+    result = erp_compare(system=erp_system, max_seconds=-1)
+
+    assert (result.outcome, result.error) == ("failed", "gave up after -1 s with 0 orders answered")
+    assert fake_erp.state_requests == []
+
+
 def test_one_comparison_per_erp_at_a_time(fake_erp, erp_system):
     assert lease_acquire("erp-compare:ERP1", holder="other", ttl_seconds=60)
 
