@@ -14,6 +14,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, path
 
+from console.reconcile import drift_check, drift_report, drift_resend
 from console.views import dispatch, exports, lifecycle, order_actions, orders, phone_orders, queues, search
 
 VIEW_ORDER = "orders.view_order"
@@ -169,6 +170,10 @@ ROUTES: list[Route] = [
     _get("exports/", exports.exports, "console-exports", VIEW_ORDER),
     _get("exports/orders/", exports.export_orders, "console-export-orders", VIEW_ORDER),
     _get("exports/<str:name>", exports.export_download, "console-export-download", VIEW_ORDER),
+    # ERP drift (the comparison of orders with what each ERP believes)
+    _get("erp/drift/", drift_report, "console-erp-drift", "erp_sync.view_orderdrift"),
+    _post("erp/drift/check/", drift_check, "console-erp-drift-check", "erp_sync.replay_outbox"),
+    _post("erp/drift/<int:pk>/resend/", drift_resend, "console-erp-drift-resend", "erp_sync.replay_outbox"),
 ]
 
 

@@ -23,9 +23,11 @@ def order_event(
     outbox_type: str | None = None,
     outbox_payload: dict[str, Any] | None = None,
     message=None,
+    system=None,
 ) -> OrderEvent:
     """Write one timeline event; with `outbox_type`, also the ERP message it produced (or link the
-    already written outbox row `message`, e.g. a job's)."""
+    already written outbox row `message`, e.g. a job's). The message goes to `system` when given,
+    else along the order's route (its ERP, the plant's, the default)."""
     if outbox_type is not None:
         message = outbox_enqueue(
             type=outbox_type,
@@ -34,7 +36,7 @@ def order_event(
             payload=outbox_payload if outbox_payload is not None else {},
             version=order.version,
             plant=order.plant,
-            system=order.erp_system,
+            system=system or order.erp_system,
         )
         erp_sync_state_move(ErpSyncState.PENDING, order=order)
     return event_write(order, type, actor=actor, data=data, visible=visible, message=message)

@@ -20,7 +20,7 @@ from catalog.services import stock_allocate, stock_consume, stock_lock, stock_re
 from oms.exceptions import CallOffExceedsRemaining, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
-from orders.payloads import item_positions, money, qty
+from orders.payloads import item_positions, money, order_cancelled, qty
 from orders.ports import fulfilment
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
@@ -124,15 +124,6 @@ def order_reject(*, order: Order, reason: str, actor: Actor) -> Order:
     return order
 
 
-def _cancel_payload(order: Order, reason: str, returned: list[dict] | None = None) -> dict:
-    return {
-        "order": order.number,
-        "erp_order": order.erp_order_number or None,
-        "reason": reason,
-        "returned": returned or [],
-    }
-
-
 def _cancel_now(
     order: Order, lines: list[OrderLine], reason: str, actor: Actor, returned: list[dict] | None = None
 ) -> None:
@@ -148,7 +139,7 @@ def _cancel_now(
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason, returned),
+        outbox_payload=order_cancelled(order, reason, returned),
     )
 
 
@@ -184,7 +175,7 @@ def order_cancel_request(*, order: Order, reason: str, actor: Actor) -> Order:
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancel_requested",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=order_cancelled(order, reason),
     )
     return order
 
@@ -522,8 +513,11 @@ def order_load_spacing_set(*, order: Order, actor: Actor, spacing_minutes: int |
     return order
 
 
-def order_item_positions_message(order: Order, *, actor: Actor, lines: list[OrderLine] | None = None) -> None:
-    """Queue `item.positions` (line quantities) for the ERP; call inside the caller's transaction."""
+def order_item_positions_message(
+    order: Order, *, actor: Actor, lines: list[OrderLine] | None = None, system=None
+) -> None:
+    """Queue `item.positions` (line quantities) for the ERP (`system`, else the order's route); call
+    inside the caller's transaction."""
     order_event(
         order,
         "erp.item_positions",
@@ -531,4 +525,5 @@ def order_item_positions_message(order: Order, *, actor: Actor, lines: list[Orde
         visible=False,
         outbox_type="item.positions",
         outbox_payload=item_positions(order, lines),
+        system=system,
     )
