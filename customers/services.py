@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.contrib.contenttypes.models import ContentType
@@ -154,6 +156,31 @@ class SiteData:
     contact_name: str = ""
     contact_phone: str = ""
     access_notes: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, prefix: str = "") -> SiteData:
+        """From an API body, an ERP message or a form's cleaned data (fields named `<prefix><field>`).
+
+        `name` and `address` must be present; other texts may be missing or null (→ ""), the
+        country is upper-cased (default BG), the coordinates may be missing (→ None).
+        """
+
+        def text(field: str) -> str:
+            return data.get(prefix + field) or ""
+
+        return cls(
+            name=data[prefix + "name"],
+            address=data[prefix + "address"],
+            address2=text("address2"),
+            city=text("city"),
+            postcode=text("postcode"),
+            country=(data.get(prefix + "country") or DEFAULT_REGION).upper(),
+            lat=data.get(prefix + "lat"),
+            lon=data.get(prefix + "lon"),
+            contact_name=text("contact_name"),
+            contact_phone=text("contact_phone"),
+            access_notes=text("access_notes"),
+        )
 
 
 def validate_site_data(data: SiteData) -> dict[str, list[str]]:

@@ -555,14 +555,7 @@ def _place(request: HttpRequest, form: PlaceOrderForm, lines: LineFormSet) -> st
     """Place the order once per form token; a repeated submit gets the first order's number."""
     data = form.cleaned_data
     if data["site"] == PlaceOrderForm.NEW_SITE:
-        site = SiteRef(
-            data=SiteData(
-                name=data["new_site_name"],
-                address=data["new_site_address"],
-                city=data.get("new_site_city") or "",
-                postcode=data.get("new_site_postcode") or "",
-            )
-        )
+        site = SiteRef(data=SiteData.from_mapping(data, prefix="new_site_"))
     else:
         site = SiteRef(id=data["site"])
     order_lines = [
@@ -660,20 +653,7 @@ def product_availability(request: HttpRequest) -> HttpResponse:
 
 
 def _site_data(form: SiteForm) -> SiteData:
-    data = form.cleaned_data
-    return SiteData(
-        name=data["name"],
-        address=data["address"],
-        address2=data.get("address2") or "",
-        city=data.get("city") or "",
-        postcode=data.get("postcode") or "",
-        country=(data.get("country") or "BG").upper(),
-        lat=data.get("lat"),
-        lon=data.get("lon"),
-        contact_name=data.get("contact_name") or "",
-        contact_phone=data.get("contact_phone") or "",
-        access_notes=data.get("access_notes") or "",
-    )
+    return SiteData.from_mapping(form.cleaned_data)
 
 
 @portal_view

@@ -11,6 +11,7 @@ so no acknowledgement will follow. For a known order the update path is delibera
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time
 
 from django.contrib.contenttypes.models import ContentType
@@ -98,20 +99,8 @@ def _customer_ref(ctx: Context, value) -> CustomerRef:
 
 
 def _site_ref(value: dict) -> SiteRef:
-    return SiteRef(
-        data=SiteData(
-            name=value["name"],
-            address=value["address"],
-            address2=value.get("address2") or "",
-            city=value.get("city") or "",
-            postcode=value.get("postcode") or "",
-            country=(value.get("country") or "BG").upper(),
-            lat=value.get("lat"),
-            lon=value.get("lon"),
-            contact_name=value.get("contact_name") or "",
-            contact_phone=value.get("contact_phone") or "",
-        )
-    )
+    # order.upsert sites carry no access notes (erp_sync/schemas/order.upsert.json): ignore any given.
+    return SiteRef(data=replace(SiteData.from_mapping(value), access_notes=""))
 
 
 def _window(value) -> tuple[time | None, time | None]:

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
-from customers.services import CustomerData, customer_create, customer_match
+from customers.services import CustomerData, SiteData, customer_create, customer_match
 from oms.exceptions import NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.idempotency import IDEMPOTENCY_HEADER, IdempotentViewMixin
@@ -385,24 +385,8 @@ def _customer_ref(cls, data: dict):
 
 
 def _site_ref(cls, data: dict | None):
-    from customers.services import SiteData
-
     if not data:
         return None
     if data.get("id"):
         return cls(id=str(data["id"]))
-    return cls(
-        data=SiteData(
-            name=data["name"],
-            address=data["address"],
-            address2=data.get("address2", ""),
-            city=data.get("city", ""),
-            postcode=data.get("postcode", ""),
-            country=(data.get("country") or "BG").upper(),
-            lat=data.get("lat"),
-            lon=data.get("lon"),
-            contact_name=data.get("contact_name", ""),
-            contact_phone=data.get("contact_phone", ""),
-            access_notes=data.get("access_notes", ""),
-        )
-    )
+    return cls(data=SiteData.from_mapping(data))
