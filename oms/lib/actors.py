@@ -21,5 +21,10 @@ class Actor:
     def for_user(cls, user, *, channel: str = "") -> Actor:
         return cls(kind="user", name=user.get_username(), user=user, channel=channel)
 
+    @classmethod
+    def for_erp(cls, system) -> Actor:
+        """An ERP system (`oms.models.ErpSystem`) applying a message; None: an ERP not named."""
+        return cls(kind="erp", name=system.code if system is not None else "erp", channel="erp")
+
 
 SYSTEM = Actor.system()
