@@ -26,6 +26,7 @@ from erp_sync.handlers.master import plant_by_code
 from oms.lib.bulk import insert_rows
 from oms.models import ExternalRef
 from orders.models import Channel, Order, OrderStatus
+from orders.services.erp_import import ErpOrderInput, erp_orders_import
 from orders.services.lifecycle import (
     Correction,
     order_cancel,
@@ -35,14 +36,7 @@ from orders.services.lifecycle import (
     order_release,
 )
 from orders.services.lifecycle import order_reject as lifecycle_reject
-from orders.services.placement import (
-    CustomerRef,
-    ErpOrderInput,
-    LineInput,
-    SiteRef,
-    erp_orders_import,
-    order_place,
-)
+from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 
 UNKNOWN_ORDER = "Unknown order {key!r}."
 UNKNOWN_CUSTOMER = "Unknown ERP customer {number!r}: send master.customer first or give name and contact."
