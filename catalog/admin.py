@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 
 from catalog import models
+from catalog.services import stock_set_level
+from oms.lib.actors import Actor
 
 
 @admin.register(models.Plant)
@@ -29,3 +31,15 @@ class StockLevelAdmin(admin.ModelAdmin):
     search_fields = ("product__sku", "product__name")
     list_select_related = ("product", "plant")
     readonly_fields = ("allocated",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("plant", "product", "allocated") if obj is not None else ("allocated",)
+
+    def save_model(self, request, obj, form, change):
+        """Through the stock service: the row is locked and the allocation kept (never overwritten
+        with the value the form was loaded with)."""
+        level = stock_set_level(
+            plant=obj.plant, product=obj.product, on_hand=obj.on_hand, actor=Actor.for_user(request.user)
+        )
+        obj.pk = level.pk
+        obj.refresh_from_db()

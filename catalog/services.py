@@ -1,4 +1,5 @@
-"""Stock per plant: allocate, release, consume, set level. Never oversell.
+"""Plants and products (master data from the ERP), and stock per plant: allocate, release, consume,
+set level. Never oversell.
 
 Allocation locks the stock rows of all lines in primary-key order (one SELECT … FOR UPDATE, so two
 multi-line orders cannot deadlock), checks every line, then writes all lines with one UPDATE: a
@@ -8,6 +9,7 @@ constraint `0 <= allocated <= on_hand` is the last line of defence.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
@@ -16,12 +18,59 @@ from django.db import connection, transaction
 from django.db.models import Case, DecimalField, F, Value, When
 from django.db.models.functions import Greatest, Least
 
-from catalog.models import QTY, ZERO_QTY, Product, StockLevel
+from catalog.models import QTY, ZERO_QTY, Plant, Product, StockLevel
 from oms.exceptions import InsufficientStock, ValidationError
 from oms.lib.actors import Actor
+from oms.lib.unset import UNSET, given
+from oms.models import ErpSystem
 
 QTY_FIELD = DecimalField(**QTY)
 NEGATIVE_ON_HAND = "on_hand cannot be negative."
+UNKNOWN_TIMEZONE = "Unknown time zone {tz!r}."
+VAT_RATE_RANGE = "vat_rate must be between 0 and 100."
+
+
+@transaction.atomic
+def plant_upsert(
+    *,
+    code: str,
+    erp_system: ErpSystem | None,
+    name: str = UNSET,
+    address: str = UNSET,
+    lat: float | None = UNSET,
+    lon: float | None = UNSET,
+    timezone: str = UNSET,
+    active: bool = UNSET,
+) -> Plant:
+    """Create the plant `code` or change the fields given (the others keep their value).
+    `erp_system` is the ERP that sent it and owns it from now on."""
+    fields = given(name=name, address=address, lat=lat, lon=lon, timezone=timezone, active=active)
+    if "timezone" in fields and timezone not in zoneinfo.available_timezones():
+        raise ValidationError(UNKNOWN_TIMEZONE.format(tz=timezone))
+    plant, _ = Plant.objects.update_or_create(code=code, defaults={**fields, "erp_system": erp_system})
+    return plant
+
+
+@transaction.atomic
+def product_upsert(
+    *,
+    sku: str,
+    name: str = UNSET,
+    unit: str = UNSET,
+    unit_price: Decimal = UNSET,
+    vat_rate: Decimal = UNSET,
+    stocked: bool = UNSET,
+    active: bool = UNSET,
+) -> Product:
+    """Create the product `sku` or change the fields given (the others keep their value). Nothing is
+    deleted: `active=False` takes a product out of the catalogue."""
+    fields = given(
+        name=name, unit=unit, unit_price=unit_price, vat_rate=vat_rate, stocked=stocked, active=active
+    )
+    if "vat_rate" in fields and not Decimal(0) <= vat_rate <= Decimal(100):
+        raise ValidationError(VAT_RATE_RANGE)
+    product, _ = Product.objects.update_or_create(sku=sku, defaults=fields)
+    return product
 
 
 def _sum_by_product(items: Iterable[tuple[int, Decimal]]) -> dict[int, Decimal]:

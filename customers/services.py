@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from django.contrib.contenttypes.models import ContentType
@@ -12,10 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from customers.models import Customer, CustomerEvent, Site
-from oms.exceptions import CustomerExists, NotFound, ValidationError
+from oms.exceptions import Conflict, CustomerExists, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import fetch_where
 from oms.lib.sequences import next_value
+from oms.lib.unset import UNSET, given
 from oms.models import ExternalRef
 
 DEFAULT_REGION = "BG"
@@ -24,6 +27,8 @@ INVALID_NAME = gettext_noop("Name is required (at most 200 characters).")
 CUSTOMER_NOT_FOUND = gettext_noop("Customer not found.")
 NUMBER_ATTEMPTS = 20
 SITE_NOT_FOUND = gettext_noop("Site not found.")
+EMAIL_TAKEN = "Email {email!r} belongs to another customer ({number})."
+PHONE_TAKEN = "Phone {phone!r} belongs to another customer ({number})."
 
 
 def normalize_phone(raw: str | None) -> str:
@@ -79,8 +84,12 @@ class CustomerData:
     language: str = "en"
 
 
-def customer_create(*, data: CustomerData, actor: Actor) -> Customer:
-    """Create a customer; an existing match by email or phone → CustomerExists (nothing created)."""
+def customer_create(
+    *, data: CustomerData, actor: Actor, event: str = "customer.created", event_data: dict | None = None
+) -> Customer:
+    """Create a customer; an existing match by email or phone → CustomerExists (nothing created).
+
+    `event` and `event_data` make the creation's timeline event (an ERP's names its number)."""
     name = (data.name or "").strip()
     if not name or len(name) > 200:
         raise ValidationError(INVALID_NAME, errors={"name": [INVALID_NAME]})
@@ -104,7 +113,7 @@ def customer_create(*, data: CustomerData, actor: Actor) -> Customer:
                     language=data.language,
                 )
                 CustomerEvent.objects.create(
-                    customer=customer, at=timezone.now(), type="customer.created", actor=actor.name
+                    customer=customer, at=timezone.now(), type=event, actor=actor.name, data=event_data or {}
                 )
         except IntegrityError as exc:
             # A concurrent registration with the same email/phone won the race.
@@ -116,6 +125,96 @@ def customer_create(*, data: CustomerData, actor: Actor) -> Customer:
             continue
         return customer
     raise ValidationError("Could not allocate a customer number; try again.")
+
+
+ERP_FIELDS = ("name", "email", "phone", "vat_id", "kind", "active")
+
+
+@transaction.atomic
+def customer_upsert_from_erp(
+    *,
+    erp_number: str,
+    linked: Customer | None,
+    name: str,
+    actor: Actor,
+    email: str | None = UNSET,
+    phone: str | None = UNSET,
+    vat_id: str | None = UNSET,
+    kind: str | None = UNSET,
+    active: bool = UNSET,
+) -> Customer:
+    """An ERP's customer `erp_number`: the OMS keeps its own `C-…` number and updates, or creates,
+    one customer whatever the channel. A field left out keeps its value.
+
+    The customer is `linked` (the one the ERP's reference points at; a merged-away one stands for its
+    survivor), else the one matching the email or phone, else a new one. Email and phone must not
+    belong to another customer. The change is on the customer's timeline: `customer.erp_created`,
+    or `customer.erp_updated` with the fields that changed (nothing when nothing changed).
+    """
+    given_fields = list(given(email=email, phone=phone, vat_id=vat_id, kind=kind, active=active))
+    email_value = normalize_email(email or "")
+    phone_value = normalize_phone(phone) if phone else ""
+    customer = linked
+    if customer is not None and customer.merged_into_id:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    if customer is None:
+        customer = customer_match(email=email_value, phone=phone_value)
+    if customer is None:
+        customer = customer_create(
+            data=CustomerData(
+                name=name,
+                email=email_value,
+                phone=phone_value,
+                kind=kind or Customer.Kind.COMPANY,
+                vat_id=vat_id or "",
+            ),
+            actor=actor,
+            event="customer.erp_created",
+            event_data={"erp_number": erp_number, "fields": ["name", *given_fields]},
+        )
+        if active is not UNSET:
+            customer.active = active
+            customer.save(update_fields=["active", "updated_at"])
+        return customer
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before = {field: getattr(customer, field) for field in ERP_FIELDS}
+    customer.name = name
+    if email is not UNSET:
+        _check_contact_free(customer, email=email_value)
+        customer.email = email_value
+    if phone is not UNSET:
+        _check_contact_free(customer, phone=phone_value)
+        customer.phone = phone_value
+    if vat_id is not UNSET:
+        customer.vat_id = vat_id or ""
+    if kind:
+        customer.kind = kind
+    if active is not UNSET:
+        customer.active = active
+    customer.save()
+    changed = [field for field in ERP_FIELDS if getattr(customer, field) != before[field]]
+    if changed or linked is None:
+        CustomerEvent.objects.create(
+            customer=customer,
+            at=timezone.now(),
+            type="customer.erp_updated",
+            actor=actor.name,
+            data={"erp_number": erp_number, "fields": changed},
+        )
+    return customer
+
+
+def _check_contact_free(customer: Customer, *, email: str = "", phone: str = "") -> None:
+    """Email and phone identify one customer: another one holding them is a conflict."""
+    other = None
+    if email:
+        other = Customer.objects.filter(email__iexact=email).exclude(pk=customer.pk).first()
+        if other is not None:
+            raise Conflict(EMAIL_TAKEN.format(email=email, number=other.number))
+    if phone:
+        other = Customer.objects.filter(phone=phone).exclude(pk=customer.pk).first()
+        if other is not None:
+            raise Conflict(PHONE_TAKEN.format(phone=phone, number=other.number))
 
 
 def customer_get_or_create(*, data: CustomerData, actor: Actor) -> Customer:
@@ -154,6 +253,31 @@ class SiteData:
     contact_name: str = ""
     contact_phone: str = ""
     access_notes: str = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, prefix: str = "") -> SiteData:
+        """From an API body, an ERP message or a form's cleaned data (fields named `<prefix><field>`).
+
+        `name` and `address` must be present; other texts may be missing or null (→ ""), the
+        country is upper-cased (default BG), the coordinates may be missing (→ None).
+        """
+
+        def text(field: str) -> str:
+            return data.get(prefix + field) or ""
+
+        return cls(
+            name=data[prefix + "name"],
+            address=data[prefix + "address"],
+            address2=text("address2"),
+            city=text("city"),
+            postcode=text("postcode"),
+            country=(data.get(prefix + "country") or DEFAULT_REGION).upper(),
+            lat=data.get(prefix + "lat"),
+            lon=data.get(prefix + "lon"),
+            contact_name=text("contact_name"),
+            contact_phone=text("contact_phone"),
+            access_notes=text("access_notes"),
+        )
 
 
 def validate_site_data(data: SiteData) -> dict[str, list[str]]:

@@ -11,9 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from erp_sync import secrets
 from erp_sync.models import InboxMessage, OrderDrift, SyncRun
-from erp_sync.services import inbox_reapply, outbox_replay
+from erp_sync.services import erp_system_configure, inbox_reapply, outbox_replay
 from oms.models import ErpSystem, ExternalRef, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
@@ -34,15 +33,27 @@ class ErpSystemForm(forms.ModelForm):
         model = ErpSystem
         fields = ["code", "name", "adapter", "base_url", "enabled", "is_default", "poll_seconds"]
 
+    def configure(self) -> ErpSystem:
+        """Write the connection through the service (credentials encrypted there; empty ones kept)."""
+        data = self.cleaned_data
+        system, _result = erp_system_configure(
+            pk=self.instance.pk,
+            code=data["code"],
+            name=data["name"],
+            adapter=data["adapter"],
+            base_url=data["base_url"],
+            enabled=data["enabled"],
+            is_default=data["is_default"],
+            poll_seconds=data["poll_seconds"],
+            token=data.get("new_token") or None,
+            secret=data.get("new_secret") or None,
+        )
+        self.instance.pk = system.pk
+        self.instance.refresh_from_db()
+        return self.instance
+
     def save(self, commit=True):
-        system = super().save(commit=False)
-        if self.cleaned_data.get("new_token"):
-            system.token_encrypted = secrets.encrypt(self.cleaned_data["new_token"])
-        if self.cleaned_data.get("new_secret"):
-            system.secret_encrypted = secrets.encrypt(self.cleaned_data["new_secret"])
-        if commit:
-            system.save()
-        return system
+        return self.configure() if commit else super().save(commit=False)
 
 
 def _age(value) -> str:
@@ -101,6 +112,9 @@ class ErpSystemAdmin(admin.ModelAdmin):
         ),
         (_("Monitor"), {"fields": ["dead_list", "failure_list", "recent_runs"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        form.configure()  # `obj` is the form's instance: it is saved and reloaded there
 
     def get_queryset(self, request):
         return (

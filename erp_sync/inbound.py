@@ -54,10 +54,6 @@ class StoreResult:
         return result
 
 
-def erp_actor(system: ErpSystem) -> Actor:
-    return Actor(kind="erp", name=system.code, channel="erp")
-
-
 def _validate(parsed: envelope.Parsed) -> str:
     if parsed.error or parsed.payload is None:
         return parsed.error
@@ -332,7 +328,7 @@ class _Batch:
             data=(message.payload or {}).get("data") or {},
             entity_key=message.entity_key,
             version=version,
-            actor=erp_actor(message.system),
+            actor=Actor.for_erp(message.system),
         )
         if message.type in BULK_HANDLERS:
             self.run.append((message, ctx))

@@ -57,14 +57,21 @@ def erp_system_configure(
     secret: str | None = None,
     poll_seconds: int | None = None,
     enabled: bool = True,
+    name: str | None = None,
+    is_default: bool | None = None,
+    pk: int | None = None,
 ) -> tuple[ErpSystem, str]:
     """Create or update an ERP connection. Returns (system, "created" | "updated" | "unchanged").
 
-    Credentials are re-encrypted only when they change, so a repeated call writes nothing. The
-    first enabled system becomes the default when there is none (orders of plants no ERP owns).
+    The connection is the one with `code`, or the one with `pk` (the admin, which may rename it).
+    None leaves a field as it is (a new connection is named after its code). Credentials are
+    encrypted (`erp_sync.secrets`) and re-encrypted only when they change, so a repeated call writes
+    nothing. Without an explicit `is_default`, the first enabled system becomes the default when
+    there is none (orders of plants no ERP owns).
     """
     with transaction.atomic():
-        system = ErpSystem.objects.select_for_update().filter(code=code).first()
+        lookup = {"pk": pk} if pk is not None else {"code": code}
+        system = ErpSystem.objects.select_for_update().filter(**lookup).first()
         created = system is None
         if created:
             system = ErpSystem(code=code, name=code)
@@ -75,6 +82,9 @@ def erp_system_configure(
                 setattr(system, field, value)
                 changed.append(field)
 
+        put("code", code)
+        if name is not None:
+            put("name", name)
         put("adapter", adapter)
         put("enabled", enabled)
         if base_url is not None:
@@ -85,7 +95,9 @@ def erp_system_configure(
             put("token_encrypted", secrets.encrypt(token))
         if secret is not None and secrets.decrypt(system.secret_encrypted) != secret:
             put("secret_encrypted", secrets.encrypt(secret))
-        if enabled and not ErpSystem.objects.filter(is_default=True).exclude(code=code).exists():
+        if is_default is not None:
+            put("is_default", is_default)
+        elif enabled and not ErpSystem.objects.filter(is_default=True).exclude(pk=system.pk).exists():
             put("is_default", True)
         if created or changed:
             system.save()

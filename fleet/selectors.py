@@ -16,6 +16,7 @@ from django.utils import timezone
 from fleet.models import Driver, Job, JobLine, JobStatus, ProofOfDelivery, Tour, TourStatus, Truck
 from oms.exceptions import NotFound
 from orders.models import Order
+from orders.payloads import window_of
 
 DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMPLETED)
 # Statuses in which the customer sees where the truck is.
@@ -127,17 +128,11 @@ def tracking_for_order(order: Order) -> dict[str, Any]:
         .select_related("tour__truck")
         .order_by("planned_at", "pk")
     )
-    window = None
-    if order.window_from or order.window_to:
-        window = {
-            "from": order.window_from.strftime("%H:%M") if order.window_from else None,
-            "to": order.window_to.strftime("%H:%M") if order.window_to else None,
-        }
     return {
         "number": order.number,
         "status": order.status,
         "requested_date": order.requested_date.isoformat(),
-        "window": window,
+        "window": window_of(order),
         "jobs": [
             {
                 "ticket": job.ticket,

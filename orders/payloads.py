@@ -26,19 +26,24 @@ def iso(value) -> str:
 
 
 def tracking_url(order: Order) -> str:
-    """The public tracking page (served at /track/<token>/ by the portal)."""
+    """The public tracking page (served at /track/<token>/ by the portal; its JSON twin is
+    GET /api/v1/track/{token}/)."""
     return f"{settings.SITE_URL}/track/{order.tracking_token}/"
+
+
+def window_of(order: Order) -> dict[str, str | None] | None:
+    """The delivery window as `{"from": "HH:MM", "to": "HH:MM"}` (either may be null), or None."""
+    if not order.window_from and not order.window_to:
+        return None
+    return {
+        "from": order.window_from.strftime("%H:%M") if order.window_from else None,
+        "to": order.window_to.strftime("%H:%M") if order.window_to else None,
+    }
 
 
 def order_document(order: Order, lines=None) -> dict[str, Any]:
     """`order` with `customer`, `plant`, `sales_point` loaded and `lines` prefetched (or given)."""
     lines = list(lines if lines is not None else order.lines.all())
-    window = None
-    if order.window_from or order.window_to:
-        window = {
-            "from": order.window_from.strftime("%H:%M") if order.window_from else None,
-            "to": order.window_to.strftime("%H:%M") if order.window_to else None,
-        }
     return {
         "number": order.number,
         "status": order.status,
@@ -52,7 +57,7 @@ def order_document(order: Order, lines=None) -> dict[str, Any]:
         "fulfilment": order.fulfilment,
         "plant": order.plant.code,
         "requested_date": order.requested_date.isoformat(),
-        "window": window,
+        "window": window_of(order),
         "on_call": order.on_call,
         "lines": [
             {

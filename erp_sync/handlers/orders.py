@@ -11,6 +11,7 @@ so no acknowledgement will follow. For a known order the update path is delibera
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time
 from decimal import Decimal
 
@@ -26,6 +27,7 @@ from erp_sync.handlers.master import plant_by_code
 from oms.lib.bulk import insert_rows
 from oms.models import ExternalRef
 from orders.models import Channel, Order, OrderStatus
+from orders.services.erp_import import ErpOrderInput, erp_orders_import
 from orders.services.lifecycle import (
     Correction,
     order_cancel,
@@ -36,14 +38,7 @@ from orders.services.lifecycle import (
     order_release,
 )
 from orders.services.lifecycle import order_reject as lifecycle_reject
-from orders.services.placement import (
-    CustomerRef,
-    ErpOrderInput,
-    LineInput,
-    SiteRef,
-    erp_orders_import,
-    order_place,
-)
+from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 
 UNKNOWN_ORDER = "Unknown order {key!r}."
 UNKNOWN_CUSTOMER = "Unknown ERP customer {number!r}: send master.customer first or give name and contact."
@@ -100,20 +95,8 @@ def _customer_ref(ctx: Context, value) -> CustomerRef:
 
 
 def _site_ref(value: dict) -> SiteRef:
-    return SiteRef(
-        data=SiteData(
-            name=value["name"],
-            address=value["address"],
-            address2=value.get("address2") or "",
-            city=value.get("city") or "",
-            postcode=value.get("postcode") or "",
-            country=(value.get("country") or "BG").upper(),
-            lat=value.get("lat"),
-            lon=value.get("lon"),
-            contact_name=value.get("contact_name") or "",
-            contact_phone=value.get("contact_phone") or "",
-        )
-    )
+    # order.upsert sites carry no access notes (erp_sync/schemas/order.upsert.json): ignore any given.
+    return SiteRef(data=replace(SiteData.from_mapping(value), access_notes=""))
 
 
 def _window(value) -> tuple[time | None, time | None]:

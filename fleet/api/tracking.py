@@ -11,9 +11,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.routers import SimpleRouter
 
 from fleet.selectors import TRUCK_VISIBLE_STATUSES, order_for_tracking
-from orders.api.serializers import WindowOutputSerializer, window_of
+from orders.api.serializers import WindowOutputSerializer
 from orders.api.views import NOT_FOUND, StrictQueryMixin
 from orders.models import Order, OrderStatus
+from orders.payloads import window_of
 
 
 class TruckPositionSerializer(serializers.Serializer):
@@ -49,7 +50,7 @@ class TrackingOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(WindowOutputSerializer(allow_null=True))
     def get_window(self, order: Order):
-        return window_of(order.window_from, order.window_to)
+        return window_of(order)
 
 
 @extend_schema_view(

@@ -28,16 +28,15 @@ from fleet.services import (
     positions_ingest,
 )
 from fleet.services.common import driver_actor, epod_pdf_url
-from oms.exceptions import IdempotencyKeyMissing, ValidationError
-from oms.lib.idempotency import run_idempotent
-from oms.lib.problems import PROBLEM_CONTENT_TYPE
+from oms.exceptions import ValidationError
+from oms.lib.idempotency import IdempotentViewMixin
 from orders.api.auth import TokenAuthentication
 
 UNKNOWN_PARAMETER = "Unknown query parameter."
 REPEATED_PARAMETER = "Give this parameter once."
 
 
-class DriverView(APIView):
+class DriverView(IdempotentViewMixin, APIView):
     authentication_classes = [TokenAuthentication]
     permission_classes = [IsDriver]
     # Query strings are validated like bodies: a typo must not look like "no filter".
@@ -61,26 +60,6 @@ class DriverView(APIView):
     @property
     def actor(self):
         return driver_actor(self.driver)
-
-    def idempotent(self, request, payload: Any, operation, *, required: bool = False) -> Response:
-        """Run `operation() -> (status, body, ref)` under the request's Idempotency-Key, if any."""
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            if required:
-                raise IdempotencyKeyMissing()
-            status, body, _ = operation()
-            return Response(body, status=status)
-        result = run_idempotent(
-            scope=f"client:{request.auth.public_id}",
-            method=request.method,
-            path=request.path,
-            key=key,
-            payload=payload,
-            operation=operation,
-        )
-        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        content_type = PROBLEM_CONTENT_TYPE if result.status >= 400 else None
-        return Response(result.body, status=result.status, headers=headers, content_type=content_type)
 
 
 def _valid(serializer_class, data, **kwargs) -> dict[str, Any]:
@@ -133,7 +112,7 @@ class JobEventsView(DriverView):
             fresh = selectors.driver_job(driver=self.driver, job_id=job_id)
             return 200, s.job_document(fresh), fresh.ticket
 
-        return self.idempotent(request, request.data, operation)
+        return self.respond_idempotent(request, operation)
 
 
 class PositionsView(DriverView):
@@ -156,7 +135,7 @@ class PositionsView(DriverView):
             accepted = positions_ingest(truck=truck, points=points)
             return 202, {"accepted": accepted, "rejected": rejected}, ""
 
-        return self.idempotent(request, request.data, operation)
+        return self.respond_idempotent(request, operation)
 
 
 def _file_fingerprint(upload) -> str:
@@ -176,8 +155,7 @@ class EpodView(DriverView):
         summary="Electronic proof of delivery (Idempotency-Key required).",
     )
     def post(self, request, job_id):
-        if request.headers.get("Idempotency-Key") is None:
-            raise IdempotencyKeyMissing()
+        self.idempotency_key(request, required=True)
         job = selectors.driver_job(driver=self.driver, job_id=job_id)
         photos = request.FILES.getlist("photos")
         if len(photos) > MAX_PHOTOS:
@@ -226,7 +204,7 @@ class EpodView(DriverView):
             }
             return 201, body, str(epod.public_id)
 
-        return self.idempotent(request, payload, operation, required=True)
+        return self.respond_idempotent(request, operation, payload=payload, required=True)
 
 
 class EpodPdfView(DriverView):
@@ -253,7 +231,7 @@ class BatchDataView(DriverView):
             record = batch_record_create(job=job, actor=self.actor, **data)
             return 201, {"job": str(job.public_id), "batch_number": record.batch_number}, str(record.pk)
 
-        return self.idempotent(request, request.data, operation)
+        return self.respond_idempotent(request, operation)
 
 
 class MessagesView(DriverView):
@@ -276,7 +254,7 @@ class MessagesView(DriverView):
             )
             return 201, {"id": str(message.public_id), "at": message.at.isoformat()}, str(message.public_id)
 
-        return self.idempotent(request, request.data, operation)
+        return self.respond_idempotent(request, operation)
 
 
 class CallRequestsView(DriverView):
@@ -297,4 +275,4 @@ class CallRequestsView(DriverView):
             body = {"id": str(call.public_id), "status": call.status, "due_at": call.due_at.isoformat()}
             return 201, body, str(call.public_id)
 
-        return self.idempotent(request, request.data, operation)
+        return self.respond_idempotent(request, operation)

@@ -2,7 +2,8 @@
 
 Modules: `dispatch` (split, plan, release, assign, homerun, cancel), `driving` (job status events,
 positions), `epod` (proof of delivery, PDF), `comms` (batch data, messages, call requests), `erp`
-(inbound ERP tasks and loading status). Their module docstrings give the signatures.
+(inbound ERP tasks and loading status), `master` (trucks and drivers from the ERP). Their module
+docstrings give the signatures.
 """
 
 from fleet.services.comms import batch_record_create, call_request_create, message_post
@@ -23,10 +24,12 @@ from fleet.services.erp import (
     task_homerun_apply,
     task_return_apply,
 )
+from fleet.services.master import driver_upsert, truck_upsert
 
 __all__ = [
     "batch_record_create",
     "call_request_create",
+    "driver_upsert",
     "epod_pdf_render",
     "epod_submit",
     "job_assign",
@@ -43,4 +46,5 @@ __all__ = [
     "task_return_apply",
     "tour_plan",
     "tour_release",
+    "truck_upsert",
 ]

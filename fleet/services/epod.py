@@ -33,6 +33,7 @@ from fleet.services.delivery import delivery_confirm_locked
 from fleet.services.driving import _apply_locked
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
+from orders.models import Order
 from orders.services.fulfilment import order_job_timeline
 
 EPOD_EXISTS = "This job already has a proof of delivery."
@@ -92,6 +93,80 @@ def _resolve_lines(job: Job, lines: list[dict[str, Any]]) -> list[tuple[Any, Dec
     return resolved
 
 
+def _lock_for_epod(job: Job) -> tuple[Order, Job]:
+    """The order and the job, locked; InvalidTransition unless the job is a delivery at the site
+    without an EPOD yet."""
+    order = lock_order(job.order_id)
+    job = lock_job(job.pk)
+    if job.type != JobType.DELIVERY or order is None:
+        raise InvalidTransition(EPOD_NOT_DELIVERY)
+    if ProofOfDelivery.objects.filter(job=job).exists():
+        raise InvalidTransition(EPOD_EXISTS)
+    if job.status not in EPOD_STATUSES:
+        raise InvalidTransition(EPOD_TOO_EARLY, extra={"from": job.status, "to": JobStatus.DELIVERED})
+    return order, job
+
+
+def _canonical_lines(resolved: list[tuple[Any, Decimal, Decimal]], lines: list[dict[str, Any]]) -> list[dict]:
+    """The lines as signed for, by position: quantities as text, with the reason given."""
+    return [
+        {
+            "position": line.order_line.position,
+            "delivered": f"{delivered:.3f}",
+            "returned": f"{returned:.3f}",
+            "reason": next(
+                (i.get("reason") or "" for i in lines if i["position"] == line.order_line.position), ""
+            ),
+        }
+        for line, delivered, returned in sorted(resolved, key=lambda r: r[0].order_line.position)
+    ]
+
+
+def _store_epod(*, job: Job, signature: Evidence, photos: list[Evidence], **fields) -> ProofOfDelivery:
+    """The EPOD row (`fields` as the model's) with its signature and photo files."""
+    epod = ProofOfDelivery(job=job, **fields)
+    epod.signature.save(f"{job.ticket}-signature.png", ContentFile(signature.content), save=False)
+    epod.save(force_insert=True)
+    for index, photo in enumerate(photos, start=1):
+        item = EpodPhoto(epod=epod, sha256=photo.sha256)
+        item.image.save(
+            f"{job.ticket}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False
+        )
+        item.save()
+    return epod
+
+
+def _attach_epod(*, order: Order, job: Job, epod: ProofOfDelivery, actor: Actor) -> None:
+    """`epod` to the ERP, with its event on the order timeline."""
+    epod_message = job_outbox(
+        job,
+        "epod",
+        {
+            "ticket": job.ticket,
+            "received_by": epod.received_by,
+            "signed_at": epod.signed_at.isoformat(),
+            "lat": epod.lat,
+            "lon": epod.lon,
+            "sha256": epod.sha256,
+            "pdf_url": epod_pdf_url(epod),
+            "water_added_l": str(epod.water_added_l) if epod.water_added_l is not None else None,
+            "remarks": epod.remarks,
+        },
+    )
+    order_job_timeline(
+        order=order,
+        type="epod.received",
+        actor=actor,
+        data={
+            "ticket": job.ticket,
+            "received_by": epod.received_by,
+            "signed_at": iso(epod.signed_at),
+            "sha256": epod.sha256,
+        },
+        message=epod_message,
+    )
+
+
 @transaction.atomic
 def epod_submit(
     *,
@@ -107,88 +182,24 @@ def epod_submit(
     water_added_l: Decimal | None = None,
     remarks: str = "",
 ) -> ProofOfDelivery:
-    order = lock_order(job.order_id)
-    job = lock_job(job.pk)
-    if job.type != JobType.DELIVERY or order is None:
-        raise InvalidTransition(EPOD_NOT_DELIVERY)
-    if ProofOfDelivery.objects.filter(job=job).exists():
-        raise InvalidTransition(EPOD_EXISTS)
-    if job.status not in EPOD_STATUSES:
-        raise InvalidTransition(EPOD_TOO_EARLY, extra={"from": job.status, "to": JobStatus.DELIVERED})
+    order, job = _lock_for_epod(job)
     resolved = _resolve_lines(job, lines)
-    canonical_lines = [
-        {
-            "position": line.order_line.position,
-            "delivered": f"{delivered:.3f}",
-            "returned": f"{returned:.3f}",
-            "reason": next(
-                (i.get("reason") or "" for i in lines if i["position"] == line.order_line.position), ""
-            ),
-        }
-        for line, delivered, returned in sorted(resolved, key=lambda r: r[0].order_line.position)
-    ]
-    sha = evidence_sha256(
-        job=job,
-        received_by=received_by,
-        signed_at=signed_at,
-        lat=lat,
-        lon=lon,
-        lines=canonical_lines,
-        water_added_l=water_added_l,
-        remarks=remarks,
-        signature=signature,
-        photos=photos,
-    )
-    epod = ProofOfDelivery(
-        job=job,
-        received_by=received_by,
-        lat=lat,
-        lon=lon,
-        signed_at=signed_at,
-        lines=canonical_lines,
-        water_added_l=water_added_l,
-        remarks=remarks,
-        sha256=sha,
-    )
-    epod.signature.save(f"{job.ticket}-signature.png", ContentFile(signature.content), save=False)
-    epod.save(force_insert=True)
-    for index, photo in enumerate(photos, start=1):
-        item = EpodPhoto(epod=epod, sha256=photo.sha256)
-        item.image.save(
-            f"{job.ticket}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False
-        )
-        item.save()
-
+    canonical_lines = _canonical_lines(resolved, lines)
+    signed = {
+        "received_by": received_by,
+        "signed_at": signed_at,
+        "lat": lat,
+        "lon": lon,
+        "lines": canonical_lines,
+        "water_added_l": water_added_l,
+        "remarks": remarks,
+    }
+    sha = evidence_sha256(job=job, signature=signature, photos=photos, **signed)
+    epod = _store_epod(job=job, signature=signature, photos=photos, sha256=sha, **signed)
     at = max(signed_at, job.last_event_at) if job.last_event_at else signed_at
 
     def attach_epod() -> None:
-        epod_message = job_outbox(
-            job,
-            "epod",
-            {
-                "ticket": job.ticket,
-                "received_by": received_by,
-                "signed_at": signed_at.isoformat(),
-                "lat": lat,
-                "lon": lon,
-                "sha256": sha,
-                "pdf_url": epod_pdf_url(epod),
-                "water_added_l": str(water_added_l) if water_added_l is not None else None,
-                "remarks": remarks,
-            },
-        )
-        order_job_timeline(
-            order=order,
-            type="epod.received",
-            actor=actor,
-            data={
-                "ticket": job.ticket,
-                "received_by": received_by,
-                "signed_at": iso(signed_at),
-                "sha256": sha,
-            },
-            message=epod_message,
-        )
+        _attach_epod(order=order, job=job, epod=epod, actor=actor)
 
     # The first confirmation wins: after a `delivered` event without EPOD the EPOD only attaches.
     confirmed = delivery_confirm_locked(

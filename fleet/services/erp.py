@@ -66,10 +66,6 @@ UNKNOWN_RETURN = "No return request with this number on this order."
 _CANCELLABLE = frozenset({JobStatus.PLANNED, JobStatus.ASSIGNED, JobStatus.LOADING, JobStatus.LOADED})
 
 
-def erp_actor(system) -> Actor:
-    return Actor(kind="erp", name=system.code if system is not None else "erp", channel="erp")
-
-
 def _order_lines(order: Order, lines: list[dict[str, Any]]) -> list[tuple[OrderLine, Decimal]]:
     by_position = {line.position: line for line in order.lines.all()}
     resolved = []
@@ -112,7 +108,7 @@ def task_delivery_apply(
     truck: Truck | None = None,
     driver: Driver | None = None,
 ) -> Job:
-    actor = erp_actor(system)
+    actor = Actor.for_erp(system)
     order = lock_order(order.pk)
     resolved = _order_lines(order, lines)
     existing = Job.objects.filter(ticket=ticket).first()
@@ -152,7 +148,7 @@ def task_homerun_apply(
     driver: Driver | None = None,
     ticket: str | None = None,
 ) -> Job:
-    actor = erp_actor(system)
+    actor = Actor.for_erp(system)
     day = plant_local_date(plant, planned_at)
     tours = Tour.objects.filter(
         truck=truck, date=day, status__in=[TourStatus.PLANNED, TourStatus.RELEASED, TourStatus.STARTED]
@@ -187,7 +183,7 @@ def task_return_apply(
     """The ERP plans a return pickup: for its approved return request `return_number`, or for a
     return it agreed itself (recorded as requested and approved by the ERP). The pickup job is linked
     to the return and waits for a dispatcher."""
-    actor = erp_actor(system)
+    actor = Actor.for_erp(system)
     order = lock_order(order.pk)
     if ticket is not None:
         existing = Job.objects.filter(ticket=ticket, order=order, type=JobType.RETURN_PICKUP).first()
@@ -213,7 +209,7 @@ def task_return_apply(
 
 @transaction.atomic
 def task_cancellation_apply(*, system, order: Order, reason: str, ticket: str | None = None) -> list[Job]:
-    actor = erp_actor(system)
+    actor = Actor.for_erp(system)
     order = lock_order(order.pk)
     if ticket is not None:
         found = Job.objects.filter(ticket=ticket, order=order).first()
@@ -235,7 +231,7 @@ def task_cancellation_apply(*, system, order: Order, reason: str, ticket: str | 
 def order_loading_status_apply(
     *, order: Order, ticket: str, loading_status: str, at: datetime, system=None
 ) -> Job:
-    actor = erp_actor(system)
+    actor = Actor.for_erp(system)
     order = lock_order(order.pk)
     found = Job.objects.filter(ticket=ticket, order=order).first()
     if found is None:

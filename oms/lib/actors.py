@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 
@@ -20,6 +20,15 @@ class Actor:
     @classmethod
     def for_user(cls, user, *, channel: str = "") -> Actor:
         return cls(kind="user", name=user.get_username(), user=user, channel=channel)
+
+    @classmethod
+    def for_erp(cls, system) -> Actor:
+        """An ERP system (`oms.models.ErpSystem`) applying a message; None: an ERP not named."""
+        return cls(kind="erp", name=system.code if system is not None else "erp", channel="erp")
+
+    def on_channel(self, channel: str) -> Actor:
+        """This actor, on `channel` unless it names its own (events record the channel of the change)."""
+        return self if self.channel else replace(self, channel=channel)
 
 
 SYSTEM = Actor.system()

@@ -1,7 +1,7 @@
 """Idempotent requests: the first response to a key is stored and replayed to every retry.
 
-Used by the REST API (`Idempotency-Key` header) and by the pages (a hidden form token), see
-docs/rest-api.md (Idempotency). The contract in short:
+Used by the REST API (`Idempotency-Key` header, through `IdempotentViewMixin`) and by the pages (a
+hidden form token), see docs/rest-api.md (Idempotency). The contract in short:
 
 * same key + same request → the stored first response, flagged as replayed;
 * same key + different request → `IdempotencyKeyReused` (422), nothing written;
@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,11 +33,16 @@ from oms.exceptions import (
     Conflict,
     DomainError,
     IdempotencyInProgress,
+    IdempotencyKeyMissing,
     IdempotencyKeyReused,
     ValidationError,
 )
 from oms.models import IdempotencyRecord
 
+if TYPE_CHECKING:
+    from rest_framework.response import Response
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 INVALID_KEY_MESSAGE = "Idempotency-Key must be 1-255 visible ASCII characters without spaces."
 
@@ -193,6 +198,61 @@ def run_idempotent(
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         raise
     return IdempotentResult(status=status, body=body, replayed=False, result_ref=ref)
+
+
+# The REST API's side of the contract, for DRF views whose caller is an API client (`request.auth`).
+# An operation is `() -> (status, body, result_ref)`; it runs once per `Idempotency-Key` in the scope
+# of the calling client. Without a key it just runs, unless the key is required.
+# (No class docstring: the schema generator would take it as the description of every operation.)
+class IdempotentViewMixin:
+    def idempotency_scope(self, request) -> str:
+        return f"client:{request.auth.public_id}"
+
+    def idempotency_key(self, request, *, required: bool) -> str | None:
+        """The request's key; a missing one is refused when `required`."""
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if key is None and required:
+            raise IdempotencyKeyMissing()
+        return key
+
+    def check_idempotency_key(self, request, *, required: bool) -> None:
+        """Refuse a missing (when required) or malformed key before anything else is looked at."""
+        key = self.idempotency_key(request, required=required)
+        if key is not None:
+            validate_key(key)
+
+    def respond_idempotent(
+        self,
+        request,
+        operation: Callable[[], tuple[int, Any, str]],
+        *,
+        payload: Any = None,
+        required: bool = False,
+    ) -> Response:
+        """Run `operation` under the request's key and answer with its (or the stored) response.
+
+        `payload` is what identifies the request besides method and path (default: the parsed body).
+        """
+        # Imported here: the workers import this module (key purge) and need no DRF.
+        from rest_framework.response import Response
+
+        from oms.lib.problems import PROBLEM_CONTENT_TYPE
+
+        key = self.idempotency_key(request, required=required)
+        if key is None:
+            status, body, _ = operation()
+            return Response(body, status=status)
+        result = run_idempotent(
+            scope=self.idempotency_scope(request),
+            method=request.method,
+            path=request.path,
+            key=key,
+            payload=request.data if payload is None else payload,
+            operation=operation,
+        )
+        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+        content_type = PROBLEM_CONTENT_TYPE if result.status >= 400 else None
+        return Response(result.body, status=result.status, headers=headers, content_type=content_type)
 
 
 def purge_expired(*, days: int | None = None) -> int:

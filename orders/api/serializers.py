@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from rest_framework import serializers
 from catalog.models import Product, Unit
 from customers.models import Customer
 from orders.models import QTY, Fulfilment, Order, OrderStatus
+from orders.payloads import tracking_url, window_of
 
 NAME_MAX = 200
 NOTES_MAX = 2000
@@ -33,11 +33,6 @@ SITE_REQUIRED = "A delivery needs a site."
 WINDOW_ORDER = "The window must end after it starts."
 BOTH_COORDINATES = "Give both lat and lon, or neither."
 NOT_FINITE = "A finite number is required."
-
-
-def tracking_url(token: str) -> str:
-    """The public tracking page of an order (its JSON twin is GET /api/v1/track/{token}/)."""
-    return f"{settings.SITE_URL}/track/{token}/"
 
 
 def mask_name(name: str) -> str:
@@ -266,15 +261,6 @@ class WindowOutputSerializer(serializers.Serializer):
         return fields
 
 
-def window_of(from_time, to_time) -> dict[str, str | None] | None:
-    if not from_time and not to_time:
-        return None
-    return {
-        "from": from_time.strftime("%H:%M") if from_time else None,
-        "to": to_time.strftime("%H:%M") if to_time else None,
-    }
-
-
 class OrderCustomerOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     number = serializers.CharField(read_only=True)
@@ -324,7 +310,7 @@ class OrderOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(WindowOutputSerializer(allow_null=True))
     def get_window(self, order: Order):
-        return window_of(order.window_from, order.window_to)
+        return window_of(order)
 
     def get_external_ref(self, order: Order) -> str | None:
         return order.external_ref or None
@@ -334,7 +320,7 @@ class OrderOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_tracking_url(self, order: Order) -> str:
-        return tracking_url(order.tracking_token)
+        return tracking_url(order)
 
 
 class OrderEventOutputSerializer(serializers.Serializer):

@@ -9,11 +9,10 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 
-from customers.services import CustomerData, customer_create, customer_match
-from oms.exceptions import IdempotencyKeyMissing, NotFound, ValidationError
+from customers.services import CustomerData, SiteData, customer_create, customer_match
+from oms.exceptions import NotFound, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.idempotency import run_idempotent, validate_key
-from oms.lib.problems import PROBLEM_CONTENT_TYPE
+from oms.lib.idempotency import IDEMPOTENCY_HEADER, IdempotentViewMixin
 from orders import selectors
 from orders.api import serializers as s
 from orders.api.auth import IsDevice, TokenAuthentication
@@ -23,7 +22,6 @@ from orders.filters import OrderFilter, ProductFilter
 from orders.models import ApiClient, Order
 from orders.payloads import order_document
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 CUSTOMER_NOT_FOUND = "No customer matches."
 
 
@@ -144,7 +142,7 @@ class StrictQueryMixin:
             raise ValidationError(errors=errors)
 
 
-class DeviceViewMixin(StrictQueryMixin):
+class DeviceViewMixin(IdempotentViewMixin, StrictQueryMixin):
     """Kiosk / store POS keys only; every query is scoped to the caller's sales point."""
 
     authentication_classes = [TokenAuthentication]
@@ -162,35 +160,6 @@ class DeviceViewMixin(StrictQueryMixin):
     def actor(self) -> Actor:
         sales_point = self.sales_point
         return Actor(kind="device", name=sales_point.code, channel=sales_point.channel)
-
-    def respond_idempotent(self, request, *, required: bool, operation) -> Response:
-        """Run `operation` (→ status, body, ref) once per Idempotency-Key; without a key, just run it."""
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None:
-            if required:
-                raise IdempotencyKeyMissing()
-            status_code, body, _ = operation()
-            return Response(body, status=status_code)
-        result = run_idempotent(
-            scope=f"client:{self.client.public_id}",
-            method=request.method,
-            path=request.path,
-            key=key,
-            payload=request.data,
-            operation=operation,
-        )
-        headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-        content_type = PROBLEM_CONTENT_TYPE if result.status >= 400 else None
-        return Response(result.body, status=result.status, headers=headers, content_type=content_type)
-
-    def check_idempotency_key(self, request, *, required: bool) -> None:
-        """Refuse a missing (when required) or malformed key before anything else is looked at."""
-        key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None:
-            if required:
-                raise IdempotencyKeyMissing()
-            return
-        validate_key(key)
 
 
 @extend_schema_view(
@@ -258,7 +227,7 @@ class CustomerViewSet(DeviceViewMixin, viewsets.GenericViewSet):
             customer = customer_create(data=data, actor=self.actor)
             return status.HTTP_201_CREATED, s.CustomerOutputSerializer(customer).data, customer.number
 
-        return self.respond_idempotent(request, required=False, operation=operation)
+        return self.respond_idempotent(request, operation)
 
     @extend_schema(
         operation_id="customers_lookup",
@@ -365,7 +334,7 @@ class OrderViewSet(
             # The order, customer, plant and sales point are in memory: only the lines are read back.
             return status.HTTP_201_CREATED, order_document(order), order.number
 
-        return self.respond_idempotent(request, required=True, operation=operation)
+        return self.respond_idempotent(request, operation, required=True)
 
     @extend_schema(
         operation_id="orders_cancel",
@@ -396,7 +365,7 @@ class OrderViewSet(
             fresh = self.get_queryset().get(pk=changed.pk)
             return status.HTTP_200_OK, s.OrderDetailOutputSerializer(fresh).data, fresh.number
 
-        return self.respond_idempotent(request, required=False, operation=operation)
+        return self.respond_idempotent(request, operation)
 
     def _order_change(self, request, payload, call):
         """A state change of the caller's order under the request's optional Idempotency-Key."""
@@ -512,24 +481,8 @@ def _customer_ref(cls, data: dict):
 
 
 def _site_ref(cls, data: dict | None):
-    from customers.services import SiteData
-
     if not data:
         return None
     if data.get("id"):
         return cls(id=str(data["id"]))
-    return cls(
-        data=SiteData(
-            name=data["name"],
-            address=data["address"],
-            address2=data.get("address2", ""),
-            city=data.get("city", ""),
-            postcode=data.get("postcode", ""),
-            country=(data.get("country") or "BG").upper(),
-            lat=data.get("lat"),
-            lon=data.get("lon"),
-            contact_name=data.get("contact_name", ""),
-            contact_phone=data.get("contact_phone", ""),
-            access_notes=data.get("access_notes", ""),
-        )
-    )
+    return cls(data=SiteData.from_mapping(data))

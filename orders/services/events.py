@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
@@ -64,3 +66,12 @@ def order_events_bulk(
         event_build(order_id=pk, type=type, actor=actor, data=data, visible=visible, at=at)
         for pk in order_ids
     )
+
+
+def order_event_rows(
+    events: Iterable[tuple[Order, str, dict[str, Any]]], *, actor: Actor, at: datetime
+) -> list[dict[str, Any]]:
+    """Rows of many events for one `oms.lib.bulk.insert_rows(OrderEvent, rows)` statement (bulk
+    imports): `(order, type, data)` each, all by `actor` at `at`, with no outbox message."""
+    who = {"at": at, "actor_kind": actor.kind, "actor": actor.name, "channel": actor.channel}
+    return [{"order_id": order.pk, "type": type, "data": data, **who} for order, type, data in events]

@@ -17,7 +17,7 @@ from orders.models import ZERO_QTY, OrderLine, OrderStatus, ReturnLine, ReturnRe
 from orders.payloads import qty
 from orders.services.events import order_event
 from orders.services.lifecycle import _locked_lines, _reason, lock_order, order_item_positions_message
-from orders.services.placement import is_quantity
+from orders.services.order_input import is_quantity
 from orders.state import RETURN_TRANSITIONS
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})

@@ -147,14 +147,7 @@ def _place_payload(form: PlaceOrderForm, lines: LineFormSet) -> dict[str, Any]:
 def _site_ref(data: dict[str, Any]) -> SiteRef:
     """The chosen site, or the new site typed into the form."""
     if data["site"] == PlaceOrderForm.NEW_SITE:
-        return SiteRef(
-            data=SiteData(
-                name=data["new_site_name"],
-                address=data["new_site_address"],
-                city=data.get("new_site_city") or "",
-                postcode=data.get("new_site_postcode") or "",
-            )
-        )
+        return SiteRef(data=SiteData.from_mapping(data, prefix="new_site_"))
     return SiteRef(id=data["site"])
 
 

@@ -16,20 +16,7 @@ from portal.views.common import errors, portal_view
 
 
 def _site_data(form: SiteForm) -> SiteData:
-    data = form.cleaned_data
-    return SiteData(
-        name=data["name"],
-        address=data["address"],
-        address2=data.get("address2") or "",
-        city=data.get("city") or "",
-        postcode=data.get("postcode") or "",
-        country=(data.get("country") or "BG").upper(),
-        lat=data.get("lat"),
-        lon=data.get("lon"),
-        contact_name=data.get("contact_name") or "",
-        contact_phone=data.get("contact_phone") or "",
-        access_notes=data.get("access_notes") or "",
-    )
+    return SiteData.from_mapping(form.cleaned_data)
 
 
 @portal_view

@@ -14,21 +14,21 @@ from django.utils import translation
 from customers import services as customer_services
 from erp_sync import services as erp_services
 from fleet.services import comms
-from orders.services import lifecycle, placement, returns
+from orders.services import lifecycle, order_input, placement, returns
 
 ROOT = Path(__file__).resolve().parents[2]
 
 SHOWN_ON_PAGES = [
-    placement.TOTAL_TOO_LARGE,
+    order_input.TOTAL_TOO_LARGE,
     placement.SALES_POINT_INACTIVE,
-    placement.LINES_REQUIRED,
-    placement.QUANTITY_INVALID,
-    placement.UNKNOWN_SKU,
+    order_input.LINES_REQUIRED,
+    order_input.QUANTITY_INVALID,
+    order_input.UNKNOWN_SKU,
     placement.SITE_REQUIRED,
     placement.DATE_IN_PAST,
-    placement.WINDOW_INVALID,
+    order_input.WINDOW_INVALID,
     placement.NO_PLANT,
-    placement.PRICE_INVALID,
+    order_input.PRICE_INVALID,
     lifecycle.REASON_REQUIRED,
     lifecycle.NOT_ON_CALL,
     lifecycle.CALL_OFF_TOO_MUCH,

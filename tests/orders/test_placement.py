@@ -18,14 +18,16 @@ from oms.exceptions import DuplicateExternalRef, InsufficientStock, NotFound, Va
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
 from orders.models import Channel, ErpSyncState, Fulfilment, Order, OrderEvent, OrderLine, OrderStatus
-from orders.services.placement import (
-    DATE_IN_PAST,
+from orders.services.order_input import (
     LINES_REQUIRED,
     PRICE_INVALID,
     QUANTITY_INVALID,
-    SALES_POINT_INACTIVE,
     TOTAL_TOO_LARGE,
     UNKNOWN_SKU,
+)
+from orders.services.placement import (
+    DATE_IN_PAST,
+    SALES_POINT_INACTIVE,
     CustomerRef,
     LineInput,
     SiteRef,
