@@ -61,6 +61,9 @@ MATRIX: dict[str, Entry] = {
     "order-list": Entry({"GET": DEVICE, "POST": DEVICE}),
     "order-detail": Entry({"GET": DEVICE_OWN_ORDER}, kwargs="number"),
     "order-cancel": Entry({"POST": DEVICE_OWN_ORDER}, kwargs="number", body={"reason": "matrix"}),
+    "order-call-off": Entry({"POST": DEVICE_OWN_ORDER}, kwargs="number", body={}),
+    "order-pause": Entry({"POST": DEVICE_OWN_ORDER}, kwargs="number", body={"reason": "matrix"}),
+    "order-resume": Entry({"POST": DEVICE_OWN_ORDER}, kwargs="number", body={}),
     "tracking-detail": Entry({"GET": PUBLIC}, kwargs="token"),
     # driver app (fleet.api): driver keys only; another driver's job is 404
     "driver-tours": Entry({"GET": DRIVER}),
