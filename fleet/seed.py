@@ -252,6 +252,14 @@ def _insert(model, rows: list[dict]) -> None:
     if connection.vendor != "postgresql":
         model.objects.bulk_create([model(**row) for row in rows], batch_size=500)
         return
+    # Columns the generator does not set get their model default (COPY would leave them NULL).
+    missing = [
+        f
+        for f in model._meta.concrete_fields
+        if f.attname not in rows[0] and not f.primary_key and f.has_default()
+    ]
+    if missing:
+        rows = [{**row, **{f.attname: f.get_default() for f in missing}} for row in rows]
     columns = list(rows[0])
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)

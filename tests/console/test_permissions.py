@@ -13,7 +13,7 @@ from django.utils import timezone
 from console.urls import ROUTES
 from customers.models import Customer
 from erp_sync.models import OrderDrift
-from fleet.models import CallRequest, Job, Message, SenderRole
+from fleet.models import CallRequest, Job, Message, SenderRole, Tour
 from oms.lib.actors import Actor
 from oms.models import ErpSystem
 from orders.models import Order, OrderStatus, ReturnRequest
@@ -58,6 +58,17 @@ EXPECTED: dict[str, set[str]] = {
     "console-job-assign": DISPATCH_ADMIN,
     "console-tour-plan": DISPATCH_ADMIN,
     "console-order-split": DISPATCH_ADMIN,
+    "console-tour-release": DISPATCH_ADMIN,
+    # the delivery lifecycle
+    "console-order-call-off": REP_ADMIN,
+    "console-order-pause": STAFF,
+    "console-order-resume": STAFF,
+    "console-order-spacing": STAFF,
+    "console-job-cancel": STAFF,
+    "console-job-redeliver": DISPATCH_ADMIN,
+    "console-job-amend": REP_ADMIN,
+    "console-return-pickup": REP_ADMIN,
+    "console-job-collected": REP_ADMIN,
     "console-erp-drift": STAFF,
     "console-erp-drift-check": REP_ADMIN,
     "console-erp-drift-resend": REP_ADMIN,
@@ -73,7 +84,7 @@ ROUTE_NAMES = [r.name for r in ROUTES]
 
 def test_every_console_route_has_a_rule():
     assert sorted(ROUTE_NAMES) == sorted(EXPECTED)
-    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 38
+    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 48
     assert all(r.perms for r in ROUTES)
 
 
@@ -95,6 +106,9 @@ def objects(world):
         order=order, sender_role=SenderRole.CUSTOMER, body="Hi", at=timezone.now()
     )
     job = Job.objects.create(plant=world.plant, order=order, ticket="TK-PERM-1")
+    tour = Tour.objects.create(
+        number="TOUR-PERM-1", date=timezone.localdate(), plant=world.plant, truck=world.truck
+    )
     erp = ErpSystem.objects.create(code="ERP1", adapter="simulator")
     drift = OrderDrift.objects.create(
         system=erp, order=order, field="unknown", oms_value="placed", detected_at=timezone.now()
@@ -107,6 +121,8 @@ def objects(world):
         "messages": message.pk,
         "dispatch/jobs": job.pk,
         "dispatch/orders": order.pk,
+        "dispatch/tours": tour.pk,
+        "jobs": job.pk,
         "erp/drift": drift.pk,
     }
 
