@@ -271,6 +271,7 @@ class MessagesView(DriverView):
                 order=order,
                 tour=tour,
                 job=job,
+                driver=self.driver,
             )
             return 201, {"id": str(message.public_id), "at": message.at.isoformat()}, str(message.public_id)
 

@@ -5,7 +5,13 @@ positions), `epod` (proof of delivery, PDF), `comms` (batch data, messages, call
 (inbound ERP tasks and loading status). Their module docstrings give the signatures.
 """
 
-from fleet.services.comms import batch_record_create, call_request_create, message_post
+from fleet.services.comms import (
+    batch_record_create,
+    call_request_create,
+    driver_notify,
+    message_driver_read,
+    message_post,
+)
 from fleet.services.dispatch import (
     job_assign,
     job_cancel,
@@ -27,12 +33,14 @@ from fleet.services.erp import (
 __all__ = [
     "batch_record_create",
     "call_request_create",
+    "driver_notify",
     "epod_pdf_render",
     "epod_submit",
     "job_assign",
     "job_cancel",
     "job_create_homerun",
     "job_status_apply",
+    "message_driver_read",
     "message_post",
     "order_loading_status_apply",
     "order_split_into_jobs",

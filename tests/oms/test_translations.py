@@ -37,6 +37,7 @@ SHOWN_ON_PAGES = [
     customer_services.CUSTOMER_NOT_FOUND,
     customer_services.SITE_NOT_FOUND,
     comms.MESSAGE_INVALID,
+    comms.NO_DRIVER,
 ]
 
 
