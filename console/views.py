@@ -446,6 +446,7 @@ def order_message(request: HttpRequest, pk: int) -> HttpResponse:
             actor=_actor(request),
             order=order,
             job=job,
+            to_driver=job is not None,  # "To: Driver": the driver of the job's tour reads it in the app
         ),
         _order_url(order),
     )
@@ -665,7 +666,7 @@ def queue_messages(request: HttpRequest) -> HttpResponse:
 def message_reply(request: HttpRequest, pk: int) -> HttpResponse:
     """Reply in the message's thread (optional) and mark it handled."""
     _post_only(request)
-    message = get_object_or_404(Message.objects.select_related("order", "job", "tour"), pk=pk)
+    message = get_object_or_404(Message.objects.select_related("order", "job", "tour", "driver"), pk=pk)
     form = forms.ReplyForm(request.POST)
     back = _safe_back(request, reverse("admin:console-queue-messages"))
     if not form.is_valid():
@@ -673,6 +674,8 @@ def message_reply(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect(back)
     body = form.cleaned_data["body"].strip()
     role = SenderRole.DISPATCHER if not request.user.has_perm("orders.change_order") else SenderRole.REP
+    # A reply goes to whoever wrote: a driver's message is answered in that driver's inbox.
+    to_driver = message.sender_role == SenderRole.DRIVER and message.driver_id is not None
 
     def call():
         with transaction.atomic():
@@ -685,6 +688,8 @@ def message_reply(request: HttpRequest, pk: int) -> HttpResponse:
                     order=message.order,
                     tour=message.tour,
                     job=message.job,
+                    to_driver=to_driver,
+                    driver=message.driver if to_driver else None,
                 )
             services.message_mark_read(message=message)
 

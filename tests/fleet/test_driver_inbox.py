@@ -1,5 +1,5 @@
 """The driver's message inbox: GET /driver/messages/ and POST /driver/messages/{id}/read/, the
-portal's customer messages and `driver_notify`."""
+console's messages "to the driver", the portal's customer messages and `driver_notify`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from fleet import selectors
@@ -24,12 +27,14 @@ from fleet.services import (
     tour_plan,
     tour_release,
 )
+from oms import roles
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import OrderEvent
 from portal.services import order_message_post
 from tests.fleet import factories as f
 from tests.fleet.helpers import driver_client
+from tests.orders.factories import UserFactory
 
 DISPATCH = Actor(kind="user", name="dan")
 INBOX = "/api/v1/driver/messages/"
@@ -82,6 +87,14 @@ def other(plant, product):
         to_driver=True,
     )
     return driver, tour, job, message
+
+
+def staff_client(role: str, username: str) -> Client:
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.mark.django_db
@@ -312,6 +325,45 @@ def test_posting_a_message_still_takes_no_query_parameters(assigned, driver):
 
     assert (response.status_code, response.json()["errors"]) == (400, {"since": ["Unknown query parameter."]})
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_consoles_message_to_the_driver_reaches_the_inbox_and_one_to_the_customer_does_not(
+    assigned, driver, order
+):
+    _, job = assigned
+    console = staff_client(roles.REP, "rita")
+    url = reverse("admin:console-order-message", args=[order.pk])
+
+    console.post(url, {"to": "customer", "body": "Truck at 10:00"})
+    console.post(url, {"to": "driver", "body": "Gate code 1234"})
+
+    to_driver = Message.objects.get(body="Gate code 1234")
+    assert (to_driver.driver, to_driver.to_driver, to_driver.job) == (driver, True, job)
+    assert Message.objects.get(body="Truck at 10:00").driver is None
+    inbox = driver_client(driver).get(INBOX).json()
+    assert [(m["from"], m["body"], m["job"]) for m in inbox] == [
+        ({"kind": "rep", "name": "rita"}, "Gate code 1234", str(job.public_id))
+    ]
+    # The order page tells the staff whether the driver has read it.
+    assert "not read by the driver yet" in console.get(reverse("admin:console-order", args=[order.pk])).text
+
+
+@pytest.mark.django_db
+def test_the_consoles_reply_to_a_driver_goes_to_that_driver(assigned, driver):
+    client = driver_client(driver)
+    client.post(INBOX, {"body": "Which plant do I load at tomorrow?"}, format="json")
+    asked = Message.objects.get()
+    console = staff_client(roles.DISPATCHER, "dan")
+
+    console.post(reverse("admin:console-message-reply", args=[asked.pk]), {"body": "SOF1, 7:00"})
+
+    answer = Message.objects.get(body="SOF1, 7:00")
+    assert (answer.sender_role, answer.driver, answer.to_driver) == (SenderRole.DISPATCHER, driver, True)
+    assert [(m["from"]["kind"], m["body"]) for m in client.get(INBOX).json()] == [
+        ("driver", "Which plant do I load at tomorrow?"),
+        ("dispatcher", "SOF1, 7:00"),
+    ]
 
 
 @pytest.mark.django_db
