@@ -265,6 +265,7 @@ def driver_notify(
     )
 
 
+@transaction.atomic
 def message_driver_read(*, message: Message) -> Message:
     """Mark `message` read by its driver; a second call keeps the first time. Returns it refreshed."""
     Message.objects.filter(pk=message.pk, read_by_driver_at__isnull=True).update(
