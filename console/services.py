@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
 from erp_sync.services import outbox_replay
-from fleet.models import Message
+from fleet.models import Message, SenderRole
 from fleet.services import message_post
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
@@ -108,7 +108,9 @@ def message_mark_read(*, message: Message) -> bool:
 
 @transaction.atomic
 def message_reply(*, message: Message, body: str, sender_role: str, sender: str, actor: Actor) -> None:
-    """Reply in the message's thread (fleet's `message_post`) when `body` is given; mark it handled."""
+    """Reply in the message's thread (fleet's `message_post`) when `body` is given; mark it handled.
+    A driver's message is answered in that driver's inbox."""
+    to_driver = message.sender_role == SenderRole.DRIVER and message.driver_id is not None
     if body:
         message_post(
             sender_role=sender_role,
@@ -118,6 +120,8 @@ def message_reply(*, message: Message, body: str, sender_role: str, sender: str,
             order=message.order,
             tour=message.tour,
             job=message.job,
+            to_driver=to_driver,
+            driver=message.driver if to_driver else None,
         )
     message_mark_read(message=message)
 

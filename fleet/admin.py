@@ -94,7 +94,17 @@ class BatchRecordAdmin(ReadMostlyAdmin):
 
 @admin.register(models.Message)
 class MessageAdmin(ReadMostlyAdmin):
-    list_display = ["at", "sender_role", "sender", "order", "tour", "job", "read_at"]
+    list_display = [
+        "at",
+        "sender_role",
+        "sender",
+        "order",
+        "tour",
+        "job",
+        "driver",
+        "read_at",
+        "read_by_driver_at",
+    ]
     list_filter = ["sender_role"]
 
 

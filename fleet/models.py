@@ -326,9 +326,18 @@ class SenderRole(models.TextChoices):
     DISPATCHER = "dispatcher", _("Dispatcher")
     REP = "rep", _("Service rep")
     ERP = "erp", _("ERP")
+    SYSTEM = "system", _("System")
 
 
 class Message(models.Model):
+    """One message of a thread about an order, a tour or a job (or of no thread at all).
+
+    `driver` puts the message in a driver's inbox (docs/rest-api.md, message inbox): for a message
+    written by a driver it is the author; for any other sender it is the driver the message is
+    addressed to. Messages between customers and staff have none. `read_at` is the staff's mark
+    ("handled" in the console queue); `read_by_driver_at` is the driver's own read mark.
+    """
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
@@ -340,12 +349,23 @@ class Message(models.Model):
     body = models.TextField(max_length=2000)
     at = models.DateTimeField()
     read_at = models.DateTimeField(null=True, blank=True)
+    # The composite index below serves the inbox (driver, at > since); no separate FK index.
+    driver = models.ForeignKey(
+        Driver, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
+    )
+    read_by_driver_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["driver", "at"], name="message_driver_at_idx")]
 
     def __str__(self) -> str:
         return f"{self.sender_role}: {self.body[:30]}"
+
+    @property
+    def to_driver(self) -> bool:
+        """Addressed to a driver (rather than written by one, or not a driver's at all)."""
+        return self.driver_id is not None and self.sender_role != SenderRole.DRIVER
 
 
 class CallRequest(models.Model):

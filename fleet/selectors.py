@@ -3,22 +3,48 @@
 from __future__ import annotations
 
 from datetime import date as Date
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, DecimalField, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from fleet.models import Driver, Job, JobLine, JobStatus, ProofOfDelivery, Tour, TourStatus, Truck
+from fleet.models import (
+    Driver,
+    Job,
+    JobLine,
+    JobStatus,
+    Message,
+    ProofOfDelivery,
+    Tour,
+    TourStatus,
+    Truck,
+)
 from oms.exceptions import NotFound
 from orders.models import Order
 from orders.payloads import window_of
 
 DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMPLETED)
+# The inbox without `since`: the messages of this many days (covers the current and today's tours).
+INBOX_DEFAULT_DAYS = 7
 # Statuses in which the customer sees where the truck is.
 TRACKED_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
 
@@ -118,6 +144,41 @@ def driver_epod(*, driver: Driver, epod_id: UUID | str) -> ProofOfDelivery:
     if epod is None:
         raise NotFound()
     return epod
+
+
+def _driver_inbox(driver: Driver) -> QuerySet[Message]:
+    """The driver's messages (theirs, or addressed to them) about the jobs and tours released to them.
+
+    A message about a job counts by the job's tour, one about a tour alone by the tour, one about an
+    order alone by the order having one of the driver's jobs; a message of no thread counts as is.
+    """
+    visible = list(DRIVER_VISIBLE_TOURS)
+    has_drivers_job = Exists(_driver_jobs(driver).filter(order=OuterRef("order")))
+    return (
+        Message.objects.filter(driver=driver)
+        .filter(
+            Q(job__tour__driver=driver, job__tour__status__in=visible)
+            | Q(job__isnull=True, tour__driver=driver, tour__status__in=visible)
+            | Q(has_drivers_job, job__isnull=True, tour__isnull=True, order__isnull=False)
+            | Q(job__isnull=True, tour__isnull=True, order__isnull=True)
+        )
+        .select_related("order", "job__tour", "tour", "driver")
+    )
+
+
+def driver_messages(*, driver: Driver, since: datetime | None = None) -> QuerySet[Message]:
+    """The driver's inbox after `since` (default: the last INBOX_DEFAULT_DAYS days), oldest first."""
+    if since is None:
+        since = timezone.now() - timedelta(days=INBOX_DEFAULT_DAYS)
+    return _driver_inbox(driver).filter(at__gt=since).order_by("at", "pk")
+
+
+def driver_message(*, driver: Driver, message_id: UUID | str) -> Message:
+    """One message of the driver's inbox (of any age), else NotFound — never another driver's."""
+    message = _driver_inbox(driver).filter(public_id=message_id).first()
+    if message is None:
+        raise NotFound()
+    return message
 
 
 def tracking_for_order(order: Order) -> dict[str, Any]:

@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "DriverEventStatusEnum": "fleet.api.serializers.DRIVER_EVENT_STATUSES",
         "ErpResultStatusEnum": ["accepted", "duplicate", "rejected"],
+        "KindEnum": "customers.models.Customer.Kind",
+        "SenderKindEnum": "fleet.models.SenderRole",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

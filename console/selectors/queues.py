@@ -60,7 +60,7 @@ def messages_awaiting_reply() -> list[Message]:
 
 def message_get(*, pk: int) -> Message:
     """The message with its order, job and tour (its thread), or 404."""
-    return get_object_or_404(Message.objects.select_related("order", "job", "tour"), pk=pk)
+    return get_object_or_404(Message.objects.select_related("order", "job", "tour", "driver"), pk=pk)
 
 
 def queue_counts() -> dict[str, int]:

@@ -222,6 +222,7 @@ def order_message(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
             order=order,
             job=job,
+            to_driver=job is not None,  # "To: Driver": the driver of the job's tour reads it in the app
         ),
         order_url(order),
     )

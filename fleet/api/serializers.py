@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fleet.models import FailureReason, Job, Tour
+from fleet.models import FailureReason, Job, Message, SenderRole, Tour
 from fleet.services.common import job_site
 
 MAX_POSITIONS = 1000
@@ -21,6 +21,7 @@ MAX_POSITIONS = 1000
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 DRIVER_EVENT_STATUSES = ["loading", "loaded", "en_route", "arrived", "unloading", "delivered", "failed"]
 TOO_MANY_POSITIONS = "At most 1000 positions per call."
+SINCE_INVALID = "Expected an ISO 8601 time with offset."
 
 
 def _qty(value) -> str:
@@ -54,6 +55,32 @@ def tour_document(tour: Tour) -> dict[str, Any]:
         "truck": tour.truck.code,
         "plant": tour.plant.code,
         "jobs": [job_document(job) for job in tour.jobs.all()],
+    }
+
+
+def _utc(value: datetime | None) -> str | None:
+    """A time as the API answers it: UTC with `Z` (safe to send back in a query string)."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def _sender_name(message: Message) -> str:
+    if message.sender_role == SenderRole.DRIVER and message.driver is not None:
+        return message.driver.name
+    return message.sender
+
+
+def message_document(message: Message) -> dict[str, Any]:
+    """One inbox message; `message` with `order`, `job__tour`, `tour` and `driver` loaded."""
+    tour = message.tour or (message.job.tour if message.job is not None else None)
+    return {
+        "id": str(message.public_id),
+        "at": _utc(message.at),
+        "from": {"kind": message.sender_role, "name": _sender_name(message)},
+        "order": message.order.number if message.order is not None else None,
+        "job": str(message.job.public_id) if message.job is not None else None,
+        "tour": tour.number if tour is not None else None,
+        "body": message.body,
+        "read_at": _utc(message.read_by_driver_at),
     }
 
 
@@ -227,6 +254,20 @@ class BatchDataIn(serializers.Serializer):
         ]
 
 
+class MessagesQuery(serializers.Serializer):
+    # A string parsed here: DRF would read a blank optional date-time in a query string as "absent".
+    since = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+    def validate_since(self, value: str) -> datetime:
+        try:
+            at = parse_datetime(value.strip())
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None:
+            raise serializers.ValidationError(SINCE_INVALID)
+        return at
+
+
 class MessageIn(serializers.Serializer):
     order = serializers.CharField(max_length=30, required=False)
     job = serializers.UUIDField(required=False)
@@ -311,6 +352,26 @@ class BatchDataOut(serializers.Serializer):
 class MessageOut(serializers.Serializer):
     id = serializers.UUIDField()
     at = serializers.DateTimeField()
+
+
+class MessageSenderOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=SenderRole.choices)
+    name = serializers.CharField()
+
+
+class InboxMessageOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    at = serializers.DateTimeField()
+    # Python's field name cannot be `from`; the JSON member is.
+    from_ = MessageSenderOut()
+    order = serializers.CharField(allow_null=True, help_text="The order number.")
+    job = serializers.UUIDField(allow_null=True, help_text="The job id.")
+    tour = serializers.CharField(allow_null=True, help_text="The tour number.")
+    body = serializers.CharField()
+    read_at = serializers.DateTimeField(allow_null=True, help_text="When the driver marked it read.")
+
+    def get_fields(self):
+        return {("from" if name == "from_" else name): field for name, field in super().get_fields().items()}
 
 
 class CallRequestOut(serializers.Serializer):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/batch-data/", views.BatchDataView.as_view(), name="driver-job-batch-data"),
     path("positions/", views.PositionsView.as_view(), name="driver-positions"),
     path("messages/", views.MessagesView.as_view(), name="driver-messages"),
+    path("messages/<uuid:message_id>/read/", views.MessageReadView.as_view(), name="driver-message-read"),
     path("call-requests/", views.CallRequestsView.as_view(), name="driver-call-requests"),
     path("epod/<uuid:epod_id>/pdf/", views.EpodPdfView.as_view(), name="driver-epod-pdf"),
 ]

@@ -24,6 +24,7 @@ from fleet.services import (
     epod_pdf_render,
     epod_submit,
     job_status_apply,
+    message_driver_read,
     message_post,
     positions_ingest,
 )
@@ -235,6 +236,28 @@ class BatchDataView(DriverView):
 
 
 class MessagesView(DriverView):
+    @property
+    def query_parameters(self) -> frozenset[str]:
+        # `since` filters the list; posting a message takes none (other methods get their 405).
+        return frozenset() if self.request.method == "POST" else frozenset({"since"})
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "since",
+                OpenApiTypes.DATETIME,
+                description="Only messages after this time (ISO 8601 with offset); default: the last "
+                f"{selectors.INBOX_DEFAULT_DAYS} days.",
+            )
+        ],
+        responses={200: s.InboxMessageOut(many=True)},
+        summary="The driver's inbox: messages to and from the driver, oldest first (plain list).",
+    )
+    def get(self, request):
+        query = _valid(s.MessagesQuery, request.query_params)
+        messages = selectors.driver_messages(driver=self.driver, since=query.get("since"))
+        return Response([s.message_document(message) for message in messages])
+
     @extend_schema(request=s.MessageIn, responses={201: s.MessageOut}, summary="A message to dispatch.")
     def post(self, request):
         data = _valid(s.MessageIn, request.data)
@@ -251,10 +274,28 @@ class MessagesView(DriverView):
                 order=order,
                 tour=tour,
                 job=job,
+                driver=self.driver,
             )
             return 201, {"id": str(message.public_id), "at": message.at.isoformat()}, str(message.public_id)
 
         return self.respond_idempotent(request, operation)
+
+
+class MessageReadView(DriverView):
+    @extend_schema(
+        request=None,
+        responses={200: s.InboxMessageOut},
+        operation_id="driver_messages_read",
+        summary="Mark one of the driver's messages read (the first time stays).",
+    )
+    def post(self, request, message_id):
+        message = selectors.driver_message(driver=self.driver, message_id=message_id)
+
+        def operation():
+            read = message_driver_read(message=message)
+            return 200, s.message_document(read), str(read.public_id)
+
+        return self.idempotent(request, {}, operation)  # the request has no body
 
 
 class CallRequestsView(DriverView):

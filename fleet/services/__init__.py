@@ -6,7 +6,13 @@ positions), `epod` (proof of delivery, PDF), `comms` (batch data, messages, call
 docstrings give the signatures.
 """
 
-from fleet.services.comms import batch_record_create, call_request_create, message_post
+from fleet.services.comms import (
+    batch_record_create,
+    call_request_create,
+    driver_notify,
+    message_driver_read,
+    message_post,
+)
 from fleet.services.dispatch import (
     job_assign,
     job_cancel,
@@ -30,12 +36,14 @@ __all__ = [
     "batch_record_create",
     "call_request_create",
     "driver_upsert",
+    "driver_notify",
     "epod_pdf_render",
     "epod_submit",
     "job_assign",
     "job_cancel",
     "job_create_homerun",
     "job_status_apply",
+    "message_driver_read",
     "message_post",
     "order_loading_status_apply",
     "order_split_into_jobs",

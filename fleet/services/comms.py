@@ -5,8 +5,15 @@ Signatures:
 - `batch_record_create(*, job, actor, batch_number, recipe, batched_at, constituents,
   water_cement_ratio=None, slump_mm=None, temperature_c=None) -> BatchRecord` — once per
   (job, batch number); `batch.data` (the payload plus `ticket`) to the ERP.
-- `message_post(*, sender_role, sender, body, actor, order=None, tour=None, job=None) -> Message` —
-  `message` to the ERP; on the order timeline when the thread belongs to an order.
+- `message_post(*, sender_role, sender, body, actor, order=None, tour=None, job=None, to_driver=False,
+  driver=None) -> Message` — `message` to the ERP; on the order timeline when the thread belongs to an
+  order. A driver's own message names its author as `driver` (and is read by them from the start);
+  `to_driver=True` addresses the message to `driver`, else to the driver of the job's tour or of the
+  tour — it then appears in that driver's inbox.
+- `driver_notify(*, job=None, tour=None, body, actor) -> Message | None` — a `system` message to the
+  driver of the job's tour (or of the tour) about a change they must know of; not sent to the ERP, not
+  on the order timeline; None when there is no driver to tell.
+- `message_driver_read(*, message) -> Message` — the driver's read mark; the first one stays.
 - `call_request_create(*, reason, actor, requested_by_role, requested_by, phone="", job=None,
   order=None) -> CallRequest` — a call-back request (SLA `CALLBACK_SLA`); `call.request` to the ERP.
 - `call_request_assign(*, call, user, actor)`, `call_request_start(*, call, actor)`,
@@ -24,7 +31,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
+from fleet.models import BatchRecord, CallRequest, Driver, Job, JobStatus, Message, SenderRole, Tour
 from fleet.services.common import iso, job_outbox, lock_job, lock_order
 from fleet.state import call_request_transition
 from oms.exceptions import Conflict, InvalidTransition, ValidationError
@@ -37,6 +44,7 @@ from orders.services.fulfilment import order_job_timeline
 CALLBACK_SLA = timedelta(minutes=15)
 MESSAGE_MAX = 2000
 MESSAGE_INVALID = gettext_noop("A message needs a body of 1 to 2,000 characters.")
+NO_DRIVER = gettext_noop("No driver is assigned to this job or tour yet.")
 BATCH_EXISTS = "This batch is already recorded for the job."
 OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
 CALL_NOT_OPEN = "This call-back is not open any more."
@@ -128,6 +136,22 @@ def _thread_aggregate(
     return "message", fallback
 
 
+def _clean_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body or len(body) > MESSAGE_MAX:
+        raise ValidationError(MESSAGE_INVALID, errors={"body": [MESSAGE_INVALID]})
+    return body
+
+
+def _thread_driver(*, job: Job | None, tour: Tour | None) -> Driver | None:
+    """The driver of the job's tour, else of the tour, as the database has it now."""
+    if job is not None and (driver := Driver.objects.filter(tours__jobs__pk=job.pk).first()) is not None:
+        return driver
+    if tour is not None:
+        return Driver.objects.filter(tours__pk=tour.pk).first()
+    return None
+
+
 @transaction.atomic
 def message_post(
     *,
@@ -138,17 +162,40 @@ def message_post(
     order: Order | None = None,
     tour: Tour | None = None,
     job: Job | None = None,
+    to_driver: bool = False,
+    driver: Driver | None = None,
 ) -> Message:
-    body = (body or "").strip()
-    if not body or len(body) > MESSAGE_MAX:
-        raise ValidationError(MESSAGE_INVALID, errors={"body": [MESSAGE_INVALID]})
+    """A message in the thread of an order, tour and/or job.
+
+    `driver`: for a driver's own message (`sender_role="driver"`) its author. With `to_driver` the
+    driver the message is addressed to — by default the driver of the job's tour, else of the tour;
+    without one the message is refused (`NO_DRIVER`).
+    """
+    body = _clean_body(body)
+    if to_driver and sender_role == SenderRole.DRIVER:
+        raise ValueError("A driver's own message is not addressed to a driver.")
+    if to_driver:
+        driver = driver or _thread_driver(job=job, tour=tour)
+        if driver is None:
+            raise ValidationError(NO_DRIVER, errors={"to_driver": [NO_DRIVER]})
+    elif driver is not None and sender_role != SenderRole.DRIVER:
+        raise ValueError("`driver` names the author of a driver's message or the addressee (to_driver).")
     if order is None and job is not None and job.order_id:
         order = job.order
     if order is not None:
         order = lock_order(order.pk)
     now = timezone.now()
     message = Message.objects.create(
-        order=order, tour=tour, job=job, sender_role=sender_role, sender=sender, body=body, at=now
+        order=order,
+        tour=tour,
+        job=job,
+        sender_role=sender_role,
+        sender=sender,
+        body=body,
+        at=now,
+        driver=driver,
+        # A driver has read what they wrote.
+        read_by_driver_at=now if sender_role == SenderRole.DRIVER and driver is not None else None,
     )
     thread: dict[str, str] = {}
     if order is not None:
@@ -184,6 +231,49 @@ def message_post(
             data={"message": str(message.public_id), "from": sender_role},
             message=outbox,
         )
+    return message
+
+
+@transaction.atomic
+def driver_notify(
+    *, job: Job | None = None, tour: Tour | None = None, body: str, actor: Actor
+) -> Message | None:
+    """Tell the driver of `job` (or of `tour`) about a change: a `system` message in their inbox.
+
+    For the dispatch code that cancels, re-plans or changes a job the driver must know about. It
+    writes only the message: the change itself is on the timeline and goes to the ERP through its own
+    service, so this is neither. Returns None when the job or tour has no driver (nobody to tell).
+    """
+    if job is None and tour is None:
+        raise ValueError("driver_notify needs a job or a tour.")
+    body = _clean_body(body)
+    if job is not None:
+        job = Job.objects.select_related("order", "tour").get(pk=job.pk)
+        tour = tour or job.tour
+    driver = _thread_driver(job=job, tour=tour)
+    if driver is None:
+        return None
+    return Message.objects.create(
+        order=job.order if job is not None else None,
+        tour=tour,
+        job=job,
+        sender_role=SenderRole.SYSTEM,
+        sender=actor.name or "system",
+        body=body,
+        at=timezone.now(),
+        driver=driver,
+    )
+
+
+@transaction.atomic
+def message_driver_read(*, message: Message) -> Message:
+    """Mark `message` read by its driver; a second call keeps the first time. Returns it refreshed."""
+    Message.objects.filter(pk=message.pk, read_by_driver_at__isnull=True).update(
+        read_by_driver_at=timezone.now()
+    )
+    message.read_by_driver_at = (
+        Message.objects.filter(pk=message.pk).values_list("read_by_driver_at", flat=True).get()
+    )
     return message
 
 

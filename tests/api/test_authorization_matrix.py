@@ -72,7 +72,8 @@ MATRIX: dict[str, Entry] = {
     "driver-job-epod": Entry({"POST": DRIVER}, kwargs="job_id"),
     "driver-job-batch-data": Entry({"POST": DRIVER}, kwargs="job_id"),
     "driver-positions": Entry({"POST": DRIVER}),
-    "driver-messages": Entry({"POST": DRIVER}),
+    "driver-messages": Entry({"GET": DRIVER, "POST": DRIVER}),
+    "driver-message-read": Entry({"POST": DRIVER}, kwargs="message_id"),
     "driver-call-requests": Entry({"POST": DRIVER}),
     "driver-epod-pdf": Entry({"GET": DRIVER}, kwargs="epod_id"),
     # ERP push webhook (erp_sync.api)
@@ -127,6 +128,7 @@ def url_kwargs(kind: str, order: Order) -> dict[str, str]:
         "token": {"token": order.tracking_token},
         "job_id": {"job_id": str(uuid.uuid4())},
         "epod_id": {"epod_id": str(uuid.uuid4())},
+        "message_id": {"message_id": str(uuid.uuid4())},
         "system": {"system": "ERP1"},
     }[kind]
 

@@ -39,6 +39,7 @@ SHOWN_ON_PAGES = [
     customer_services.SITE_NOT_FOUND,
     comms.MESSAGE_INVALID,
     erp_services.DRIFT_RESOLVED,
+    comms.NO_DRIVER,
 ]
 
 
