@@ -223,6 +223,19 @@ def test_a_delivery_day_through_the_public_surfaces(day):  # noqa: PLR0915 - one
     refused = day.event(waiting, "loading", 64)
     assert (refused.status_code, refused.json()["code"]) == (409, "invalid_transition")
 
+    # The driver's inbox: the rep's message, their own answer and the two cancellation notices, but
+    # not the foreman's message to the office. Reading one is recorded once.
+    inbox = day.driver.get("/api/v1/driver/messages/").json()
+    said = [(m["from"]["kind"], m["body"]) for m in inbox]
+    assert ("rep", "Use gate 2") in said and ("driver", "OK, gate 2") in said
+    assert ("system", f"Load {waiting.ticket} ({other.number}) is cancelled: Approved by phone.") in said
+    assert ("system", f"Order {other.number} is cancelled: bring load {left.ticket} back.") in said
+    assert all(body != "Pump moved to the north side" for _, body in said)
+    gate = next(m for m in inbox if m["body"] == "Use gate 2")
+    first_read = day.post(day.driver, f"/api/v1/driver/messages/{gate['id']}/read/", {}).json()["read_at"]
+    again = day.post(day.driver, f"/api/v1/driver/messages/{gate['id']}/read/", {}).json()["read_at"]
+    assert first_read is not None and again == first_read
+
     day.relay()
 
     # --- where the day ended -------------------------------------------------------------------

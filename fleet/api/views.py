@@ -295,7 +295,7 @@ class MessageReadView(DriverView):
             read = message_driver_read(message=message)
             return 200, s.message_document(read), str(read.public_id)
 
-        return self.idempotent(request, {}, operation)  # the request has no body
+        return self.respond_idempotent(request, operation, payload={})  # the request has no body
 
 
 class CallRequestsView(DriverView):

@@ -46,6 +46,7 @@ from fleet.services.common import (
     new_tour_number,
     tour_outbox,
 )
+from fleet.services.comms import driver_notify
 from fleet.state import job_transition, tour_transition
 from oms.exceptions import Conflict, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
@@ -386,6 +387,9 @@ def _job_cancel_locked(*, order: Order | None, job: Job, actor: Actor, reason: s
             data={"ticket": job.ticket, "reason": reason},
             message=message,
         )
+    if job.tour_id:
+        what = f"{job.ticket} ({order.number})" if order is not None else job.ticket
+        driver_notify(job=job, body=f"Load {what} is cancelled: {reason or 'no reason given'}.", actor=actor)
     return job
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from fleet.models import FailureReason, Job, JobStatus, JobType
 from fleet.services.common import lock_job
+from fleet.services.comms import driver_notify
 from fleet.services.delivery import job_failed_locked
 from fleet.services.dispatch import _job_cancel_locked
 from fleet.state import job_transition
@@ -40,6 +41,11 @@ class FleetFulfilment:
                     at=at,
                     reason=FailureReason.ORDER_CANCELLED,
                     note=reason,
+                )
+                driver_notify(
+                    job=job,
+                    body=f"Order {order.number} is cancelled: bring load {job.ticket} back.",
+                    actor=actor,
                 )
             else:
                 continue

@@ -500,7 +500,7 @@ def test_the_migration_puts_earlier_messages_in_their_drivers_inboxes(assigned, 
     to_customer = Message.objects.create(
         sender_role="rep", sender="rita", body="to customer", at=at, order=order
     )
-    migration = importlib.import_module("fleet.migrations.0002_driver_inbox")
+    migration = importlib.import_module("fleet.migrations.0003_driver_inbox")
 
     migration.messages_to_inboxes(apps, None)
 
