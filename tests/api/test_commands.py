@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 
 from oms.models import IdempotencyRecord
 from orders.models import ApiClient, SalesPoint
 from orders.services.clients import hash_key
+from tests.helpers import run_command as run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 def test_oms_sales_point_is_idempotent(plant):

@@ -17,10 +17,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from erp_sync import secrets
 from erp_sync.signing import sign
 from oms.lib.actors import Actor
-from oms.models import ErpSystem
 from orders.models import Channel
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from tests.erp_sync.fake_erp import FakeErp
@@ -52,16 +50,7 @@ def fake_erp():
 @pytest.fixture
 def erp_system(db, fake_erp):
     """The default ERP, speaking http_json to the fake ERP."""
-    return ErpSystem.objects.create(
-        code="ERP1",
-        name="ERP one",
-        adapter=ErpSystem.Adapter.HTTP_JSON,
-        base_url=fake_erp.url,
-        token_encrypted=secrets.encrypt(TOKEN),
-        secret_encrypted=secrets.encrypt(SECRET),
-        is_default=True,
-        poll_seconds=1,
-    )
+    return fake_erp.connect(code="ERP1", name="ERP one", is_default=True, poll_seconds=1)
 
 
 def envelope(mid: str, type_: str, entity: tuple[str, str], version: int, data: dict) -> dict:

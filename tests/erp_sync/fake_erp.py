@@ -58,6 +58,20 @@ class FakeErp:
         self._server.shutdown()
         self._server.server_close()
 
+    def connect(self, *, code: str, **fields):
+        """An `ErpSystem` speaking `http_json` to this ERP, its token and secret stored encrypted."""
+        from erp_sync import secrets
+        from oms.models import ErpSystem
+
+        return ErpSystem.objects.create(
+            code=code,
+            adapter=ErpSystem.Adapter.HTTP_JSON,
+            base_url=self.url,
+            token_encrypted=secrets.encrypt(self.token),
+            secret_encrypted=secrets.encrypt(self.secret),
+            **fields,
+        )
+
     # --- what the tests read -----------------------------------------------------------------
     def delivered(self, type_: str | None = None) -> list[dict]:
         with self.lock:
