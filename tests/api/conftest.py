@@ -5,26 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order
-from tests.api.factories import DriverFactory, device_key, driver_key
-from tests.orders.factories import (
+from tests.factories import (
     CustomerFactory,
+    DriverFactory,
     PlantFactory,
     ProductFactory,
     SalesPointFactory,
     SiteFactory,
     StockLevelFactory,
 )
-
-
-def token_client(key: str | None) -> APIClient:
-    client = APIClient()
-    if key:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
+from tests.helpers import device_key, driver_key, token_client
 
 
 @pytest.fixture

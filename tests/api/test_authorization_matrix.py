@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from orders.models import Order
-from tests.api.conftest import token_client
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from fleet.services import order_split_into_jobs, tour_plan
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order, OrderStatus
+from tests import factories
 from tests.console.conftest import client_for
-from tests.orders import factories as of
 
 # --- phone orders ----------------------------------------------------------------------------
 
@@ -244,7 +244,7 @@ def test_create_jobs_from_the_board(world, dispatcher_client):
 
 
 def test_export_csv_is_filtered_and_formula_safe(world, rep_client):
-    evil = of.CustomerFactory(
+    evil = factories.CustomerFactory(
         number="C-300003", name='=HYPERLINK("http://x")', email="e@example.com", phone=""
     )
     world.place(customer=evil, channel=Channel.KIOSK, external_ref="+1-ref")
@@ -287,7 +287,7 @@ def test_large_export_runs_in_a_task_and_is_downloadable(
     download = rep_client.get(reverse("admin:console-export-download", args=[files[0].name]))
     assert download.status_code == 200
     # Another user cannot fetch it.
-    other = client_for(of.UserFactory(username="rob", is_staff=True, is_superuser=True))
+    other = client_for(factories.UserFactory(username="rob", is_staff=True, is_superuser=True))
     assert other.get(reverse("admin:console-export-download", args=[files[0].name])).status_code == 404
 
 

@@ -21,8 +21,8 @@ from erp_sync.signing import sign
 from oms.lib.actors import Actor
 from orders.models import Channel
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from tests import factories
 from tests.erp_sync.fake_erp import FakeErp
-from tests.orders import factories
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = str(BASE_DIR / ".venv" / "bin" / "celery")

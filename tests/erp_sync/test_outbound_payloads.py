@@ -45,7 +45,7 @@ from orders.services.lifecycle import (
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import return_approve, return_receive, return_request
 from portal.services import order_callback_request, order_message_post
-from tests.fleet import factories as fleet_factories
+from tests import factories
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 REP = Actor(kind="user", name="rep@oms.example")
@@ -129,10 +129,10 @@ def deliver(world, truck, driver, order, *, t0):
 
 def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     t0 = timezone.now() - timedelta(hours=2)
-    truck = fleet_factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
-    driver = fleet_factories.DriverFactory(plant=world.plant)
-    other_truck = fleet_factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
-    other_driver = fleet_factories.DriverFactory(plant=world.plant)
+    truck = factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
+    driver = factories.DriverFactory(plant=world.plant)
+    other_truck = factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
+    other_driver = factories.DriverFactory(plant=world.plant)
 
     # One order's life: placed, corrected, delivered, messages and call-backs, a return.
     order = world.place("2")

@@ -20,8 +20,8 @@ from fleet.models import Job, JobLine, Tour
 from oms.models import ErpSystem, OutboxMessage
 from orders.models import Channel, Fulfilment, Order
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from tests import factories
 from tests.erp_sync.conftest import envelope
-from tests.fleet import factories as fleet_factories
 
 pytestmark = pytest.mark.django_db
 
@@ -225,9 +225,9 @@ def test_simulator_splits_an_order_above_one_load_into_jobs(world, monkeypatch):
 
 def test_simulator_puts_the_loads_on_a_free_truck_and_driver(world, monkeypatch):
     system = _simulator(monkeypatch)
-    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("6.000"))
-    fleet_factories.TruckFactory(code="TRK-02", plant=world.plant, capacity=Decimal("12.000"))
-    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    truck = factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("6.000"))
+    factories.TruckFactory(code="TRK-02", plant=world.plant, capacity=Decimal("12.000"))
+    driver = factories.DriverFactory(code="DRV-01", plant=world.plant)
     order = _place(world, "10")
     suffix = order.number.removeprefix("ORD-")
 
@@ -251,8 +251,8 @@ def test_simulator_puts_the_loads_on_a_free_truck_and_driver(world, monkeypatch)
 
 def test_simulator_adds_a_second_order_to_the_tour_it_planned(world, monkeypatch):
     system = _simulator(monkeypatch)
-    fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
-    fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    factories.DriverFactory(code="DRV-01", plant=world.plant)
     first = _place(world, "3")
     _acknowledge_and_plan(system)
     second = _place(world, "2")
@@ -268,8 +268,8 @@ def test_simulator_adds_a_second_order_to_the_tour_it_planned(world, monkeypatch
 
 def test_simulator_leaves_a_started_tour_alone_and_the_job_waits_for_a_dispatcher(world, monkeypatch):
     system = _simulator(monkeypatch)
-    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
-    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    truck = factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    driver = factories.DriverFactory(code="DRV-01", plant=world.plant)
     Tour.objects.create(
         number="TOUR-900001",
         date=_tomorrow_in_sofia(),

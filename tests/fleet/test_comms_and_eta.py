@@ -12,8 +12,8 @@ from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_re
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
 from orders.models import OrderEvent
-from tests.fleet import factories as f
-from tests.fleet.helpers import driver_client
+from tests import factories as f
+from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 

@@ -1,4 +1,5 @@
-"""Fixtures of the orders core: factories, a plant with stock, and a `place` helper."""
+"""Fixtures of the orders core: a plant with stock, and a `place` helper (the factories come from
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,57 +10,6 @@ import pytest
 from oms.lib.actors import Actor
 from orders.models import Channel
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
-from tests.orders import factories
-
-
-@pytest.fixture
-def user_factory():
-    return factories.UserFactory
-
-
-@pytest.fixture
-def erp_system_factory():
-    return factories.ErpSystemFactory
-
-
-@pytest.fixture
-def plant_factory():
-    return factories.PlantFactory
-
-
-@pytest.fixture
-def product_factory():
-    return factories.ProductFactory
-
-
-@pytest.fixture
-def stock_level_factory():
-    return factories.StockLevelFactory
-
-
-@pytest.fixture
-def sales_point_factory():
-    return factories.SalesPointFactory
-
-
-@pytest.fixture
-def customer_factory():
-    return factories.CustomerFactory
-
-
-@pytest.fixture
-def site_factory():
-    return factories.SiteFactory
-
-
-@pytest.fixture
-def order_factory():
-    return factories.OrderFactory
-
-
-@pytest.fixture
-def order_line_factory():
-    return factories.OrderLineFactory
 
 
 @pytest.fixture
