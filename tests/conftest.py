@@ -1,4 +1,6 @@
-"""Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here."""
+"""Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here, together with
+the objects most packages use (`plant`, `customer`, `site`, `driver`). Each is defined once; a
+package's own fixtures build on them and a test that depends on another value passes it."""
 
 import os
 
@@ -92,3 +94,34 @@ def job_factory():
 @pytest.fixture
 def job_line_factory():
     return factories.JobLineFactory
+
+
+# --- shared objects -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plant(db):
+    """SOF1 "Sofia plant" (42.70, 23.32), Europe/Sofia."""
+    return factories.PlantFactory(code="SOF1", name="Sofia plant", lat=42.70, lon=23.32)
+
+
+@pytest.fixture
+def customer(db):
+    """C-000042 Ivan Petrov, ivan@example.com, +359888123456."""
+    return factories.CustomerFactory(
+        number="C-000042", name="Ivan Petrov", email="ivan@example.com", phone="+359888123456"
+    )
+
+
+@pytest.fixture
+def site(customer):
+    """The customer's site "Block 7", ul. Vitosha 1, 1000 Sofia, BG (42.6977, 23.3219)."""
+    return factories.SiteFactory(
+        customer=customer, name="Block 7", address="ul. Vitosha 1", lat=42.6977, lon=23.3219
+    )
+
+
+@pytest.fixture
+def driver(plant):
+    """DRV-01 Georgi Ivanov, +359888000111, of the plant."""
+    return factories.DriverFactory(code="DRV-01", name="Georgi Ivanov", phone="+359888000111", plant=plant)

@@ -33,7 +33,8 @@ def test_oms_sales_point_needs_a_known_plant(db):
     assert SalesPoint.objects.count() == 0
 
 
-def test_oms_token_prints_only_a_working_key(sales_point_a, driver):
+def test_oms_token_prints_only_a_working_key(sales_point_a, driver_factory, plant):
+    driver = driver_factory(code="DRV-007", name="Georgi Driver", plant=plant)
     device = run("oms_token", "--sales-point", "KIOSK-SOF1-01").strip()
     driver_key = run("oms_token", "--driver", "DRV-007").strip()
     another = run("oms_token", "--sales-point", "KIOSK-SOF1-01").strip()

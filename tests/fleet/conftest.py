@@ -1,4 +1,5 @@
-"""Fixtures of the fleet tests: a plant with a truck and a driver, a product and an order."""
+"""Fixtures of the fleet tests: a truck, a product and an order at the shared `plant` (the `plant`,
+`driver`, `customer` and `site` come from tests/conftest.py)."""
 
 from datetime import time
 from decimal import Decimal
@@ -10,18 +11,8 @@ from tests import factories as f
 
 
 @pytest.fixture
-def plant(db):
-    return f.PlantFactory(code="SOF1", name="Sofia plant", lat=42.70, lon=23.30)
-
-
-@pytest.fixture
 def truck(plant):
     return f.TruckFactory(code="TRK-07", plant=plant, capacity=Decimal("8.000"))
-
-
-@pytest.fixture
-def driver(plant):
-    return f.DriverFactory(code="DRV-01", name="Georgi Ivanov", phone="+359888000111", plant=plant)
 
 
 @pytest.fixture
@@ -30,10 +21,8 @@ def product(db):
 
 
 @pytest.fixture
-def order(plant, product):
-    """A kiosk order of 8 m3 of `product` for Ivan Petrov, delivered to "Block 7" between 08:00 and 10:00."""
-    customer = f.CustomerFactory(name="Ivan Petrov", email="ivan@example.com")
-    site = f.SiteFactory(customer=customer, name="Block 7", address="ul. Vitosha 1", lat=42.6977, lon=23.3219)
+def order(plant, product, customer, site):
+    """A kiosk order of 8 m3 of `product` for `customer`, delivered to `site` between 08:00 and 10:00."""
     order = f.OrderFactory(
         plant=plant,
         customer=customer,

@@ -1,5 +1,5 @@
-"""Fixtures of the orders core: a plant with stock, and a `place` helper (the factories come from
-tests/conftest.py)."""
+"""Fixtures of the orders core: a plant with stock, and a `place` helper (factories, `plant`,
+`customer` and `site` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,6 @@ import pytest
 from oms.lib.actors import Actor
 from orders.models import Channel
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
-
-
-@pytest.fixture
-def plant(plant_factory):
-    return plant_factory(code="SOF", name="Sofia plant", lat=42.70, lon=23.32)
-
-
-@pytest.fixture
-def customer(customer_factory):
-    return customer_factory(number="C-100001", name="Ivan Petrov", email="ivan@example.com")
-
-
-@pytest.fixture
-def site(site_factory, customer):
-    return site_factory(customer=customer, name="Home", address="1 Vitosha Blvd", lat=42.70, lon=23.32)
 
 
 @pytest.fixture
