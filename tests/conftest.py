@@ -1,5 +1,5 @@
 """Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here, together with
-the objects most packages use (`plant`, `customer`, `site`, `driver`). Each is defined once; a
+the objects most packages use (`plant`, `customer`, `site`, `driver`, `world`). Each is defined once; a
 package's own fixtures build on them and a test that depends on another value passes it."""
 
 import os
@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests import factories
+from tests.helpers import World
 
 
 def pytest_configure(config):
@@ -125,3 +126,9 @@ def site(customer):
 def driver(plant):
     """DRV-01 Georgi Ivanov, +359888000111, of the plant."""
     return factories.DriverFactory(code="DRV-01", name="Georgi Ivanov", phone="+359888000111", plant=plant)
+
+
+@pytest.fixture
+def world(db) -> World:
+    """A plant with stock, a customer with a site, a truck with a driver: see `tests.helpers.World`."""
+    return World()

@@ -19,7 +19,8 @@ from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
 from tests.browser import open_page
-from tests.console.conftest import PASSWORD, World, make_user
+from tests.console.conftest import PASSWORD, make_user
+from tests.helpers import World
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

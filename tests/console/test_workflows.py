@@ -28,6 +28,14 @@ from tests.console.conftest import client_for
 # --- phone orders ----------------------------------------------------------------------------
 
 
+@pytest.fixture
+def c25_30(product_factory):
+    """The made-to-order concrete of the phone form's second line."""
+    return product_factory(
+        sku="C25-30", name="Concrete C25/30", unit="m3", unit_price=Decimal("95.00"), stocked=False
+    )
+
+
 def phone_form(world, token="tok-1", **extra):
     data = {
         "token": token,
@@ -49,7 +57,7 @@ def phone_form(world, token="tok-1", **extra):
     return data
 
 
-def test_phone_order_is_placed_through_order_place_once_per_token(world, rep, rep_client):
+def test_phone_order_is_placed_through_order_place_once_per_token(world, c25_30, rep, rep_client):
     url = reverse("admin:console-phone-order")
     form_page = rep_client.get(url, {"customer": world.customer.pk})
     assert form_page.status_code == 200
@@ -73,7 +81,7 @@ def test_phone_order_is_placed_through_order_place_once_per_token(world, rep, re
     assert LogEntry.objects.get().change_message == "Phone order placed for C-100001."
 
 
-def test_phone_order_out_of_stock_shows_the_error_and_places_nothing(world, rep_client):
+def test_phone_order_out_of_stock_shows_the_error_and_places_nothing(world, c25_30, rep_client):
     response = rep_client.post(
         reverse("admin:console-phone-order"), phone_form(world, **{"lines-0-quantity": "500"}), follow=True
     )
@@ -231,7 +239,8 @@ def test_plan_tour_and_truck_positions(world, dispatcher_client):
     ]
 
 
-def test_create_jobs_from_the_board(world, dispatcher_client):
+def test_create_jobs_from_the_board(world, truck_factory, dispatcher_client):
+    truck_factory(plant=world.plant, capacity=Decimal("10.000"))  # the loads are cut to this capacity
     order = world.place(quantity="15")
     dispatcher_client.post(reverse("admin:console-order-split", args=[order.pk]))
     assert sorted(Job.objects.filter(order=order).values_list("lines__planned", flat=True)) == [

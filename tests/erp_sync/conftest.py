@@ -1,5 +1,5 @@
-"""Fixtures of the ERP sync tests: a fake ERP on loopback, ERP systems, a small world to place orders
-in, and real Celery worker / beat processes against the test database and the test Redis."""
+"""Fixtures of the ERP sync tests: a fake ERP on loopback, ERP systems, and real Celery worker / beat
+processes against the test database and the test Redis (the `world` comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import signal
 import subprocess
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,6 @@ from django.conf import settings
 from django.db import connection
 
 from erp_sync.signing import sign
-from oms.lib.actors import Actor
-from orders.models import Channel
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
-from tests import factories
 from tests.erp_sync.fake_erp import FakeErp
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -75,33 +70,6 @@ def signed_post(client, code: str, body: bytes, *, secret: str = SECRET):
 
 def body_of(messages) -> bytes:
     return json.dumps({"messages": messages}).encode()
-
-
-class World:
-    """A plant with plenty of stock, a customer with a site: enough to place orders quickly."""
-
-    def __init__(self):
-        self.plant = factories.PlantFactory(code="SOF", name="Sofia plant")
-        self.product = factories.ProductFactory(sku="AGG-0-4", unit_price=Decimal("10.00"))
-        factories.StockLevelFactory(plant=self.plant, product=self.product, on_hand=Decimal("1000000"))
-        self.customer = factories.CustomerFactory(number="C-100001", email="ivan@example.com")
-        self.site = factories.SiteFactory(customer=self.customer)
-        self.actor = Actor(kind="customer", name="ivan@example.com", channel=Channel.WEB)
-
-    def place(self, quantity: str = "1"):
-        return order_place(
-            channel=Channel.WEB,
-            customer=CustomerRef(customer=self.customer),
-            site=SiteRef(id=str(self.site.public_id)),
-            lines=[LineInput(sku=self.product.sku, quantity=Decimal(quantity))],
-            actor=self.actor,
-            plant=self.plant,
-        )
-
-
-@pytest.fixture
-def world(db):
-    return World()
 
 
 def test_database_url() -> str:

@@ -34,7 +34,7 @@ from fleet.services import (
 from fleet.services.common import driver_actor
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
-from orders.models import Channel, Order
+from orders.models import Order
 from orders.services.lifecycle import (
     Correction,
     order_call_off,
@@ -42,7 +42,6 @@ from orders.services.lifecycle import (
     order_cancel_request,
     order_correct,
 )
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import return_approve, return_receive, return_request
 from portal.services import order_callback_request, order_message_post
 from tests import factories
@@ -187,13 +186,8 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     order_cancel(order=loaded, reason="Approved", actor=REP, returned={1: Decimal("4")})
 
     # An on-call order released by a call-off.
-    on_call = order_place(
-        channel=Channel.WEB,
-        customer=CustomerRef(customer=world.customer),
-        site=SiteRef(id=str(world.site.public_id)),
-        lines=[LineInput(sku=world.product.sku, quantity=Decimal("5"))],
-        actor=world.actor,
-        plant=world.plant,
+    on_call = world.place(
+        "5",
         on_call=True,
         window_from=time(8, 0),
         window_to=time(10, 0),

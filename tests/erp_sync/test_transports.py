@@ -18,10 +18,10 @@ from erp_sync.pull import pull_system
 from erp_sync.relay import envelope_for, relay_drain
 from fleet.models import Job, JobLine, Tour
 from oms.models import ErpSystem, OutboxMessage
-from orders.models import Channel, Fulfilment, Order
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from orders.models import Fulfilment, Order
 from tests import factories
 from tests.erp_sync.conftest import envelope
+from tests.helpers import place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -143,12 +143,11 @@ def _tomorrow_in_sofia() -> date:
 def _place(
     world, quantity: str, *, fulfilment: str = Fulfilment.DELIVERY, window_from: time | None = time(9)
 ):
-    return order_place(
-        channel=Channel.WEB,
-        customer=CustomerRef(customer=world.customer),
-        site=SiteRef(id=str(world.site.public_id)) if fulfilment == Fulfilment.DELIVERY else None,
+    return place_order(
+        customer=world.customer,
+        site=world.site if fulfilment == Fulfilment.DELIVERY else None,
         fulfilment=fulfilment,
-        lines=[LineInput(sku=world.product.sku, quantity=Decimal(quantity))],
+        lines={world.gravel: quantity},
         requested_date=_tomorrow_in_sofia(),
         window_from=window_from,
         actor=world.actor,

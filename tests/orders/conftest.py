@@ -9,7 +9,7 @@ import pytest
 
 from oms.lib.actors import Actor
 from orders.models import Channel
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from tests.helpers import place_order
 
 
 @pytest.fixture
@@ -36,12 +36,9 @@ def place(customer, site, web_actor):
     """`place(lines={product: qty}, **overrides)`: a web order for `customer` at `site`."""
 
     def do(lines, **kwargs):
-        if isinstance(lines, dict):
-            lines = [LineInput(sku=p.sku, quantity=Decimal(str(q))) for p, q in lines.items()]
-        kwargs.setdefault("channel", Channel.WEB)
-        kwargs.setdefault("customer", CustomerRef(customer=customer))
-        kwargs.setdefault("site", SiteRef(id=str(site.public_id)))
+        kwargs.setdefault("customer", customer)
+        kwargs.setdefault("site", site)
         kwargs.setdefault("actor", web_actor)
-        return order_place(lines=lines, **kwargs)
+        return place_order(lines=lines, **kwargs)
 
     return do
