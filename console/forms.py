@@ -231,3 +231,39 @@ class ExportForm(forms.Form):
             for k, v in self.cleaned_data.items()
             if v not in (None, "")
         }
+
+
+class QuantitiesForm(forms.Form):
+    """One optional quantity per order line (`qty_<position>`), plus a free note."""
+
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, positions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.positions = list(positions)
+        for position in self.positions:
+            self.fields[f"qty_{position}"] = forms.DecimalField(
+                label=_("Quantity #%(position)s") % {"position": position}, required=False, **QTY
+            )
+
+    def quantities(self) -> dict[int, Decimal]:
+        return {
+            p: self.cleaned_data[f"qty_{p}"]
+            for p in self.positions
+            if self.cleaned_data.get(f"qty_{p}") is not None
+        }
+
+
+class PacingForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    spacing_minutes = forms.IntegerField(
+        label=_("Minutes between loads"), min_value=0, max_value=600, required=False
+    )
+
+
+class AmendForm(forms.Form):
+    position = forms.IntegerField(label=_("Line"), min_value=1)
+    delivered = forms.DecimalField(
+        label=_("Delivered"), max_digits=14, decimal_places=3, min_value=Decimal("0")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=200)

@@ -1,5 +1,6 @@
-"""Console writes the domain apps do not offer (yet): call-back handling, message read state, ERP
-resend with a timeline entry, portal invites and order exports.
+"""Console writes the domain apps do not offer (yet): the admin history of console actions, call-back
+handling, message read state and replies, ERP resend with a timeline entry, portal invites and order
+exports.
 
 Each is one transaction: lock (or conditional update) → check → change → timeline event.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
@@ -24,19 +26,34 @@ from django.utils.translation import gettext as _
 from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
 from erp_sync.services import outbox_replay
-from fleet.models import CallRequest, Message
+from fleet.models import Message
+from fleet.services import message_post
 from oms.exceptions import InvalidTransition, NotFound, ValidationError
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import ErpSyncState, Order
 from orders.services.events import order_event
 from orders.services.lifecycle import lock_order
+from orders.state import erp_sync_state_move
 
 NOT_DEAD = "Only a dead ERP message can be resent."
-OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
-CALL_NOT_OPEN = "This call-back is not open any more."
-CALL_NOT_IN_PROGRESS = "Only a call-back in progress can be closed."
 EMAIL_REQUIRED = "Enter a valid email address."
+
+# ---------------------------------------------------------------------------------------------
+# Admin history
+# ---------------------------------------------------------------------------------------------
+
+
+def audit_log(*, user_id: int, obj: Any, message: str) -> None:
+    """The admin history entry of a console action (LogEntry, action CHANGE)."""
+    LogEntry.objects.log_actions(
+        user_id=user_id,
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # ERP resend
@@ -62,9 +79,8 @@ def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
     count = outbox_replay(ids=[str(message.pk)])
     if count:
         # The relay only moves orders from pending to sent; a replayed order must be pending again.
-        Order.objects.filter(pk=order.pk, erp_sync_state=ErpSyncState.FAILED).update(
-            erp_sync_state=ErpSyncState.PENDING
-        )
+        if order.erp_sync_state == ErpSyncState.FAILED:
+            erp_sync_state_move(ErpSyncState.PENDING, order=order)
         order_event(
             order,
             "erp.resend_requested",
@@ -80,57 +96,6 @@ def order_outbox_resend(*, order: Order, message_id: str, actor: Actor) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def _call_event(call: CallRequest, type_: str, actor: Actor, **data: Any) -> None:
-    if call.order_id is None:
-        return
-    order = lock_order(call.order)
-    order_event(order, type_, actor=actor, visible=False, data={"id": str(call.public_id), **data})
-
-
-@transaction.atomic
-def call_request_assign(*, call: CallRequest, user, actor: Actor) -> CallRequest:
-    """Take an open call-back (or hand it to `user`); it stays open until started."""
-    updated = CallRequest.objects.filter(
-        pk=call.pk, status__in=[CallRequest.Status.OPEN, CallRequest.Status.IN_PROGRESS]
-    ).update(assigned_to=user)
-    if not updated:
-        raise InvalidTransition(CALL_NOT_OPEN)
-    call.refresh_from_db()
-    _call_event(call, "call_request.assigned", actor, assigned_to=user.get_username())
-    return call
-
-
-@transaction.atomic
-def call_request_start(*, call: CallRequest, actor: Actor) -> CallRequest:
-    """open → in_progress (the rep is calling); assigns it to the rep when nobody has it."""
-    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.OPEN).update(
-        status=CallRequest.Status.IN_PROGRESS
-    )
-    if not updated:
-        raise InvalidTransition(CALL_NOT_OPEN)
-    if actor.user is not None:
-        CallRequest.objects.filter(pk=call.pk, assigned_to__isnull=True).update(assigned_to=actor.user)
-    call.refresh_from_db()
-    _call_event(call, "call_request.started", actor)
-    return call
-
-
-@transaction.atomic
-def call_request_done(*, call: CallRequest, outcome: str, actor: Actor) -> CallRequest:
-    """in_progress → done with the outcome of the call."""
-    outcome = (outcome or "").strip()
-    if not outcome or len(outcome) > 200:
-        raise ValidationError(OUTCOME_REQUIRED, errors={"outcome": [OUTCOME_REQUIRED]})
-    updated = CallRequest.objects.filter(pk=call.pk, status=CallRequest.Status.IN_PROGRESS).update(
-        status=CallRequest.Status.DONE, outcome=outcome, closed_at=timezone.now()
-    )
-    if not updated:
-        raise InvalidTransition(CALL_NOT_IN_PROGRESS)
-    call.refresh_from_db()
-    _call_event(call, "call_request.done", actor, outcome=outcome)
-    return call
-
-
 # ---------------------------------------------------------------------------------------------
 # Messages
 # ---------------------------------------------------------------------------------------------
@@ -141,11 +106,27 @@ def message_mark_read(*, message: Message) -> bool:
     return bool(Message.objects.filter(pk=message.pk, read_at__isnull=True).update(read_at=timezone.now()))
 
 
+@transaction.atomic
+def message_reply(*, message: Message, body: str, sender_role: str, sender: str, actor: Actor) -> None:
+    """Reply in the message's thread (fleet's `message_post`) when `body` is given; mark it handled."""
+    if body:
+        message_post(
+            sender_role=sender_role,
+            sender=sender,
+            body=body,
+            actor=actor,
+            order=message.order,
+            tour=message.tour,
+            job=message.job,
+        )
+    message_mark_read(message=message)
+
+
 # ---------------------------------------------------------------------------------------------
 # Portal invite
 # ---------------------------------------------------------------------------------------------
 
-# The portal's sign-up link format (portal/views.py): same salt and payload keys.
+# The portal's sign-up link format (`portal.views.auth`): same salt and payload keys.
 PORTAL_SIGNUP_SALT = "customers.portal.signup"
 
 
@@ -246,6 +227,15 @@ def export_dir(user_id: int) -> Path:
 
 def export_new_name() -> str:
     return f"orders-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.csv"
+
+
+def order_export_queue(*, user_id: int, filters: dict[str, Any]) -> str:
+    """Have a Celery task write the export after the commit; returns the file's name."""
+    from console.tasks import console_export_orders
+
+    name = export_new_name()
+    transaction.on_commit(lambda: console_export_orders.delay(user_id, name, filters))
+    return name
 
 
 def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> Path:

@@ -14,7 +14,8 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, path
 
-from console import views
+from console.reconcile import drift_check, drift_report, drift_resend
+from console.views import dispatch, exports, lifecycle, order_actions, orders, phone_orders, queues, search
 
 VIEW_ORDER = "orders.view_order"
 CHANGE_ORDER = "orders.change_order"
@@ -39,84 +40,140 @@ def _get(route: str, view: Callable, name: str, *perms: str) -> Route:
 
 
 ROUTES: list[Route] = [
-    _get("", views.console_index, "console-index", VIEW_ORDER, DISPATCH),
-    _get("search/", views.search, "console-search", VIEW_ORDER),
+    _get("", search.console_index, "console-index", VIEW_ORDER, DISPATCH),
+    _get("search/", search.search, "console-search", VIEW_ORDER),
     # customers
-    _get("customers/<int:pk>/", views.customer_360, "console-customer", "customers.view_customer"),
+    _get("customers/<int:pk>/", search.customer_360, "console-customer", "customers.view_customer"),
     _post(
         "customers/<int:pk>/invite/",
-        views.customer_invite,
+        search.customer_invite,
         "console-customer-invite",
         "customers.change_customer",
     ),
     # order page and actions
-    _get("orders/<int:pk>/", views.order_page, "console-order", VIEW_ORDER),
-    _post("orders/<int:pk>/confirm/", views.order_confirm, "console-order-confirm", CHANGE_ORDER),
-    _post("orders/<int:pk>/hold/", views.order_hold, "console-order-hold", CHANGE_ORDER),
-    _post("orders/<int:pk>/release/", views.order_release, "console-order-release", CHANGE_ORDER),
-    _post("orders/<int:pk>/cancel/", views.order_cancel, "console-order-cancel", "orders.cancel_order"),
+    _get("orders/<int:pk>/", orders.order_page, "console-order", VIEW_ORDER),
+    _post("orders/<int:pk>/confirm/", order_actions.order_confirm, "console-order-confirm", CHANGE_ORDER),
+    _post("orders/<int:pk>/hold/", order_actions.order_hold, "console-order-hold", CHANGE_ORDER),
+    _post("orders/<int:pk>/release/", order_actions.order_release, "console-order-release", CHANGE_ORDER),
+    _post(
+        "orders/<int:pk>/cancel/", order_actions.order_cancel, "console-order-cancel", "orders.cancel_order"
+    ),
     _post(
         "orders/<int:pk>/cancel/approve/",
-        views.order_cancel_approve,
+        order_actions.order_cancel_approve,
         "console-order-cancel-approve",
         "orders.approve_cancellation",
     ),
     _post(
         "orders/<int:pk>/cancel/reject/",
-        views.order_cancel_reject,
+        order_actions.order_cancel_reject,
         "console-order-cancel-reject",
         "orders.approve_cancellation",
     ),
-    _post("orders/<int:pk>/correct/", views.order_correct, "console-order-correct", "orders.correct_order"),
     _post(
-        "orders/<int:pk>/returns/", views.order_return_create, "console-order-return", "orders.manage_returns"
+        "orders/<int:pk>/correct/",
+        order_actions.order_correct,
+        "console-order-correct",
+        "orders.correct_order",
     ),
     _post(
-        "returns/<int:pk>/approve/", views.return_approve, "console-return-approve", "orders.manage_returns"
+        "orders/<int:pk>/returns/",
+        order_actions.order_return_create,
+        "console-order-return",
+        "orders.manage_returns",
     ),
-    _post("returns/<int:pk>/reject/", views.return_reject, "console-return-reject", "orders.manage_returns"),
     _post(
-        "returns/<int:pk>/receive/", views.return_receive, "console-return-receive", "orders.manage_returns"
+        "returns/<int:pk>/approve/",
+        order_actions.return_approve,
+        "console-return-approve",
+        "orders.manage_returns",
     ),
-    _post("orders/<int:pk>/resend/", views.order_resend, "console-order-resend", "erp_sync.replay_outbox"),
-    _post("orders/<int:pk>/message/", views.order_message, "console-order-message", CHANGE_ORDER),
+    _post(
+        "returns/<int:pk>/reject/",
+        order_actions.return_reject,
+        "console-return-reject",
+        "orders.manage_returns",
+    ),
+    _post(
+        "returns/<int:pk>/receive/",
+        order_actions.return_receive,
+        "console-return-receive",
+        "orders.manage_returns",
+    ),
+    _post(
+        "orders/<int:pk>/resend/",
+        order_actions.order_resend,
+        "console-order-resend",
+        "erp_sync.replay_outbox",
+    ),
+    _post("orders/<int:pk>/message/", order_actions.order_message, "console-order-message", CHANGE_ORDER),
+    # the delivery lifecycle (docs/lifecycle.md)
+    _post("orders/<int:pk>/call-off/", lifecycle.order_call_off, "console-order-call-off", CHANGE_ORDER),
+    _post("orders/<int:pk>/pause/", lifecycle.order_pause, "console-order-pause", CHANGE_ORDER, DISPATCH),
+    _post("orders/<int:pk>/resume/", lifecycle.order_resume, "console-order-resume", CHANGE_ORDER, DISPATCH),
+    _post(
+        "orders/<int:pk>/spacing/", lifecycle.order_spacing, "console-order-spacing", CHANGE_ORDER, DISPATCH
+    ),
+    _post(
+        "jobs/<int:pk>/cancel/", lifecycle.job_cancel, "console-job-cancel", "orders.cancel_order", DISPATCH
+    ),
+    _post("jobs/<int:pk>/redeliver/", lifecycle.job_redeliver, "console-job-redeliver", DISPATCH),
+    _post("jobs/<int:pk>/amend/", lifecycle.job_amend, "console-job-amend", "orders.correct_order"),
+    _post(
+        "returns/<int:pk>/pickup/", lifecycle.return_pickup, "console-return-pickup", "orders.manage_returns"
+    ),
+    _post(
+        "jobs/<int:pk>/collected/",
+        lifecycle.return_pickup_collected,
+        "console-job-collected",
+        "orders.manage_returns",
+    ),
     # phone orders
     Route(
         "orders/new/",
-        views.phone_order,
+        phone_orders.phone_order,
         "console-phone-order",
         ("orders.place_phone_order",),
         ("GET", "POST"),
     ),
-    _get("availability/", views.availability, "console-availability", "orders.place_phone_order"),
+    _get("availability/", phone_orders.availability, "console-availability", "orders.place_phone_order"),
     # queues
-    _get("queues/callbacks/", views.queue_callbacks, "console-queue-callbacks", "fleet.view_callrequest"),
+    _get("queues/callbacks/", queues.queue_callbacks, "console-queue-callbacks", "fleet.view_callrequest"),
     _post(
-        "callbacks/<int:pk>/assign/", views.callback_assign, "console-callback-assign", CHANGE_ORDER, DISPATCH
+        "callbacks/<int:pk>/assign/",
+        queues.callback_assign,
+        "console-callback-assign",
+        CHANGE_ORDER,
+        DISPATCH,
     ),
     _post(
-        "callbacks/<int:pk>/start/", views.callback_start, "console-callback-start", CHANGE_ORDER, DISPATCH
+        "callbacks/<int:pk>/start/", queues.callback_start, "console-callback-start", CHANGE_ORDER, DISPATCH
     ),
-    _post("callbacks/<int:pk>/done/", views.callback_done, "console-callback-done", CHANGE_ORDER, DISPATCH),
+    _post("callbacks/<int:pk>/done/", queues.callback_done, "console-callback-done", CHANGE_ORDER, DISPATCH),
     _get(
         "queues/approvals/",
-        views.queue_approvals,
+        queues.queue_approvals,
         "console-queue-approvals",
         "orders.approve_cancellation",
         "orders.manage_returns",
     ),
-    _get("queues/messages/", views.queue_messages, "console-queue-messages", "fleet.view_message"),
-    _post("messages/<int:pk>/reply/", views.message_reply, "console-message-reply", CHANGE_ORDER, DISPATCH),
+    _get("queues/messages/", queues.queue_messages, "console-queue-messages", "fleet.view_message"),
+    _post("messages/<int:pk>/reply/", queues.message_reply, "console-message-reply", CHANGE_ORDER, DISPATCH),
     # dispatch
-    _get("dispatch/", views.dispatch_board, "console-dispatch", DISPATCH),
-    _get("dispatch/trucks.json", views.dispatch_trucks, "console-dispatch-trucks", DISPATCH),
-    _post("dispatch/jobs/<int:pk>/assign/", views.job_assign, "console-job-assign", DISPATCH),
-    _post("dispatch/tours/plan/", views.tour_plan, "console-tour-plan", DISPATCH),
-    _post("dispatch/orders/<int:pk>/split/", views.order_split, "console-order-split", DISPATCH),
+    _get("dispatch/", dispatch.dispatch_board, "console-dispatch", DISPATCH),
+    _get("dispatch/trucks.json", dispatch.dispatch_trucks, "console-dispatch-trucks", DISPATCH),
+    _post("dispatch/jobs/<int:pk>/assign/", dispatch.job_assign, "console-job-assign", DISPATCH),
+    _post("dispatch/tours/plan/", dispatch.tour_plan, "console-tour-plan", DISPATCH),
+    _post("dispatch/tours/<int:pk>/release/", dispatch.tour_release, "console-tour-release", DISPATCH),
+    _post("dispatch/orders/<int:pk>/split/", dispatch.order_split, "console-order-split", DISPATCH),
     # exports
-    _get("exports/", views.exports, "console-exports", VIEW_ORDER),
-    _get("exports/orders/", views.export_orders, "console-export-orders", VIEW_ORDER),
-    _get("exports/<str:name>", views.export_download, "console-export-download", VIEW_ORDER),
+    _get("exports/", exports.exports, "console-exports", VIEW_ORDER),
+    _get("exports/orders/", exports.export_orders, "console-export-orders", VIEW_ORDER),
+    _get("exports/<str:name>", exports.export_download, "console-export-download", VIEW_ORDER),
+    # ERP drift (the comparison of orders with what each ERP believes)
+    _get("erp/drift/", drift_report, "console-erp-drift", "erp_sync.view_orderdrift"),
+    _post("erp/drift/check/", drift_check, "console-erp-drift-check", "erp_sync.replay_outbox"),
+    _post("erp/drift/<int:pk>/resend/", drift_resend, "console-erp-drift-resend", "erp_sync.replay_outbox"),
 ]
 
 

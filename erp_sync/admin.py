@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from erp_sync import secrets
-from erp_sync.models import InboxMessage, SyncRun
+from erp_sync.models import InboxMessage, OrderDrift, SyncRun
 from erp_sync.services import inbox_reapply, outbox_replay
 from oms.models import ErpSystem, ExternalRef, OutboxMessage, OutboxStatus
 
@@ -269,6 +269,32 @@ class SyncRunAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in SyncRun._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OrderDrift)
+class OrderDriftAdmin(MessageLogAdmin):
+    """Every drift the comparison found, open and resolved (the console's drift report lists the open
+    ones with their resend action)."""
+
+    list_display = [
+        "detected_at",
+        "system",
+        "order",
+        "field",
+        "position",
+        "oms_value",
+        "erp_value",
+        "resolved_at",
+        "resolution",
+        "resolved_by",
+    ]
+    list_filter = ["system", "field", "resolution"]
+    search_fields = ["=order__number"]
+    list_select_related = ["system", "order"]
+    readonly_fields = [f.name for f in OrderDrift._meta.fields]
+
+    def has_change_permission(self, request, obj=None):
         return False
 
 

@@ -87,3 +87,68 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system_id} {self.direction} {self.started_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class OrderDrift(models.Model):
+    """One difference between the OMS's view of an order and what one ERP believes (the comparison in
+    `erp_sync.reconcile`, docs/erp-integration.md "Order state"). At most one open row per (system,
+    order, field, position); a later comparison that sees no difference closes it as `converged`, a
+    rep's resend closes it as `resent`."""
+
+    class Field(models.TextChoices):
+        UNKNOWN = "unknown", _("Order unknown to the ERP")
+        STATUS = "status", _("Status")
+        LINE = "line", _("Line missing on one side")
+        QUANTITY = "quantity", _("Ordered quantity")
+        DELIVERED = "delivered", _("Delivered quantity")
+        RETURNED = "returned", _("Returned quantity")
+        CANCELLED = "cancelled", _("Cancelled quantity")
+
+    class Resolution(models.TextChoices):
+        CONVERGED = "converged", _("Converged")
+        RESENT = "resent", _("Resent")
+
+    system = models.ForeignKey(ErpSystem, on_delete=models.CASCADE, related_name="drifts")
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=12, choices=Field.choices)
+    # The order line's position for line fields; null for `unknown` and `status`.
+    position = models.PositiveIntegerField(null=True, blank=True)
+    oms_value = models.CharField(max_length=100, blank=True, default="")
+    erp_value = models.CharField(max_length=100, blank=True, default="")
+    detected_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=10, choices=Resolution.choices, blank=True, default="")
+    # Who resolved it: the user's name for a resend, `system` for a comparison that saw it converge.
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("order drift")
+        verbose_name_plural = _("order drifts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "order", "field", "position"],
+                condition=models.Q(resolved_at__isnull=True, position__isnull=False),
+                name="orderdrift_open_line_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["system", "order", "field"],
+                condition=models.Q(resolved_at__isnull=True, position__isnull=True),
+                name="orderdrift_open_order_unique",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(resolved_at__isnull=True, resolution="")
+                | models.Q(resolved_at__isnull=False, resolution__in=["converged", "resent"]),
+                name="orderdrift_resolution_with_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["system", "detected_at"],
+                name="orderdrift_open_idx",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"/{self.position}" if self.position is not None else ""
+        return f"{self.system_id}:{self.order_id}{where} {self.field} {self.oms_value!r}≠{self.erp_value!r}"

@@ -168,20 +168,24 @@ def _record(system: ErpSystem, messages: list[OutboxMessage], result: SendResult
 def _mark_orders(messages: list[OutboxMessage], *, dead: list[OutboxMessage]) -> None:
     """Order.erp_sync_state: failed when a message died; sent when nothing is left to send."""
     from orders.models import ErpSyncState, Order
+    from orders.state import erp_sync_state_move
 
     numbers = {m.aggregate_id for m in messages if m.aggregate_type == "order"}
     if not numbers:
         return
     dead_numbers = {m.aggregate_id for m in dead if m.aggregate_type == "order"}
     if dead_numbers:
-        Order.objects.filter(number__in=dead_numbers).update(erp_sync_state=ErpSyncState.FAILED)
+        erp_sync_state_move(ErpSyncState.FAILED, orders=Order.objects.filter(number__in=dead_numbers))
     unsent = OutboxMessage.objects.filter(aggregate_type="order", aggregate_id=OuterRef("number")).exclude(
         status=OutboxStatus.SENT
     )
     # A failed order whose dead message was replayed and delivered is sent again too.
-    Order.objects.filter(
-        number__in=numbers - dead_numbers, erp_sync_state__in=[ErpSyncState.PENDING, ErpSyncState.FAILED]
-    ).exclude(Exists(unsent)).update(erp_sync_state=ErpSyncState.SENT)
+    erp_sync_state_move(
+        ErpSyncState.SENT,
+        orders=Order.objects.filter(
+            number__in=numbers - dead_numbers, erp_sync_state__in=[ErpSyncState.PENDING, ErpSyncState.FAILED]
+        ).exclude(Exists(unsent)),
+    )
 
 
 def _pause(system: ErpSystem, reason: str) -> None:

@@ -1,4 +1,4 @@
-"""Reads for the sync monitor, the readiness probe and the operations commands."""
+"""Reads for the sync monitor, the drift report, the readiness probe and the operations commands."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from erp_sync.models import InboxMessage
+from erp_sync.models import InboxMessage, OrderDrift, SyncRun
 from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
@@ -56,3 +56,33 @@ def inbox_failures(system: ErpSystem | None = None):
     if system is not None:
         qs = qs.filter(system=system)
     return qs.order_by("-received_at")
+
+
+def open_drifts(system: ErpSystem | None = None):
+    """Open order drifts, newest first, with their ERP and order."""
+    qs = OrderDrift.objects.filter(resolved_at__isnull=True).select_related("system", "order")
+    if system is not None:
+        qs = qs.filter(system=system)
+    return qs.order_by("-detected_at", "order__number", "field", "position", "pk")
+
+
+def drift_overview() -> list[dict[str, Any]]:
+    """Per enabled ERP: its open drifts and its last comparison run (None before the first)."""
+    systems = list(ErpSystem.objects.filter(enabled=True).order_by("code"))
+    counts = dict(
+        OrderDrift.objects.filter(resolved_at__isnull=True)
+        .values_list("system_id")
+        .annotate(n=Count("id"))
+        .values_list("system_id", "n")
+    )
+    out = []
+    for system in systems:
+        last = (
+            SyncRun.objects.filter(
+                system=system, direction=SyncRun.Direction.RECONCILE, counts__has_key="compared"
+            )
+            .order_by("-started_at", "-pk")
+            .first()
+        )
+        out.append({"system": system, "open": counts.get(system.pk, 0), "last": last})
+    return out

@@ -1,14 +1,19 @@
-"""ERP sync writes used by the admin and the operations commands."""
+"""ERP sync writes used by the admin, the console and the operations commands."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from erp_sync import secrets
-from erp_sync.models import InboxMessage
+from erp_sync.models import InboxMessage, OrderDrift
+from oms.exceptions import InvalidTransition, NotFound
+from oms.lib.actors import Actor
 from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 from oms.outbox import _nudge_relay
+
+DRIFT_RESOLVED = gettext_noop("This drift is already resolved.")
 
 
 @transaction.atomic
@@ -85,3 +90,89 @@ def erp_system_configure(
         if created or changed:
             system.save()
     return system, "created" if created else ("updated" if changed else "unchanged")
+
+
+@transaction.atomic
+def drift_resolve(*, drift: OrderDrift, actor: Actor) -> list[OrderDrift]:
+    """Resend the OMS's view of the drift's order to the drift's ERP, and mark the drift resolved
+    (`resent`, by `actor`). Returns the drifts resolved.
+
+    The messages are the ones that carry the order's state (docs/erp-integration.md, Order state):
+    `order.created` again when the ERP did not know the order, then `item.positions` with every line's
+    quantities, then `order.cancelled` when the OMS order is cancelled. They answer every open drift
+    of that order with that ERP, so those are resolved with it. They go through the outbox, after
+    the order's earlier messages; the next comparison shows whether the ERP took them in.
+    Raises `InvalidTransition` when the drift is already resolved.
+    """
+    from orders.models import OrderStatus
+    from orders.payloads import order_cancelled, order_created
+    from orders.services.events import order_event
+    from orders.services.lifecycle import lock_order, order_item_positions_message
+
+    found = OrderDrift.objects.filter(pk=drift.pk).values_list("system_id", "order_id").first()
+    if found is None:
+        raise NotFound()
+    system_id, order_id = found
+    # All open drifts of the order with this ERP, locked in primary-key order like the comparison.
+    drifts = list(
+        OrderDrift.objects.select_for_update()
+        .filter(system_id=system_id, order_id=order_id, resolved_at__isnull=True)
+        .order_by("pk")
+    )
+    if drift.pk not in {d.pk for d in drifts}:
+        raise InvalidTransition(DRIFT_RESOLVED)
+    system = ErpSystem.objects.get(pk=system_id)
+    order = lock_order(drifts[0].order)
+    lines = list(order.lines.order_by("position"))
+    if any(d.field == OrderDrift.Field.UNKNOWN for d in drifts):
+        created = order_created(order, lines)
+        created["status"] = OrderStatus.PLACED  # the contract's status at placement
+        order_event(
+            order,
+            "erp.order_resent",
+            actor=actor,
+            visible=False,
+            data={"system": system.code},
+            outbox_type="order.created",
+            outbox_payload=created,
+            system=system,
+        )
+    order_item_positions_message(order, actor=actor, lines=lines, system=system)
+    if order.status == OrderStatus.CANCELLED:
+        reason = (
+            order.events.filter(type="order.cancelled")
+            .order_by("-at", "-pk")
+            .values_list("data", flat=True)
+            .first()
+            or {}
+        ).get("reason")
+        order_event(
+            order,
+            "erp.cancel_sent",
+            actor=actor,
+            visible=False,
+            data={"reason": reason, "system": system.code},
+            outbox_type="order.cancelled",
+            outbox_payload=order_cancelled(order, reason),
+            system=system,
+        )
+    now = timezone.now()
+    OrderDrift.objects.filter(pk__in=[d.pk for d in drifts]).update(
+        resolved_at=now, resolution=OrderDrift.Resolution.RESENT, resolved_by=actor.name[:150]
+    )
+    order_event(
+        order,
+        "erp.drift_resent",
+        actor=actor,
+        visible=False,
+        data={
+            "system": system.code,
+            "drifts": [
+                {"field": d.field, "position": d.position, "oms": d.oms_value, "erp": d.erp_value}
+                for d in drifts
+            ],
+        },
+    )
+    for d in drifts:
+        d.resolved_at, d.resolution, d.resolved_by = now, OrderDrift.Resolution.RESENT, actor.name[:150]
+    return drifts

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 SWEEP_SECONDS = env_int("OMS_ERP_SWEEP_SECONDS", 10)
 PULL_SECONDS = env_int("OMS_ERP_PULL_SECONDS", 5)
 RECONCILE_SECONDS = 24 * 3600
+COMPARE_SECONDS = env_int("OMS_ERP_COMPARE_SECONDS", 3600)
 DRAIN_SECONDS = 20.0
 LIMITS = {"soft_time_limit": 60, "time_limit": 90, "ignore_result": True}
 
@@ -28,6 +29,8 @@ JOB_RELAY_SWEEP = "erp-relay-sweep"
 JOB_APPLY_SWEEP = "erp-apply-sweep"
 JOB_PULL_ALL = "erp-pull-all"
 JOB_RECONCILE = "erp-reconcile"
+JOB_COMPARE = "erp-compare"
+COMPARE_LIMITS = {"soft_time_limit": 600, "time_limit": 660, "ignore_result": True}
 
 
 def claim_slot(job: str, seconds: float, holder: str | None) -> bool:
@@ -112,7 +115,34 @@ def reconcile(self) -> dict | None:
     return erp_reconcile(days=2)
 
 
+@shared_task(name="erp_sync.tasks.compare_system", bind=True, **COMPARE_LIMITS)
+def compare_system(self, code: str) -> dict | None:
+    """Compare one ERP's view of the recent orders with the OMS's (see reconcile.py, `erp_compare`)."""
+    from erp_sync.reconcile import erp_compare
+    from oms.models import ErpSystem
+
+    system = ErpSystem.objects.filter(code=code, enabled=True).first()
+    if system is None:
+        return None
+    result = erp_compare(system=system, max_seconds=COMPARE_LIMITS["soft_time_limit"] * 0.8)
+    return {"outcome": result.outcome, **result.counts}
+
+
+@shared_task(name="erp_sync.tasks.compare_all", bind=True, **LIMITS)
+def compare_all(self) -> list[str] | None:
+    """Hourly: queue a comparison for every enabled, unpaused ERP."""
+    from erp_sync.reconcile import systems_to_compare
+
+    if not claim_slot(JOB_COMPARE, COMPARE_SECONDS, self.request.id):
+        return None
+    codes = [system.code for system in systems_to_compare()]
+    for code in codes:
+        compare_system.apply_async(args=[code], retry=False, expires=COMPARE_SECONDS)
+    return codes
+
+
 register_periodic(JOB_RELAY_SWEEP, "erp_sync.tasks.relay_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_APPLY_SWEEP, "erp_sync.tasks.apply_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
 register_periodic(JOB_RECONCILE, "erp_sync.tasks.reconcile", float(RECONCILE_SECONDS))
+register_periodic(JOB_COMPARE, "erp_sync.tasks.compare_all", float(COMPARE_SECONDS))

@@ -132,6 +132,18 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class FailureReason(models.TextChoices):
+    """Why a load did not reach the customer (reported to the ERP with `delivery.failed`)."""
+
+    SITE_CLOSED = "site_closed", _("Site closed")
+    NO_ACCESS = "no_access", _("No access to the site")
+    REJECTED_BY_SITE = "rejected_by_site", _("Rejected by the site")
+    PUMP_FAILURE = "pump_failure", _("Pump failure")
+    CUSTOMER_ABSENT = "customer_absent", _("Customer absent")
+    ORDER_CANCELLED = "order_cancelled", _("Order cancelled")
+    OTHER = "other", _("Other")
+
+
 class Job(models.Model):
     """One truck trip: a load for an order, a homerun back to the plant, or a return pickup."""
 
@@ -155,6 +167,19 @@ class Job(models.Model):
     departed_at = models.DateTimeField(null=True, blank=True)
     arrived_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # When the load's quantities were confirmed to the order and the ERP (the `delivered` event or its
+    # EPOD, whichever came first); an EPOD arriving later attaches to the confirmed delivery.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.CharField(max_length=20, choices=FailureReason.choices, blank=True, default="")
+    failure_note = models.CharField(max_length=200, blank=True, default="")
+    # The return request a return pickup serves.
+    return_request = models.ForeignKey(
+        "orders.ReturnRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="pickups"
+    )
+    # The failed load this one delivers again (the dispatcher's redelivery).
+    redelivery_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="redelivery"
+    )
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -363,3 +388,25 @@ class CallRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reason[:30]}"
+
+
+class DeliveryAmendment(models.Model):
+    """A later change of a delivered quantity. The EPOD stays as signed; this row says what changed,
+    why, who and when, and links the EPOD it amends (if the load had one)."""
+
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="amendments")
+    epod = models.ForeignKey(
+        ProofOfDelivery, null=True, blank=True, on_delete=models.PROTECT, related_name="amendments"
+    )
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.PROTECT, related_name="+")
+    old = models.DecimalField(**QTY)
+    new = models.DecimalField(**QTY)
+    reason = models.CharField(max_length=200)
+    by = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.old} → {self.new}"

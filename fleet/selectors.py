@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date as Date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, DecimalField, F, OuterRef, Prefetch, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from fleet.models import Driver, Job, JobLine, JobStatus, ProofOfDelivery, Tour, TourStatus, Truck
@@ -42,9 +44,11 @@ def driver_today(driver: Driver) -> Date:
 
 
 def _jobs_prefetch() -> Prefetch:
+    """The jobs a driver works on: a cancelled job is off the tour (the driver was told)."""
     return Prefetch(
         "jobs",
-        queryset=Job.objects.select_related("order__site", "plant")
+        queryset=Job.objects.exclude(status=JobStatus.CANCELLED)
+        .select_related("order__site", "plant")
         .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
         .order_by("sequence", "pk"),
     )
@@ -153,3 +157,41 @@ def _truck_position(job: Job) -> dict[str, Any] | None:
     if truck.last_position_at is None:
         return None
     return {"lat": truck.last_lat, "lon": truck.last_lon, "at": truck.last_position_at.isoformat()}
+
+
+def orders_to_plan(*, date: Date, plant_id: int | None = None, limit: int = 50) -> list[Order]:
+    """Delivery orders due by `date` with a quantity no live load covers yet: an order never planned,
+    an on-call order with a call-off not yet planned (every call-off, until the ordered quantity is
+    used up), a load that failed. Each carries `to_plan` (the open quantity), and on-call orders
+    `called_off` and `left` (what is still to call off); paused orders are listed, marked paused."""
+    live = (
+        JobLine.objects.filter(order_line__order=OuterRef("pk"))
+        .exclude(job__status__in=[JobStatus.CANCELLED, JobStatus.FAILED])
+        .exclude(job__type="return_pickup")
+        .values("order_line__order")
+        .annotate(total=Sum("planned"))
+        .values("total")
+    )
+    zero = Value(Decimal("0"), output_field=DecimalField(max_digits=14, decimal_places=3))
+    orders = (
+        Order.objects.filter(
+            requested_date__lte=date,
+            status__in=["placed", "confirmed", "scheduled", "in_delivery", "partially_delivered"],
+            fulfilment="delivery",
+        )
+        .annotate(
+            ordered=Coalesce(Sum(F("lines__quantity") - F("lines__cancelled")), zero),
+            called_off=Coalesce(Sum("lines__released"), zero),
+            planned=Coalesce(Subquery(live), zero),
+        )
+        .annotate(
+            target=Case(When(on_call=True, then=F("called_off")), default=F("ordered")),
+        )
+        .annotate(to_plan=F("target") - F("planned"), left=F("ordered") - F("called_off"))
+        .filter(to_plan__gt=0)
+        .select_related("customer", "plant")
+        .order_by("requested_date", "window_from", "pk")
+    )
+    if plant_id:
+        orders = orders.filter(plant_id=plant_id)
+    return list(orders[:limit])

@@ -3,7 +3,8 @@
 One `ALLOWED_TRANSITIONS` map per status field and one helper each. The helpers work on a row the
 caller has locked (`select_for_update`) inside its transaction; they check the move, change the
 status and its timestamp, bump `version`, save with `update_fields` and write one `JobEvent`.
-Nothing assigns `.status =` / `.loading_status =` outside this module.
+Nothing assigns `.status =` / `.loading_status =` outside this module. Call requests' status
+changes here too (`call_request_transition`); their timeline entries belong to the order.
 
 Event types (reused by the order timeline): `tour.<status>`, `job.<status>`, `job.loading_status`.
 """
@@ -15,45 +16,61 @@ from typing import Any
 
 from django.utils import timezone
 
+from fleet.models import CallRequest, JobEvent, JobStatus, LoadingStatus, Tour, TourStatus
 from fleet.models import Job as JobModel
-from fleet.models import JobEvent, JobStatus, LoadingStatus, Tour, TourStatus
-from oms.exceptions import InvalidTransition
 from oms.lib.actors import Actor
+from oms.lib.transitions import Transitions
 
 T = TourStatus
 J = JobStatus
 L = LoadingStatus
 
-TOUR_TRANSITIONS: dict[str, frozenset[str]] = {
-    T.PLANNED: frozenset({T.RELEASED, T.CANCELLED}),
-    T.RELEASED: frozenset({T.STARTED, T.CANCELLED}),
-    T.STARTED: frozenset({T.COMPLETED}),
-    T.COMPLETED: frozenset(),
-    T.CANCELLED: frozenset(),
-}
+TOUR_TRANSITIONS = Transitions(
+    "tour",
+    {
+        T.PLANNED: {T.RELEASED, T.CANCELLED},
+        T.RELEASED: {T.STARTED, T.CANCELLED},
+        T.STARTED: {T.COMPLETED},
+        T.COMPLETED: set(),
+        T.CANCELLED: set(),
+    },
+)
 
 # Homeruns and return pickups leave without loading (assigned → en_route) and have nothing to
 # unload (arrived → delivered); a delivery normally goes through every step.
-JOB_TRANSITIONS: dict[str, frozenset[str]] = {
-    J.PLANNED: frozenset({J.ASSIGNED, J.CANCELLED}),
-    J.ASSIGNED: frozenset({J.PLANNED, J.LOADING, J.EN_ROUTE, J.CANCELLED}),
-    J.LOADING: frozenset({J.LOADED, J.FAILED, J.CANCELLED}),
-    J.LOADED: frozenset({J.EN_ROUTE, J.FAILED, J.CANCELLED}),
-    J.EN_ROUTE: frozenset({J.ARRIVED, J.FAILED}),
-    J.ARRIVED: frozenset({J.UNLOADING, J.DELIVERED, J.FAILED}),
-    J.UNLOADING: frozenset({J.DELIVERED, J.FAILED}),
-    J.DELIVERED: frozenset(),
-    J.FAILED: frozenset(),
-    J.CANCELLED: frozenset(),
-}
+JOB_TRANSITIONS = Transitions(
+    "job",
+    {
+        J.PLANNED: {J.ASSIGNED, J.CANCELLED},
+        J.ASSIGNED: {J.PLANNED, J.LOADING, J.EN_ROUTE, J.CANCELLED},
+        J.LOADING: {J.LOADED, J.FAILED, J.CANCELLED},
+        J.LOADED: {J.EN_ROUTE, J.FAILED, J.CANCELLED},
+        J.EN_ROUTE: {J.ARRIVED, J.FAILED},
+        J.ARRIVED: {J.UNLOADING, J.DELIVERED, J.FAILED},
+        J.UNLOADING: {J.DELIVERED, J.FAILED},
+        J.DELIVERED: set(),
+        J.FAILED: set(),
+        J.CANCELLED: set(),
+    },
+)
 
 # The plant may report any later loading step (an ERP that only knows "loaded" skips the others).
-LOADING_TRANSITIONS: dict[str, frozenset[str]] = {
-    L.NOT_STARTED: frozenset({L.BATCHING, L.LOADING, L.LOADED}),
-    L.BATCHING: frozenset({L.LOADING, L.LOADED}),
-    L.LOADING: frozenset({L.LOADED}),
-    L.LOADED: frozenset(),
-}
+LOADING_TRANSITIONS = Transitions(
+    "load",
+    {
+        L.NOT_STARTED: {L.BATCHING, L.LOADING, L.LOADED},
+        L.BATCHING: {L.LOADING, L.LOADED},
+        L.LOADING: {L.LOADED},
+        L.LOADED: set(),
+    },
+    field="loading_status",
+)
+
+C = CallRequest.Status
+# A call-back is started (the rep is calling) and closed with the outcome of the call.
+CALL_REQUEST_TRANSITIONS = Transitions(
+    "call request", {C.OPEN: {C.IN_PROGRESS}, C.IN_PROGRESS: {C.DONE}, C.DONE: set()}
+)
 
 # Backwards compatible single name for the job map.
 ALLOWED_TRANSITIONS = JOB_TRANSITIONS
@@ -75,12 +92,6 @@ _JOB_TIMESTAMPS = {
 }
 
 
-def _refuse(kind: str, from_status: str, to_status: str) -> InvalidTransition:
-    return InvalidTransition(
-        f"A {kind} cannot go from {from_status} to {to_status}.", extra={"from": from_status, "to": to_status}
-    )
-
-
 def tour_transition(
     tour: Tour,
     to_status: str,
@@ -91,8 +102,7 @@ def tour_transition(
 ) -> JobEvent:
     """Move a locked tour to `to_status`; raises InvalidTransition (and writes nothing) otherwise."""
     from_status = tour.status
-    if to_status not in TOUR_TRANSITIONS[from_status]:
-        raise _refuse("tour", from_status, to_status)
+    TOUR_TRANSITIONS.check(from_status, to_status)
     now = timezone.now()
     at = at or now
     tour.status = to_status
@@ -133,8 +143,7 @@ def job_transition(
     statuses reported from the road, `last_event_at` (decides whether a later driver event is late).
     """
     from_status = job.status
-    if to_status not in JOB_TRANSITIONS[from_status]:
-        raise _refuse("job", from_status, to_status)
+    JOB_TRANSITIONS.check(from_status, to_status)
     now = timezone.now()
     at = at or now
     job.status = to_status
@@ -173,8 +182,7 @@ def job_loading_transition(
 ) -> JobEvent:
     """Move a locked job's loading status forward; raises InvalidTransition otherwise."""
     from_status = job.loading_status
-    if to_status not in LOADING_TRANSITIONS[from_status]:
-        raise _refuse("load", from_status, to_status)
+    LOADING_TRANSITIONS.check(from_status, to_status)
     now = timezone.now()
     at = at or now
     job.loading_status = to_status
@@ -190,6 +198,17 @@ def job_loading_transition(
         actor=_actor_name(actor),
         data={"from": from_status, "to": to_status, **(data or {})},
     )
+
+
+def call_request_transition(call: CallRequest, to_status: str, **also: Any) -> str:
+    """Move a locked call request to `to_status` (plus `also` fields); returns the status it left."""
+    from_status = call.status
+    CALL_REQUEST_TRANSITIONS.check(from_status, to_status)
+    call.status = to_status
+    for name, value in also.items():
+        setattr(call, name, value)
+    call.save(update_fields=["status", *also])
+    return from_status
 
 
 def job_event_record(

@@ -96,3 +96,13 @@ class IdempotencyKeyMissing(DomainError):
     code = "idempotency_key_missing"
     title = "Idempotency key missing"
     default_detail = "This request needs an Idempotency-Key header."
+
+
+class CallOffExceedsRemaining(ValidationError):
+    """A call-off for more than the on-call order has left to release; `extra["remaining"]` lists
+    per line position what is left."""
+
+    status = 422
+    code = "call_off_exceeds_remaining"
+    title = "Call-off exceeds the remaining quantity"
+    default_detail = "The call-off exceeds the quantity not yet released."

@@ -20,5 +20,6 @@ urlpatterns = [
 if settings.DEBUG:
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
 
+handler400 = "oms.views.bad_request"
 handler404 = "oms.views.not_found"
 handler500 = "oms.views.server_error"

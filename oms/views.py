@@ -21,6 +21,14 @@ def not_found(request, exception=None):
     return render(request, "404.html", status=404)
 
 
+def bad_request(request, exception=None):
+    """A request Django refuses before any view (e.g. a Host header not in ALLOWED_HOSTS)."""
+    if _wants_problem(request):
+        body = problem(status=400, code="invalid", title="Invalid request", detail="Bad request.")
+        return JsonResponse(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
+    return render(request, "400.html", status=400)
+
+
 def server_error(request):
     if _wants_problem(request):
         body = problem(

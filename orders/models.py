@@ -100,6 +100,9 @@ class Order(models.Model):
     # The status before a hold or a cancellation request, to return to when it is lifted or rejected.
     status_before = models.CharField(max_length=30, choices=OrderStatus.choices, blank=True, default="")
     on_call = models.BooleanField(_("on call"), default=False)
+    # Pour pacing: the customer or a rep holds the remaining loads, or spaces them out.
+    loads_paused = models.BooleanField(_("loads paused"), default=False)
+    load_spacing_minutes = models.PositiveSmallIntegerField(_("minutes between loads"), null=True, blank=True)
     requested_date = models.DateField(_("requested date"))
     window_from = models.TimeField(null=True, blank=True)
     window_to = models.TimeField(null=True, blank=True)

@@ -1,4 +1,5 @@
-"""The order document: the API response shape, reused as the `order.created` ERP payload."""
+"""The order document: the API response shape, reused as the `order.created` ERP payload, and the
+other order payloads that more than one service sends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from oms.outbox import external_refs_for
 from orders.models import Order
 
 
@@ -78,6 +80,26 @@ def order_document(order: Order, lines=None) -> dict[str, Any]:
         "tracking_url": tracking_url(order),
         "created_at": iso(order.created_at),
         "updated_at": iso(order.updated_at),
+    }
+
+
+def order_created(order: Order, lines=None) -> dict[str, Any]:
+    """`order.created`: the order document plus the customer's ERP references, the delivery address
+    and the notes (`order` with `customer` loaded)."""
+    payload = order_document(order, lines)
+    payload["customer"]["erp_refs"] = external_refs_for(order.customer)
+    payload["site"] = order.address or None
+    payload["notes"] = order.notes
+    return payload
+
+
+def order_cancelled(order: Order, reason: str | None, returned: list[dict] | None = None) -> dict[str, Any]:
+    """`order.cancelled` and `order.cancel_requested`."""
+    return {
+        "order": order.number,
+        "erp_order": order.erp_order_number or None,
+        "reason": reason,
+        "returned": returned or [],
     }
 
 

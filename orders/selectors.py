@@ -15,6 +15,11 @@ def product_list() -> QuerySet[Product]:
     return Product.objects.filter(active=True).order_by("sku")
 
 
+def active_product(*, sku: str) -> Product | None:
+    """The active product with this SKU, or None."""
+    return Product.objects.filter(sku=sku, active=True).first()
+
+
 def product_availability(*, product: Product) -> list[dict[str, object]]:
     """Per active plant: available quantity (stocked products) or None (made to order)."""
     if not product.stocked:

@@ -1,4 +1,4 @@
-"""Portal forms: they parse input; services decide (STYLE principle 1)."""
+"""Portal forms: they parse input; services decide (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -256,3 +256,16 @@ class MessageForm(forms.Form):
 class CallbackForm(forms.Form):
     phone = forms.CharField(label=_("Phone number"), max_length=30)
     reason = forms.CharField(label=_("What is it about?"), max_length=200)
+
+
+class PacingForm(forms.Form):
+    """Pause, resume or space out the remaining loads of a delivery order (pour pacing)."""
+
+    action = forms.ChoiceField(
+        choices=[("pause", _("Pause the remaining loads")), ("resume", _("Resume")), ("spacing", _("Space"))],
+        widget=forms.HiddenInput,
+    )
+    reason = forms.CharField(label=_("Reason (optional)"), max_length=200, required=False)
+    spacing_minutes = forms.IntegerField(
+        label=_("Minutes between loads"), min_value=0, max_value=600, required=False
+    )

@@ -10,21 +10,29 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from catalog.models import Product, StockLevel
 from customers.models import Customer, PortalAccess, Site
 from fleet.models import Job, JobStatus, Message, ProofOfDelivery
-from orders.models import Order, OrderEvent, OrderLine, ReturnRequest
+from orders.models import Order, OrderEvent, OrderLine, ReturnRequest, ReturnStatus
+from orders.selectors import active_product
 
 # Job statuses in which the truck's position is shown (to the customer and on the public page).
 TRUCK_VISIBLE_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
+# Returns still open: the quantities they claim cannot be requested again.
+OPEN_RETURN_STATUSES = frozenset(
+    {ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.PICKUP_SCHEDULED}
+)
 PAGE_SIZE = 25
 
 
 def customers_for_user(*, user) -> QuerySet[Customer]:
+    """The active customers the user may act for, by name."""
     return Customer.objects.filter(
         pk__in=PortalAccess.objects.filter(user=user).values("customer_id"),
         merged_into__isnull=True,
@@ -32,11 +40,39 @@ def customers_for_user(*, user) -> QuerySet[Customer]:
     ).order_by("name", "pk")
 
 
+def first_customer_for_user(*, user) -> Customer | None:
+    """The first of `customers_for_user` (the one a fresh session acts for), or None."""
+    return customers_for_user(user=user).first()
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def login_exists(*, email: str) -> bool:
+    """Whether a login with this address (username, case-insensitive) exists."""
+    return get_user_model().objects.filter(username__iexact=email).exists()
+
+
+def signup_customer(*, public_id: str) -> Customer:
+    """The active, not merged customer a sign-up link is for (raises Customer.DoesNotExist)."""
+    return Customer.objects.get(public_id=public_id, merged_into__isnull=True, active=True)
+
+
+def portal_users(*, customer: Customer) -> QuerySet:
+    """The customer's portal logins by username (name and last login only)."""
+    return customer.users.order_by("username").only("username", "first_name", "last_login")
+
+
+# --- sites and orders ----------------------------------------------------------------------------
+
+
 def site_list(*, customer: Customer) -> QuerySet[Site]:
+    """The customer's active delivery sites by name."""
     return Site.objects.filter(customer=customer, active=True).order_by("name", "pk")
 
 
 def site_get(*, customer: Customer, public_id) -> Site:
+    """One active site of the customer, or 404."""
     return get_object_or_404(Site, customer=customer, public_id=public_id, active=True)
 
 
@@ -86,16 +122,32 @@ def order_get_plain(*, customer: Customer, number: str) -> Order:
     )
 
 
+def returnable_quantities(order: Order) -> dict[int, Decimal]:
+    """Per order line id: delivered − returned − what open returns already claim.
+
+    Reads the lines, returns and return lines prefetched by `order_get`.
+    """
+    pending: dict[int, Decimal] = {}
+    for ret in order.returns.all():
+        if ret.status in OPEN_RETURN_STATUSES:
+            for rl in ret.lines.all():
+                pending[rl.order_line_id] = pending.get(rl.order_line_id, 0) + rl.quantity
+    return {line.pk: line.delivered - line.returned - pending.get(line.pk, 0) for line in order.lines.all()}
+
+
 def order_jobs(*, customer: Customer, number: str) -> tuple[Order, list[Job]]:
+    """The customer's order with its site and its live jobs (the polled fragment), or 404."""
     order = get_object_or_404(Order.objects.filter(customer=customer).select_related("site"), number=number)
     return order, list(_jobs().filter(order=order))
 
 
 def order_messages(*, order: Order) -> QuerySet[Message]:
+    """The order's customer thread (messages not about one job), oldest first."""
     return Message.objects.filter(order=order, job__isnull=True).order_by("at", "pk")
 
 
 def epod_get(*, customer: Customer, number: str, ticket: str) -> ProofOfDelivery:
+    """The proof of delivery of one job of the customer's order, or 404."""
     return get_object_or_404(
         ProofOfDelivery.objects.select_related("job__order"),
         job__order__customer=customer,
@@ -105,6 +157,7 @@ def epod_get(*, customer: Customer, number: str, ticket: str) -> ProofOfDelivery
 
 
 def order_for_tracking(*, token: str) -> tuple[Order, list[Job]]:
+    """The order of a tracking link (only the fields the public page shows) and its jobs, or 404."""
     order = get_object_or_404(
         Order.objects.only(
             "number", "status", "requested_date", "window_from", "window_to", "on_call", "tracking_token"
@@ -115,11 +168,13 @@ def order_for_tracking(*, token: str) -> tuple[Order, list[Job]]:
 
 
 def product_choices() -> QuerySet[Product]:
+    """Active products by SKU (the order form's choices)."""
     return Product.objects.filter(active=True).order_by("sku")
 
 
 def product_availability(*, sku: str) -> tuple[Product | None, list[StockLevel]]:
-    product = Product.objects.filter(active=True, sku=sku).first()
+    """The active product with this SKU and its stock per active plant (none when made to order)."""
+    product = active_product(sku=sku)
     if product is None or not product.stocked:
         return product, []
     levels = list(

@@ -2,6 +2,6 @@
 
 from django.urls import path
 
-from portal import views
+from portal.views import tracking
 
-urlpatterns = [path("<str:token>/", views.track_page, name="track-page")]
+urlpatterns = [path("<str:token>/", tracking.track_page, name="track-page")]

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests import factories
+from tests.erp_sync.fake_erp import FakeErp
 from tests.helpers import World
 
 
@@ -132,3 +133,11 @@ def driver(plant):
 def world(db) -> World:
     """A plant with stock, a customer with a site, a truck with a driver: see `tests.helpers.World`."""
     return World()
+
+
+@pytest.fixture
+def fake_erp():
+    """The fake ERP on loopback (tests/erp_sync/fake_erp.py), with its default token and secret."""
+    erp = FakeErp().start()
+    yield erp
+    erp.stop()

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from erp_sync.adapters.base import Adapter, AuthError, PullPage, SendResult, TransportError
+from erp_sync.adapters.base import (
+    Adapter,
+    AuthError,
+    ErpLine,
+    ErpOrderState,
+    PullPage,
+    SendResult,
+    TransportError,
+    Unsupported,
+)
 from oms.models import ErpSystem
 
 
@@ -19,4 +28,14 @@ def adapter_for(system: ErpSystem) -> Adapter:
     return classes[system.adapter](system)
 
 
-__all__ = ["Adapter", "AuthError", "PullPage", "SendResult", "TransportError", "adapter_for"]
+__all__ = [
+    "Adapter",
+    "AuthError",
+    "ErpLine",
+    "ErpOrderState",
+    "PullPage",
+    "SendResult",
+    "TransportError",
+    "Unsupported",
+    "adapter_for",
+]

@@ -5,6 +5,8 @@ once its messages are committed to the inbox the file moves to `done/`. A file t
 moves to `error/` next to `x.json.error` saying why. A crash between pickup and `done/` leaves the
 file in `work/`, where the next pull takes it again after a grace period (ids dedupe it).
 Outbound batches are written as `outbox/<time>-<uuid>.json` through a temporary file and a rename.
+Asking the ERP for its view of orders (`order_states`, the reconciliation's comparison) needs a request
+and an answer, which files cannot carry: the base adapter's `Unsupported` stands.
 """
 
 from __future__ import annotations

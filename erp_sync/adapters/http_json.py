@@ -1,4 +1,5 @@
-"""The reference transport: the ERP exposes `GET/POST {base}/messages`; the OMS is the client."""
+"""The reference transport: the ERP exposes `GET/POST {base}/messages` and (added in 0.2)
+`POST {base}/orders/state`; the OMS is the client."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from typing import Any
 
 import httpx
 
-from erp_sync.adapters.base import Adapter, AuthError, PullPage, SendResult, TransportError, parse_results
+from erp_sync.adapters.base import (
+    MAX_STATE_ORDERS,
+    Adapter,
+    AuthError,
+    ErpOrderState,
+    PullPage,
+    SendResult,
+    TransportError,
+    Unsupported,
+    parse_order_states,
+    parse_results,
+)
 from erp_sync.secrets import system_secret, system_token
 from erp_sync.signing import HEADER, sign
 from oms.lib.env import env_str
@@ -36,6 +48,8 @@ def classify_status(status: int) -> str:
 
 
 class HttpJsonAdapter(Adapter):
+    answers_order_states = True
+
     def __init__(self, system):
         super().__init__(system)
         self.base = system.base_url.rstrip("/")
@@ -107,6 +121,32 @@ class HttpJsonAdapter(Adapter):
         if next_cursor is not None and not isinstance(next_cursor, str):
             raise TransportError('malformed page: "next" is not a string')
         return PullPage(messages=body["messages"], next_cursor=next_cursor if next_cursor else cursor)
+
+    def order_states(self, numbers: list[str]) -> dict[str, ErpOrderState | None]:
+        if not 1 <= len(numbers) <= MAX_STATE_ORDERS:
+            raise ValueError(f"ask for 1 to {MAX_STATE_ORDERS} orders at a time")
+        body = json.dumps({"orders": numbers}, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        try:
+            response = self.client.post(
+                f"{self.base}/orders/state", content=body, headers=self._headers(body)
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportError(f"timeout: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise TransportError(f"connection: {type(exc).__name__}: {exc}"[:500]) from exc
+        if response.status_code in (404, 405, 501):
+            # An ERP that implements the 0.1 contract only: it has no such resource.
+            raise Unsupported(f"HTTP {response.status_code}: the ERP does not offer {{base}}/orders/state")
+        kind = classify_status(response.status_code)
+        if kind == "auth":
+            raise AuthError(f"HTTP {response.status_code}")
+        if kind != "results":
+            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+        try:
+            answer = response.json()
+        except ValueError as exc:
+            raise TransportError("malformed order state answer: not JSON") from exc
+        return parse_order_states(answer, numbers)
 
     def close(self) -> None:
         if self._client is not None:

@@ -5,6 +5,11 @@ Its inbound messages go through the inbox like any ERP's: scheduled ones (the de
 acknowledgements) are inbox rows whose `received_at` lies in the future; the apply sweep picks them
 up when it has passed. Pulled messages are stored by the puller and applied at once.
 
+Order state (the reconciliation's question, docs/erp-integration.md): the simulator keeps no books of
+its own, so it answers from the OMS's view: it knows every order whose `order.created` it accepted
+(that outbox row to it is `sent`) and believes what the OMS says about it now; any other number is
+unknown. Compared with the OMS it therefore never drifts.
+
 Delivery planning (on pull): every confirmed, not on-call delivery order that this ERP acknowledged
 and that has no job yet gets one `task.delivery` per truck load (ticket `SIM-<order>-<n>`), up to
 `ORDERS_PLANNED_PER_PULL` orders per pull. Loads hold at most the capacity of the chosen truck (else
@@ -31,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from erp_sync.adapters.base import Adapter, PullPage, SendResult
+from erp_sync.adapters.base import MAX_STATE_ORDERS, Adapter, ErpLine, ErpOrderState, PullPage, SendResult
 from oms.lib.env import env_int
 
 if TYPE_CHECKING:
@@ -170,6 +175,8 @@ def _delivery_tasks(system: ErpSystem, limit: int) -> list[dict[str, Any]]:
 
 
 class SimulatorAdapter(Adapter):
+    answers_order_states = True
+
     def send(self, envelopes: list[dict[str, Any]]) -> SendResult:
         from erp_sync.envelope import parse_message
         from erp_sync.inbound import _store
@@ -221,3 +228,33 @@ class SimulatorAdapter(Adapter):
             )
         messages += _delivery_tasks(self.system, max(limit - len(messages), 0))
         return PullPage(messages=messages, next_cursor="done")
+
+    def order_states(self, numbers: list[str]) -> dict[str, ErpOrderState | None]:
+        from oms.models import OutboxMessage, OutboxStatus
+        from orders.models import Order, OrderLine
+
+        if not 1 <= len(numbers) <= MAX_STATE_ORDERS:
+            raise ValueError(f"ask for 1 to {MAX_STATE_ORDERS} orders at a time")
+        accepted = OutboxMessage.objects.filter(
+            system=self.system,
+            type="order.created",
+            aggregate_type="order",
+            aggregate_id__in=numbers,
+            status=OutboxStatus.SENT,
+        ).values_list("aggregate_id", flat=True)
+        orders = {
+            pk: (number, status, erp_order)
+            for pk, number, status, erp_order in Order.objects.filter(number__in=list(accepted)).values_list(
+                "pk", "number", "status", "erp_order_number"
+            )
+        }
+        lines: dict[int, dict[int, ErpLine]] = {pk: {} for pk in orders}
+        for order_id, position, quantity, delivered, returned, cancelled in OrderLine.objects.filter(
+            order_id__in=list(orders)
+        ).values_list("order_id", "position", "quantity", "delivered", "returned", "cancelled"):
+            lines[order_id][position] = ErpLine(position, quantity, delivered, returned, cancelled)
+        known: dict[str, ErpOrderState | None] = {
+            number: ErpOrderState(order=number, erp_order=erp_order or None, status=status, lines=lines[pk])
+            for pk, (number, status, erp_order) in orders.items()
+        }
+        return {number: known.get(number) for number in numbers}

@@ -16,7 +16,7 @@ from erp_sync.handlers.orders import order_by_key
 from fleet.models import Driver, Truck
 from fleet.services import erp as fleet_erp
 from orders.models import OrderStatus
-from orders.services.lifecycle import order_cancel_request
+from orders.services.lifecycle import order_cancel_by_erp
 
 UNKNOWN_TRUCK = "Unknown truck {code!r}."
 UNKNOWN_DRIVER = "Unknown driver {code!r}."
@@ -101,15 +101,17 @@ def task_return(ctx: Context):
         order=order_by_key(ctx, data["order"]),
         lines=_lines(data["lines"]),
         reason=data["reason"],
+        return_number=data.get("return"),
     )
 
 
 def task_cancellation(ctx: Context):
     data = ctx.data
     order = order_by_key(ctx, data["order"])
-    jobs = fleet_erp.task_cancellation_apply(
-        system=ctx.system, order=order, reason=data["reason"], ticket=data.get("ticket")
-    )
-    if not data.get("ticket") and order.status not in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-        order_cancel_request(order=order, reason=data["reason"], actor=ctx.actor)
-    return jobs
+    if data.get("ticket"):
+        return fleet_erp.task_cancellation_apply(
+            system=ctx.system, order=order, reason=data["reason"], ticket=data["ticket"]
+        )
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
+        return []
+    return order_cancel_by_erp(order=order, reason=data["reason"], actor=ctx.actor)

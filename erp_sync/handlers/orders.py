@@ -12,6 +12,7 @@ so no acknowledgement will follow. For a known order the update path is delibera
 from __future__ import annotations
 
 from datetime import date, time
+from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import BigIntegerField, Q
@@ -28,6 +29,7 @@ from orders.models import Channel, Order, OrderStatus
 from orders.services.lifecycle import (
     Correction,
     order_cancel,
+    order_cancel_decide,
     order_confirm,
     order_correct,
     order_hold,
@@ -219,6 +221,20 @@ def order_ack(ctx: Context) -> Order:
 def order_reject(ctx: Context) -> Order:
     order = order_by_key(ctx, ctx.data["order"])
     return lifecycle_reject(order=order, reason=ctx.data["reason"], actor=ctx.actor)
+
+
+def order_cancel_decision(ctx: Context) -> Order:
+    data = ctx.data
+    order = order_by_key(ctx, data["order"])
+    accepted = data["decision"] == "accepted"
+    returned = {item["position"]: Decimal(item["quantity"]) for item in data.get("returned") or []}
+    return order_cancel_decide(
+        order=order,
+        accepted=accepted,
+        reason=data.get("reason") or f"ERP {data['decision']} the cancellation",
+        actor=ctx.actor,
+        returned=returned,
+    )
 
 
 def order_upsert_bulk(ctxs: list[Context]) -> list[Context]:

@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from fleet.models import Job, Tour
+from fleet.models import FailureReason, Job, Tour
 from fleet.services.common import job_site
 
 MAX_POSITIONS = 1000
@@ -66,12 +66,33 @@ class ToursQuery(serializers.Serializer):
         return attrs
 
 
+class ReturnedLineIn(serializers.Serializer):
+    position = serializers.IntegerField(min_value=1)
+    quantity = serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal("0"))
+
+
 class JobEventIn(serializers.Serializer):
     status = serializers.ChoiceField(choices=DRIVER_EVENT_STATUSES)
     at = serializers.DateTimeField()
     lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
     lon = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    reason = serializers.ChoiceField(
+        choices=FailureReason.choices,
+        required=False,
+        help_text="With `failed`: why the load did not reach the customer (default `other`).",
+    )
+    returned = ReturnedLineIn(
+        many=True,
+        required=False,
+        help_text="With `failed`: per order line position, the quantity that came back (default: all "
+        "that was loaded).",
+    )
+
+    def validate(self, attrs):
+        if attrs.get("status") != "failed" and ("reason" in attrs or "returned" in attrs):
+            raise serializers.ValidationError({"reason": ["Only a failed event has a reason."]})
+        return attrs
 
 
 class PositionsIn(serializers.Serializer):

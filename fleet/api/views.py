@@ -127,6 +127,8 @@ class JobEventsView(DriverView):
                 lat=data.get("lat"),
                 lon=data.get("lon"),
                 note=data.get("note", ""),
+                reason=data.get("reason", ""),
+                returned={item["position"]: item["quantity"] for item in data.get("returned", [])},
             )
             fresh = selectors.driver_job(driver=self.driver, job_id=job_id)
             return 200, s.job_document(fresh), fresh.ticket

@@ -9,6 +9,9 @@ Signatures:
   `message` to the ERP; on the order timeline when the thread belongs to an order.
 - `call_request_create(*, reason, actor, requested_by_role, requested_by, phone="", job=None,
   order=None) -> CallRequest` — a call-back request (SLA `CALLBACK_SLA`); `call.request` to the ERP.
+- `call_request_assign(*, call, user, actor)`, `call_request_start(*, call, actor)`,
+  `call_request_done(*, call, outcome, actor)` — a rep handles it; every change sends `call.request`
+  with the new status (and the outcome when closed) to the ERP.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.utils.translation import gettext_noop
 
 from fleet.models import BatchRecord, CallRequest, Job, JobStatus, Message, Tour
 from fleet.services.common import iso, job_outbox, lock_job, lock_order
+from fleet.state import call_request_transition
 from oms.exceptions import Conflict, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from oms.outbox import outbox_enqueue
@@ -34,6 +38,9 @@ CALLBACK_SLA = timedelta(minutes=15)
 MESSAGE_MAX = 2000
 MESSAGE_INVALID = gettext_noop("A message needs a body of 1 to 2,000 characters.")
 BATCH_EXISTS = "This batch is already recorded for the job."
+OUTCOME_REQUIRED = "An outcome is required (at most 200 characters)."
+CALL_NOT_OPEN = "This call-back is not open any more."
+CALL_NOT_IN_PROGRESS = "Only a call-back in progress can be closed."
 BATCH_TOO_EARLY = "Batch data needs a load in progress."
 BATCH_STATUSES = frozenset(
     {
@@ -208,29 +215,7 @@ def call_request_create(
         due_at=now + CALLBACK_SLA,
         created_at=now,
     )
-    payload: dict[str, Any] = {
-        "id": str(request.public_id),
-        "order": order.number if order else None,
-        "job": job.ticket if job else None,
-        "kind": request.kind,
-        "reason": reason,
-        "phone": phone,
-        "status": request.status,
-    }
-    aggregate_type, aggregate_id = _thread_aggregate(
-        order=order, tour=None, job=job, fallback=str(request.public_id)
-    )
-    if aggregate_type == "message":
-        aggregate_type = "call_request"
-    outbox = outbox_enqueue(
-        type="call.request",
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        payload=payload,
-        version=order.version if order else 1,
-        plant=(order.plant if order else None) or (job.plant if job else None),
-        system=order.erp_system if order is not None and order.erp_system_id else None,
-    )
+    outbox = _call_request_outbox(request, order=order, job=job)
     if order is not None:
         order_job_timeline(
             order=order,
@@ -241,3 +226,88 @@ def call_request_create(
             visible=False,
         )
     return request
+
+
+def _call_request_outbox(request: CallRequest, *, order: Order | None, job: Job | None):
+    """`call.request` with the request's current status, on the thread of its order or job."""
+    payload: dict[str, Any] = {
+        "id": str(request.public_id),
+        "order": order.number if order else None,
+        "job": job.ticket if job else None,
+        "kind": request.kind,
+        "reason": request.reason,
+        "phone": request.phone,
+        "status": request.status,
+    }
+    if request.outcome:
+        payload["outcome"] = request.outcome
+    aggregate_type, aggregate_id = _thread_aggregate(
+        order=order, tour=None, job=job, fallback=str(request.public_id)
+    )
+    if aggregate_type == "message":
+        aggregate_type = "call_request"
+    return outbox_enqueue(
+        type="call.request",
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload,
+        version=order.version if order else 1,
+        plant=(order.plant if order else None) or (job.plant if job else None),
+        system=order.erp_system if order is not None and order.erp_system_id else None,
+    )
+
+
+def _call_request_changed(call: CallRequest, type_: str, actor: Actor, **data: Any) -> CallRequest:
+    """After a change of a locked call request: `call.request` to the ERP, timeline of its order."""
+    order = lock_order(call.order_id) if call.order_id else None
+    job = call.job
+    outbox = _call_request_outbox(call, order=order, job=job)
+    if order is not None:
+        order_job_timeline(
+            order=order,
+            type=type_,
+            actor=actor,
+            data={"id": str(call.public_id), **data},
+            message=outbox,
+            visible=False,
+        )
+    return call
+
+
+def _lock_call(call: CallRequest) -> CallRequest:
+    return CallRequest.objects.select_for_update(of=("self",)).select_related("job").get(pk=call.pk)
+
+
+@transaction.atomic
+def call_request_assign(*, call: CallRequest, user, actor: Actor) -> CallRequest:
+    """Take an open call-back (or hand it to `user`); its status does not change."""
+    call = _lock_call(call)
+    if call.status == CallRequest.Status.DONE:
+        raise InvalidTransition(CALL_NOT_OPEN)
+    call.assigned_to = user
+    call.save(update_fields=["assigned_to"])
+    return _call_request_changed(call, "call_request.assigned", actor, assigned_to=user.get_username())
+
+
+@transaction.atomic
+def call_request_start(*, call: CallRequest, actor: Actor) -> CallRequest:
+    """open → in_progress (the rep is calling); assigns it to the rep when nobody has it."""
+    call = _lock_call(call)
+    if call.status != CallRequest.Status.OPEN:
+        raise InvalidTransition(CALL_NOT_OPEN)
+    also = {"assigned_to": actor.user} if actor.user is not None and call.assigned_to_id is None else {}
+    call_request_transition(call, CallRequest.Status.IN_PROGRESS, **also)
+    return _call_request_changed(call, "call_request.started", actor)
+
+
+@transaction.atomic
+def call_request_done(*, call: CallRequest, outcome: str, actor: Actor) -> CallRequest:
+    """in_progress → done with the outcome of the call."""
+    outcome = (outcome or "").strip()
+    if not outcome or len(outcome) > 200:
+        raise ValidationError(OUTCOME_REQUIRED, errors={"outcome": [OUTCOME_REQUIRED]})
+    call = _lock_call(call)
+    if call.status != CallRequest.Status.IN_PROGRESS:
+        raise InvalidTransition(CALL_NOT_IN_PROGRESS)
+    call_request_transition(call, CallRequest.Status.DONE, outcome=outcome, closed_at=timezone.now())
+    return _call_request_changed(call, "call_request.done", actor, outcome=outcome)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date as Date
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max, Q, Sum
+from django.utils import timezone
 
 from catalog.models import Plant
 from fleet.models import Driver, Job, JobEvent, JobLine, JobStatus, JobType, Tour, TourStatus, Truck
@@ -51,11 +52,13 @@ from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, Fulfilment, Order, OrderLine
 from orders.models import OrderStatus as OS
 from orders.services.fulfilment import order_job_timeline, order_mark_scheduled
+from orders.state import CALL_OFF_TRANSITIONS
 
 TRUCK_BUSY = "The truck is on another tour in an overlapping window."
 DRIVER_BUSY = "The driver is on another tour in an overlapping window."
 OVER_CAPACITY = "The load exceeds the truck's capacity."
 NOTHING_TO_PLAN = "Nothing is left to plan for this order."
+LOADS_PAUSED = "The customer paused the remaining loads of this order."
 TOUR_CLOSED = "The tour is no longer open for jobs."
 TOUR_NO_DRIVER = "The tour has no driver."
 
@@ -174,6 +177,8 @@ def order_split_into_jobs(
     order = lock_order(order.pk)
     if order.status not in PLANNABLE_ORDER or order.fulfilment != Fulfilment.DELIVERY:
         raise InvalidTransition(f"An order in status {order.status} cannot be planned.")
+    if order.loads_paused:
+        raise InvalidTransition(LOADS_PAUSED)
     lines = list(OrderLine.objects.select_for_update().filter(order=order).order_by("pk"))
     planned = dict(
         JobLine.objects.filter(order_line__order=order)
@@ -198,14 +203,25 @@ def order_split_into_jobs(
     loads = split_into_loads(open_quantities, capacity)
     if not loads:
         raise InvalidTransition(NOTHING_TO_PLAN)
+    spacing = timedelta(minutes=order.load_spacing_minutes or 0)
+    if spacing and planned_at is None:
+        # Paced loads need a first time to count from: the earliest wanted time of the open
+        # call-offs, else now.
+        wanted = CallOff.objects.filter(order=order, status=CallOff.Status.OPEN, wanted_at__isnull=False)
+        first = wanted.order_by("wanted_at").values_list("wanted_at", flat=True).first()
+        planned_at = first or timezone.now()
     jobs = [
-        job_create(plant=order.plant, actor=actor, order=order, lines=load, planned_at=planned_at)
-        for load in loads
+        job_create(
+            plant=order.plant,
+            actor=actor,
+            order=order,
+            lines=load,
+            planned_at=planned_at + index * spacing if planned_at is not None else None,
+        )
+        for index, load in enumerate(loads)
     ]
     if order.on_call:
-        CallOff.objects.filter(order=order, status=CallOff.Status.OPEN).update(
-            status=CallOff.Status.SCHEDULED
-        )
+        CALL_OFF_TRANSITIONS.update(CallOff.objects.filter(order=order), CallOff.Status.SCHEDULED)
     order_job_timeline(
         order=order,
         type="order.jobs_planned",
@@ -349,10 +365,26 @@ def job_create_homerun(
 
 
 def _job_cancel_locked(*, order: Order | None, job: Job, actor: Actor, reason: str) -> Job:
-    job_transition(job, JobStatus.CANCELLED, actor=actor, note=reason[:2000], data={"reason": reason})
+    """Cancel a locked job: off its driver's tour, `job.cancelled` to the ERP, on the order timeline."""
+    event = job_transition(job, JobStatus.CANCELLED, actor=actor, note=reason[:2000], data={"reason": reason})
+    message = job_outbox(
+        job,
+        "job.cancelled",
+        {
+            "ticket": job.ticket,
+            "order": order.number if order is not None else None,
+            "tour": job.tour.number if job.tour_id else None,
+            "reason": reason,
+            "at": event.at.isoformat(),
+        },
+    )
     if order is not None:
         order_job_timeline(
-            order=order, type="job.cancelled", actor=actor, data={"ticket": job.ticket, "reason": reason}
+            order=order,
+            type="job.cancelled",
+            actor=actor,
+            data={"ticket": job.ticket, "reason": reason},
+            message=message,
         )
     return job
 

@@ -2,13 +2,16 @@
 
 Signatures:
 
-- `job_status_apply(*, job, status, at, actor, lat=None, lon=None, note="") -> tuple[Job, bool]`
+- `job_status_apply(*, job, status, at, actor, lat=None, lon=None, note="", reason="", returned=None)
+  -> tuple[Job, bool]`
   One status event for a job; returns (job, applied). A *late* event (`at` older than the job's
   last applied event) or a repeat of the current status is recorded with `applied=False` and moves
   nothing. Otherwise the transition must be allowed (`InvalidTransition`). Side effects:
   `loading` → the load's loading status, `Order.loading_started_at`, order `in_delivery`;
   `loaded` → `JobLine.loaded`/`OrderLine.loaded`, `item.positions`; `en_route` → `shipment.info`;
-  `delivered`/`failed` → learned plant speed, the homerun after the last delivery, tour completion.
+  `delivered` → the loaded quantities confirmed to the order and the ERP unless an EPOD did already
+  (`fleet.services.delivery`); `failed` → its reason code and returned quantities, `delivery.failed`;
+  both → learned plant speed, the homerun after the last delivery, tour completion.
   The first event of a released tour starts it (`tour.status`).
 - `positions_ingest(*, truck, points) -> int` — bulk insert of validated points
   (`{"at","lat","lon","speed","heading"}`); the truck's cached last position moves forward only
@@ -36,7 +39,9 @@ from fleet.models import (
     Truck,
 )
 from fleet.services.common import iso, job_outbox, job_site, lock_job, lock_order, lock_tour, tour_outbox
+from fleet.services.delivery import delivery_confirm_as_loaded, failure_validate, job_failed_locked
 from fleet.services.dispatch import _homerun_locked
+from fleet.services.returns import return_pickup_complete_locked
 from fleet.state import (
     JOB_TERMINAL,
     LOADING_TRANSITIONS,
@@ -46,7 +51,7 @@ from fleet.state import (
     tour_transition,
 )
 from oms.lib.actors import Actor
-from orders.models import Order
+from orders.models import Order, ReturnStatus
 from orders.services.fulfilment import order_job_timeline, order_loading_started, order_record_loaded
 
 J = JobStatus
@@ -100,7 +105,11 @@ def _apply_locked(
     lat: float | None,
     lon: float | None,
     note: str,
+    reason: str = "",
+    returned: dict | None = None,
 ) -> bool:
+    if status == J.FAILED:
+        failure_validate(job, reason=reason, returned=returned)  # bad input writes nothing
     if job.last_event_at is not None and at < job.last_event_at:
         job_event_record(job, status, actor=actor, at=at, lat=lat, lon=lon, note=note, reason="late")
         return False
@@ -126,6 +135,15 @@ def _apply_locked(
         message = job_outbox(job, "shipment.info", _shipment_info(job))
         if order is not None:
             order_job_timeline(order=order, type="job.en_route", actor=actor, data=data, message=message)
+    elif status == J.DELIVERED and job.type == JobType.DELIVERY and order is not None:
+        delivery_confirm_as_loaded(order=order, job=job, actor=actor, at=at)
+    elif status == J.DELIVERED and job.type == JobType.RETURN_PICKUP and job.return_request_id:
+        if job.return_request.status == ReturnStatus.PICKUP_SCHEDULED:
+            return_pickup_complete_locked(job=job, actor=actor)
+    elif status == J.FAILED:
+        job_failed_locked(
+            order=order, job=job, actor=actor, at=at, reason=reason, note=note, returned=returned
+        )
     elif order is not None and status != J.DELIVERED:
         order_job_timeline(order=order, type=f"job.{status}", actor=actor, data=data)
     if status in (J.DELIVERED, J.FAILED):
@@ -149,11 +167,22 @@ def job_status_apply(
     lat: float | None = None,
     lon: float | None = None,
     note: str = "",
+    reason: str = "",
+    returned: dict | None = None,
 ) -> tuple[Job, bool]:
     order = lock_order(job.order_id)
     job = lock_job(job.pk)
     applied = _apply_locked(
-        order=order, job=job, status=status, at=at, actor=actor, lat=lat, lon=lon, note=note
+        order=order,
+        job=job,
+        status=status,
+        at=at,
+        actor=actor,
+        lat=lat,
+        lon=lon,
+        note=note,
+        reason=reason,
+        returned=returned,
     )
     return job, applied
 

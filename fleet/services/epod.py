@@ -29,10 +29,11 @@ from django.db import transaction
 from fleet.evidence import Evidence
 from fleet.models import EpodPhoto, Job, JobStatus, JobType, ProofOfDelivery
 from fleet.services.common import epod_pdf_url, iso, job_outbox, lock_job, lock_order
+from fleet.services.delivery import delivery_confirm_locked
 from fleet.services.driving import _apply_locked
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
-from orders.services.fulfilment import order_job_timeline, order_record_delivery
+from orders.services.fulfilment import order_job_timeline
 
 EPOD_EXISTS = "This job already has a proof of delivery."
 EPOD_TOO_EARLY = "A proof of delivery needs the truck at the site."
@@ -157,57 +158,50 @@ def epod_submit(
             f"{job.ticket}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False
         )
         item.save()
-    for line, delivered, returned in resolved:
-        line.delivered, line.returned = delivered, returned
-    job.lines.model.objects.bulk_update([r[0] for r in resolved], ["delivered", "returned"])
 
     at = max(signed_at, job.last_event_at) if job.last_event_at else signed_at
-    confirmation = job_outbox(
-        job,
-        "delivery.confirmation",
-        {
-            "ticket": job.ticket,
-            "order": order.number,
-            "delivered_at": at.isoformat(),
-            "lines": [{k: v for k, v in line.items() if k != "reason"} for line in canonical_lines],
-        },
-    )
-    epod_message = job_outbox(
-        job,
-        "epod",
-        {
-            "ticket": job.ticket,
-            "received_by": received_by,
-            "signed_at": signed_at.isoformat(),
-            "lat": lat,
-            "lon": lon,
-            "sha256": sha,
-            "pdf_url": epod_pdf_url(epod),
-            "water_added_l": str(water_added_l) if water_added_l is not None else None,
-            "remarks": remarks,
-        },
-    )
-    order_job_timeline(
+
+    def attach_epod() -> None:
+        epod_message = job_outbox(
+            job,
+            "epod",
+            {
+                "ticket": job.ticket,
+                "received_by": received_by,
+                "signed_at": signed_at.isoformat(),
+                "lat": lat,
+                "lon": lon,
+                "sha256": sha,
+                "pdf_url": epod_pdf_url(epod),
+                "water_added_l": str(water_added_l) if water_added_l is not None else None,
+                "remarks": remarks,
+            },
+        )
+        order_job_timeline(
+            order=order,
+            type="epod.received",
+            actor=actor,
+            data={
+                "ticket": job.ticket,
+                "received_by": received_by,
+                "signed_at": iso(signed_at),
+                "sha256": sha,
+            },
+            message=epod_message,
+        )
+
+    # The first confirmation wins: after a `delivered` event without EPOD the EPOD only attaches.
+    confirmed = delivery_confirm_locked(
         order=order,
-        type="epod.received",
+        job=job,
+        quantities=resolved,
         actor=actor,
-        data={"ticket": job.ticket, "received_by": received_by, "signed_at": iso(signed_at), "sha256": sha},
-        message=epod_message,
-    )
-    order_job_timeline(
-        order=order,
-        type="delivery.confirmed",
-        actor=actor,
-        data={"ticket": job.ticket, "lines": canonical_lines},
-        message=confirmation,
-    )
-    order_record_delivery(
-        order=order,
-        lines=[(line.order_line_id, delivered, returned) for line, delivered, returned in resolved],
-        actor=actor,
-        ticket=job.ticket,
         at=at,
+        reasons={line["position"]: line["reason"] for line in canonical_lines},
+        after_message=attach_epod,
     )
+    if not confirmed:
+        attach_epod()  # a `delivered` event confirmed the load already: the EPOD attaches to it
     if job.status != JobStatus.DELIVERED:
         _apply_locked(
             order=order, job=job, status=JobStatus.DELIVERED, at=at, actor=actor, lat=lat, lon=lon, note=""

@@ -42,11 +42,13 @@ from fleet.services.dispatch import (
     tour_release,
 )
 from fleet.services.driving import _apply_locked
+from fleet.services.returns import return_pickup_schedule
 from fleet.state import LOADING_TRANSITIONS, job_loading_transition
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
-from orders.models import ZERO_QTY, Order, OrderLine
+from orders.models import ZERO_QTY, Order, OrderLine, ReturnRequest
 from orders.services.fulfilment import order_job_timeline, order_loading_started
+from orders.services.returns import return_request_approved
 
 UNKNOWN_POSITION = "Unknown order line position."
 TICKET_OTHER_ORDER = "This ticket belongs to another order."
@@ -60,6 +62,7 @@ _LOADING_ORDER = [
     LoadingStatus.LOADING,
     LoadingStatus.LOADED,
 ]
+UNKNOWN_RETURN = "No return request with this number on this order."
 _CANCELLABLE = frozenset({JobStatus.PLANNED, JobStatus.ASSIGNED, JobStatus.LOADING, JobStatus.LOADED})
 
 
@@ -179,7 +182,11 @@ def task_return_apply(
     reason: str,
     planned_at: datetime | None = None,
     ticket: str | None = None,
+    return_number: str | None = None,
 ) -> Job:
+    """The ERP plans a return pickup: for its approved return request `return_number`, or for a
+    return it agreed itself (recorded as requested and approved by the ERP). The pickup job is linked
+    to the return and waits for a dispatcher."""
     actor = erp_actor(system)
     order = lock_order(order.pk)
     if ticket is not None:
@@ -190,19 +197,18 @@ def task_return_apply(
     for index, (line, quantity) in enumerate(resolved):
         if quantity <= ZERO_QTY or quantity > line.delivered:
             raise ValidationError(RETURN_TOO_MUCH, errors={"lines": {str(index): [RETURN_TOO_MUCH]}})
-    job = job_create(
-        plant=order.plant,
-        actor=actor,
-        type=JobType.RETURN_PICKUP,
-        order=order,
-        lines=resolved,
-        planned_at=planned_at,
-        ticket=ticket,
-    )
-    order_job_timeline(
-        order=order, type="return.pickup_planned", actor=actor, data={"ticket": job.ticket, "reason": reason}
-    )
-    return job
+    if return_number:
+        ret = ReturnRequest.objects.filter(order=order, number=return_number).first()
+        if ret is None:
+            raise ValidationError(UNKNOWN_RETURN, errors={"return": [UNKNOWN_RETURN]})
+    else:
+        ret = return_request_approved(
+            order=order,
+            lines={line.position: quantity for line, quantity in resolved},
+            reason=reason,
+            actor=actor,
+        )
+    return return_pickup_schedule(ret=ret, actor=actor, planned_at=planned_at, ticket=ticket)
 
 
 @transaction.atomic

@@ -233,6 +233,29 @@ class CancelInputSerializer(serializers.Serializer):
 # --- orders: output ---------------------------------------------------------------------------------
 
 
+class CallOffLineInputSerializer(serializers.Serializer):
+    position = serializers.IntegerField(min_value=1)
+    quantity = serializers.DecimalField(max_digits=14, decimal_places=3, min_value=Decimal("0.001"))
+
+
+class CallOffInputSerializer(serializers.Serializer):
+    lines = CallOffLineInputSerializer(
+        many=True, required=False, help_text="Per line position; without lines everything left is called off."
+    )
+    wanted_at = serializers.DateTimeField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class PauseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class ResumeInputSerializer(serializers.Serializer):
+    spacing_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=600, help_text="Minutes between loads."
+    )
+
+
 class WindowOutputSerializer(serializers.Serializer):
     from_ = serializers.CharField(allow_null=True, read_only=True)
     to = serializers.CharField(allow_null=True, read_only=True)

@@ -398,6 +398,102 @@ class OrderViewSet(
 
         return self.respond_idempotent(request, required=False, operation=operation)
 
+    def _order_change(self, request, payload, call):
+        """A state change of the caller's order under the request's optional Idempotency-Key."""
+        self.check_idempotency_key(request, required=False)
+        order = self.get_object()
+        payload.is_valid(raise_exception=True)
+
+        def operation():
+            changed = call(order, payload.validated_data)
+            fresh = self.get_queryset().get(pk=changed.pk)
+            return status.HTTP_200_OK, s.OrderDetailOutputSerializer(fresh).data, fresh.number
+
+        return self.respond_idempotent(request, required=False, operation=operation)
+
+    @extend_schema(
+        operation_id="orders_call_off",
+        summary="Call off the next load(s) of an on-call order (added in 0.2)",
+        request=s.CallOffInputSerializer,
+        parameters=[idempotency_parameter(required=False), replayed_header(200, 409)],
+        responses={
+            200: s.OrderDetailOutputSerializer,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: _problem("Not an on-call order, or not in a state to call off (`invalid_transition`)."),
+            422: _problem(
+                "More than is left to call off (`call_off_exceeds_remaining`, with `remaining` per line), "
+                "or a reused Idempotency-Key."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="call-off", filter_backends=[])
+    def call_off(self, request, number=None):
+        from orders.services.lifecycle import order_call_off
+
+        def call(order, data):
+            lines = {item["position"]: item["quantity"] for item in data.get("lines") or []} or None
+            order_call_off(
+                order=order,
+                actor=self.actor,
+                lines=lines,
+                wanted_at=data.get("wanted_at"),
+                note=data.get("note", ""),
+            )
+            return order
+
+        return self._order_change(request, s.CallOffInputSerializer(data=request.data), call)
+
+    @extend_schema(
+        operation_id="orders_pause",
+        summary="Pause the loads of a delivery order not yet planned (added in 0.2)",
+        request=s.PauseInputSerializer,
+        parameters=[idempotency_parameter(required=False), replayed_header(200, 409)],
+        responses={
+            200: s.OrderDetailOutputSerializer,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: _problem("Already paused, or not a delivery order in progress (`invalid_transition`)."),
+            422: REUSED,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def pause(self, request, number=None):
+        from orders.services.lifecycle import order_loads_pause
+
+        return self._order_change(
+            request,
+            s.PauseInputSerializer(data=request.data),
+            lambda order, data: order_loads_pause(
+                order=order, actor=self.actor, reason=data.get("reason", "")
+            ),
+        )
+
+    @extend_schema(
+        operation_id="orders_resume",
+        summary="Resume paused loads, optionally spaced (added in 0.2)",
+        request=s.ResumeInputSerializer,
+        parameters=[idempotency_parameter(required=False), replayed_header(200, 409)],
+        responses={
+            200: s.OrderDetailOutputSerializer,
+            400: INVALID,
+            404: NOT_FOUND,
+            409: _problem("The loads are not paused (`invalid_transition`)."),
+            422: REUSED,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def resume(self, request, number=None):
+        from orders.services.lifecycle import order_loads_resume
+
+        return self._order_change(
+            request,
+            s.ResumeInputSerializer(data=request.data),
+            lambda order, data: order_loads_resume(
+                order=order, actor=self.actor, spacing_minutes=data.get("spacing_minutes")
+            ),
+        )
+
 
 def _customer_ref(cls, data: dict):
     if data.get("id"):

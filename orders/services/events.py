@@ -7,9 +7,10 @@ from typing import Any
 from django.utils import timezone
 
 from oms.lib.actors import Actor
-from oms.lib.bulk import insert_one
 from oms.outbox import outbox_enqueue
 from orders.models import ErpSyncState, Order, OrderEvent
+from orders.state import erp_sync_state_move
+from orders.timeline import event_build, event_write, events_write
 
 
 def order_event(
@@ -21,9 +22,12 @@ def order_event(
     visible: bool = True,
     outbox_type: str | None = None,
     outbox_payload: dict[str, Any] | None = None,
+    message=None,
+    system=None,
 ) -> OrderEvent:
-    """Write one timeline event; with `outbox_type`, also the ERP message it produced."""
-    message = None
+    """Write one timeline event; with `outbox_type`, also the ERP message it produced (or link the
+    already written outbox row `message`, e.g. a job's). The message goes to `system` when given,
+    else along the order's route (its ERP, the plant's, the default)."""
     if outbox_type is not None:
         message = outbox_enqueue(
             type=outbox_type,
@@ -32,24 +36,10 @@ def order_event(
             payload=outbox_payload if outbox_payload is not None else {},
             version=order.version,
             plant=order.plant,
-            system=order.erp_system,
+            system=system or order.erp_system,
         )
-        if order.erp_sync_state != ErpSyncState.PENDING:
-            Order.objects.filter(pk=order.pk).update(erp_sync_state=ErpSyncState.PENDING)
-            order.erp_sync_state = ErpSyncState.PENDING
-    event = OrderEvent(
-        order=order,
-        at=timezone.now(),
-        type=type,
-        actor_kind=actor.kind,
-        actor=actor.name,
-        channel=actor.channel,
-        data=data or {},
-        visible_to_customer=visible,
-        outbox_message=message,
-    )
-    insert_one(event)  # on every order change: built once per process, not compiled each time
-    return event
+        erp_sync_state_move(ErpSyncState.PENDING, order=order)
+    return event_write(order, type, actor=actor, data=data, visible=visible, message=message)
 
 
 def order_bump(order: Order, *fields: str) -> None:
@@ -70,18 +60,7 @@ def order_events_bulk(
 ) -> list[OrderEvent]:
     """The same event on many orders in one statement (no outbox message)."""
     at = at or timezone.now()
-    return OrderEvent.objects.bulk_create(
-        [
-            OrderEvent(
-                order_id=pk,
-                at=at,
-                type=type,
-                actor_kind=actor.kind,
-                actor=actor.name,
-                channel=actor.channel,
-                data=data or {},
-                visible_to_customer=visible,
-            )
-            for pk in order_ids
-        ]
+    return events_write(
+        event_build(order_id=pk, type=type, actor=actor, data=data, visible=visible, at=at)
+        for pk in order_ids
     )

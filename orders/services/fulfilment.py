@@ -27,7 +27,6 @@ from typing import Any
 
 from django.db.models import F
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from catalog.services import stock_consume
 from oms.lib.actors import Actor
@@ -47,17 +46,7 @@ def order_job_timeline(
     *, order: Order, type: str, actor: Actor, data: dict[str, Any], message=None, visible: bool = True
 ) -> OrderEvent:
     """A fleet event on the order timeline (no status change). `message`: the job's outbox row."""
-    return OrderEvent.objects.create(
-        order=order,
-        at=timezone.now(),
-        type=type,
-        actor_kind=actor.kind,
-        actor=actor.name,
-        channel=actor.channel,
-        data=data,
-        visible_to_customer=visible,
-        outbox_message=message,
-    )
+    return order_event(order, type, actor=actor, data=data, visible=visible, message=message)
 
 
 def _advance(order: Order, targets: Iterable[str], *, actor: Actor, data: dict[str, Any]) -> None:
@@ -143,3 +132,57 @@ def order_record_delivery(
         else:
             _advance(order, (*_TOWARDS_DELIVERY, target), actor=actor, data={"ticket": ticket})
     return event
+
+
+def order_delivery_amend(
+    *,
+    order: Order,
+    line: OrderLine,
+    old: Decimal,
+    new: Decimal,
+    reason: str,
+    actor: Actor,
+    ticket: str,
+    epod_sha256: str | None,
+) -> OrderEvent:
+    """A delivered quantity of one load changed from `old` to `new` after the fact (the fleet checked
+    it): the order line follows, the customer sees it, and the ERP gets `order.correction` with field
+    `delivered`. Stock on hand is the ERP's (its next `stock.level`); allocations do not change."""
+    OrderLine.objects.filter(pk=line.pk).update(delivered=Greatest(F("delivered") + (new - old), ZERO_QTY))
+    order_bump(order)
+    change = {
+        "position": line.position,
+        "field": "delivered",
+        "old": f"{old:.3f}",
+        "new": f"{new:.3f}",
+        "reason": reason,
+    }
+    event = order_event(
+        order,
+        "delivery.amended",
+        actor=actor,
+        data={"ticket": ticket, **change},
+        outbox_type="order.correction",
+        outbox_payload={
+            "order": order.number,
+            "erp_order": order.erp_order_number or None,
+            "ticket": ticket,
+            "epod_sha256": epod_sha256,
+            "lines": [change],
+        },
+    )
+    # A delivered order stays delivered (less was placed than loaded: nothing more is coming); a
+    # partially delivered one whose lines are now all delivered is delivered.
+    fresh = list(OrderLine.objects.filter(order=order))
+    if order.status == S.PARTIALLY_DELIVERED and all(i.delivered >= i.quantity - i.cancelled for i in fresh):
+        order_transition(order, S.DELIVERED, actor=actor, data={"ticket": ticket})
+    return event
+
+
+def order_load_failed(*, order: Order, actor: Actor, ticket: str, loads_under_way: int) -> None:
+    """A load of the order failed. With nothing else on its way, an order in delivery that has
+    received something is partially delivered again (the failed quantity is open for planning)."""
+    if loads_under_way or order.status != S.IN_DELIVERY:
+        return
+    if OrderLine.objects.filter(order=order, delivered__gt=0).exists():
+        order_transition(order, S.PARTIALLY_DELIVERED, actor=actor, data={"ticket": ticket})

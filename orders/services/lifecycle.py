@@ -17,18 +17,20 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from catalog.services import stock_allocate, stock_consume, stock_lock, stock_release
-from oms.exceptions import InvalidTransition, ValidationError
+from oms.exceptions import CallOffExceedsRemaining, InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from orders.models import ZERO_QTY, CallOff, ErpSyncState, Order, OrderLine, OrderStatus
-from orders.payloads import item_positions, money, qty
+from orders.payloads import item_positions, money, order_cancelled, qty
+from orders.ports import fulfilment
 from orders.services.events import order_bump, order_event
 from orders.services.placement import MAX_PRICE, is_quantity, round_money
-from orders.state import RESUMABLE, order_transition
+from orders.state import RESUMABLE, erp_sync_state_move, order_transition
 
 S = OrderStatus
 REASON_REQUIRED = gettext_noop("A reason is required (at most 200 characters).")
 NOT_ON_CALL = gettext_noop("Only on-call orders can be called off.")
 CALL_OFF_TOO_MUCH = gettext_noop("The call-off exceeds the quantity not yet released.")
+NO_CANCELLATION_REQUEST = "There is no cancellation request to reject."
 CANCEL_AT_ONCE_FROM = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED})
 CORRECTABLE = frozenset({S.PLACED, S.ON_HOLD, S.CONFIRMED, S.SCHEDULED, S.IN_DELIVERY, S.PARTIALLY_DELIVERED})
 
@@ -70,10 +72,8 @@ def order_confirm(*, order: Order, erp_order_number: str, actor: Actor) -> Order
         # Without this the release would go back to `placed` and wait for an ack that already came.
         order.status_before = S.CONFIRMED
         changed.append("status_before")
-    if order.erp_sync_state != ErpSyncState.ACKNOWLEDGED:
-        order.erp_sync_state = ErpSyncState.ACKNOWLEDGED
-        changed.append("erp_sync_state")
-    if changed:
+    acknowledged = erp_sync_state_move(ErpSyncState.ACKNOWLEDGED, order=order)
+    if changed or acknowledged:
         order_bump(order, *changed)
         order_event(order, "erp.acknowledged", actor=actor, data={"erp_order": order.erp_order_number})
     if order.status == S.PLACED:
@@ -124,16 +124,12 @@ def order_reject(*, order: Order, reason: str, actor: Actor) -> Order:
     return order
 
 
-def _cancel_payload(order: Order, reason: str, returned: list[dict] | None = None) -> dict:
-    return {
-        "order": order.number,
-        "erp_order": order.erp_order_number or None,
-        "reason": reason,
-        "returned": returned or [],
-    }
-
-
-def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor) -> None:
+def _cancel_now(
+    order: Order, lines: list[OrderLine], reason: str, actor: Actor, returned: list[dict] | None = None
+) -> None:
+    """The one end of every cancellation: the order's loads cancelled (drivers told, off their
+    tours), the order cancelled, its stock released, `order.cancelled` to the ERP."""
+    fulfilment().loads_cancel(order=order, actor=actor, reason=reason)
     order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
     _release_all(order, lines)
     order_event(
@@ -143,7 +139,7 @@ def _cancel_now(order: Order, lines: list[OrderLine], reason: str, actor: Actor)
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=order_cancelled(order, reason, returned),
     )
 
 
@@ -179,7 +175,7 @@ def order_cancel_request(*, order: Order, reason: str, actor: Actor) -> Order:
         visible=False,
         data={"reason": reason},
         outbox_type="order.cancel_requested",
-        outbox_payload=_cancel_payload(order, reason),
+        outbox_payload=order_cancelled(order, reason),
     )
     return order
 
@@ -222,19 +218,43 @@ def order_cancel(
     stock_lock(plant_id=order.plant_id, product_ids=[line.product_id for line in lines if line.stocked])
     stock_consume(plant_id=order.plant_id, items=lost)
     OrderLine.objects.bulk_update(lines, ["returned", "allocated"])
-    order_transition(order, S.CANCELLED, actor=actor, data={"reason": reason}, event_type="order.cancelled")
-    _release_all(order, lines)
     returned_payload = [{"position": pos, "quantity": qty(q)} for pos, q in sorted(returned.items()) if q > 0]
-    order_event(
-        order,
-        "erp.cancel_sent",
-        actor=actor,
-        visible=False,
-        data={"reason": reason},
-        outbox_type="order.cancelled",
-        outbox_payload=_cancel_payload(order, reason, returned_payload),
-    )
+    _cancel_now(order, lines, reason, actor, returned_payload)
     return order
+
+
+@transaction.atomic
+def order_cancel_by_erp(*, order: Order, reason: str, actor: Actor) -> Order:
+    """The ERP orders the cancellation (`task.cancellation` without a ticket). It needs no rep while no
+    load of the order is on the road: loads still at the plant are cancelled and what they carried
+    counts as back at the plant. With a load on the road the order waits in `cancellation_requested`
+    for a rep (or the ERP's `order.cancel_decision`), who knows what came back."""
+    order = order_cancel_request(order=order, reason=reason, actor=actor)
+    if order.status != S.CANCELLATION_REQUESTED or fulfilment().loads_on_the_road(order=order):
+        return order
+    in_truck = {
+        line.position: max(line.loaded - line.delivered, ZERO_QTY)
+        for line in OrderLine.objects.filter(order=order)
+    }
+    return order_cancel(
+        order=order, reason=reason, actor=actor, returned={p: q for p, q in in_truck.items() if q > 0}
+    )
+
+
+@transaction.atomic
+def order_cancel_decide(
+    *, order: Order, accepted: bool, reason: str, actor: Actor, returned: dict[int, Decimal] | None = None
+) -> Order:
+    """Decide a pending cancellation request (a rep, or the ERP's `order.cancel_decision`)."""
+    order = lock_order(order)
+    if order.status != S.CANCELLATION_REQUESTED:
+        raise InvalidTransition(
+            NO_CANCELLATION_REQUEST,
+            extra={"from": order.status, "to": S.CANCELLED if accepted else "resumed"},
+        )
+    if accepted:
+        return order_cancel(order=order, reason=reason, actor=actor, returned=returned)
+    return order_cancel_reject(order=order, reason=reason, actor=actor)
 
 
 @transaction.atomic
@@ -243,7 +263,7 @@ def order_cancel_reject(*, order: Order, reason: str, actor: Actor) -> Order:
     order = lock_order(order)
     reason = _reason(reason)
     if order.status != S.CANCELLATION_REQUESTED:
-        raise InvalidTransition("There is no cancellation request to reject.")
+        raise InvalidTransition(NO_CANCELLATION_REQUEST)
     back_to = order.status_before if order.status_before in RESUMABLE else S.CONFIRMED
     order_transition(order, back_to, actor=actor, data={"reason": reason}, event_type="order.cancel_rejected")
     return order
@@ -357,14 +377,21 @@ def order_call_off(
         }
     )
     errors = {}
+    too_much = {}
     for position, quantity in wanted.items():
         line = by_position.get(position)
         if line is None or not is_quantity(quantity):
             errors[str(position)] = ["Give a positive quantity of an existing line."]
-        elif line.released + quantity > line.quantity:
-            errors[str(position)] = [CALL_OFF_TOO_MUCH]
-    if errors or not wanted:
-        raise ValidationError(CALL_OFF_TOO_MUCH, errors={"lines": errors or {"": [CALL_OFF_TOO_MUCH]}})
+        elif line.released + quantity > line.quantity - line.cancelled:
+            too_much[str(position)] = [CALL_OFF_TOO_MUCH]
+    if errors:
+        raise ValidationError(CALL_OFF_TOO_MUCH, errors={"lines": {**too_much, **errors}})
+    if too_much or not wanted:
+        raise CallOffExceedsRemaining(
+            CALL_OFF_TOO_MUCH,
+            errors={"lines": too_much or {"": [CALL_OFF_TOO_MUCH]}},
+            extra={"remaining": call_off_remaining(order_lines)},
+        )
     for position, quantity in wanted.items():
         by_position[position].released += quantity
     OrderLine.objects.bulk_update(order_lines, ["released"])
@@ -402,8 +429,95 @@ def order_call_off(
     return call_off
 
 
-def order_item_positions_message(order: Order, *, actor: Actor, lines: list[OrderLine] | None = None) -> None:
-    """Queue `item.positions` (line quantities) for the ERP; call inside the caller's transaction."""
+def call_off_remaining(lines: list[OrderLine]) -> list[dict]:
+    """Per line position, what an on-call order has left to call off."""
+    return [
+        {
+            "position": line.position,
+            "remaining": qty(max(line.quantity - line.cancelled - line.released, ZERO_QTY)),
+        }
+        for line in sorted(lines, key=lambda line: line.position)
+    ]
+
+
+PACEABLE = frozenset({S.PLACED, S.CONFIRMED, S.SCHEDULED, S.IN_DELIVERY, S.PARTIALLY_DELIVERED})
+ALREADY_PAUSED = gettext_noop("The remaining loads are already paused.")
+NOT_PAUSED = gettext_noop("The remaining loads are not paused.")
+SPACING_INVALID = gettext_noop("Give the minutes between loads (0 to 600).")
+
+
+def _pacing_event(order: Order, type_: str, *, actor: Actor, data: dict) -> None:
+    order_bump(order, "loads_paused", "load_spacing_minutes")
+    order_event(
+        order,
+        type_,
+        actor=actor,
+        data=data,
+        outbox_type="order.pacing",
+        outbox_payload={
+            "order": order.number,
+            "erp_order": order.erp_order_number or None,
+            "paused": order.loads_paused,
+            "spacing_minutes": order.load_spacing_minutes,
+            "reason": data.get("reason", ""),
+        },
+    )
+
+
+def _check_spacing(spacing_minutes: int | None) -> None:
+    if spacing_minutes is not None and not (0 <= spacing_minutes <= 600):
+        raise ValidationError(SPACING_INVALID, errors={"spacing_minutes": [SPACING_INVALID]})
+
+
+@transaction.atomic
+def order_loads_pause(*, order: Order, actor: Actor, reason: str = "") -> Order:
+    """Hold the loads not yet planned (a pour stops: rain, the pump, the site). Dispatch plans none
+    of them until they are resumed; loads already on a tour are not touched."""
+    order = lock_order(order)
+    if order.fulfilment != "delivery" or order.status not in PACEABLE:
+        raise InvalidTransition(f"The loads of a {order.status} order cannot be paused.")
+    if order.loads_paused:
+        raise InvalidTransition(ALREADY_PAUSED)
+    order.loads_paused = True
+    _pacing_event(order, "order.loads_paused", actor=actor, data={"reason": (reason or "")[:200]})
+    return order
+
+
+@transaction.atomic
+def order_loads_resume(*, order: Order, actor: Actor, spacing_minutes: int | None = None) -> Order:
+    """Release paused loads again, optionally with a new spacing between loads."""
+    _check_spacing(spacing_minutes)
+    order = lock_order(order)
+    if not order.loads_paused:
+        raise InvalidTransition(NOT_PAUSED)
+    order.loads_paused = False
+    if spacing_minutes is not None:
+        order.load_spacing_minutes = spacing_minutes or None
+    _pacing_event(
+        order, "order.loads_resumed", actor=actor, data={"spacing_minutes": order.load_spacing_minutes}
+    )
+    return order
+
+
+@transaction.atomic
+def order_load_spacing_set(*, order: Order, actor: Actor, spacing_minutes: int | None) -> Order:
+    """Minutes between the planned times of successive loads (none: as dispatch sees fit)."""
+    _check_spacing(spacing_minutes)
+    order = lock_order(order)
+    if order.fulfilment != "delivery" or order.status not in PACEABLE:
+        raise InvalidTransition(f"The loads of a {order.status} order cannot be paced.")
+    order.load_spacing_minutes = spacing_minutes or None
+    _pacing_event(
+        order, "order.load_spacing", actor=actor, data={"spacing_minutes": order.load_spacing_minutes}
+    )
+    return order
+
+
+def order_item_positions_message(
+    order: Order, *, actor: Actor, lines: list[OrderLine] | None = None, system=None
+) -> None:
+    """Queue `item.positions` (line quantities) for the ERP (`system`, else the order's route); call
+    inside the caller's transaction."""
     order_event(
         order,
         "erp.item_positions",
@@ -411,4 +525,5 @@ def order_item_positions_message(order: Order, *, actor: Actor, lines: list[Orde
         visible=False,
         outbox_type="item.positions",
         outbox_payload=item_positions(order, lines),
+        system=system,
     )

@@ -33,7 +33,6 @@ from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
 from oms.lib.sequences import next_value, next_values
-from oms.outbox import external_refs_for
 from orders.models import (
     ZERO_QTY,
     Channel,
@@ -45,7 +44,7 @@ from orders.models import (
     OrderStatus,
     SalesPoint,
 )
-from orders.payloads import order_document
+from orders.payloads import order_created
 from orders.services.events import order_event
 from orders.state import order_transition
 
@@ -375,10 +374,7 @@ def order_place(
         cached._result_cache, cached._prefetch_done = order_lines, True
         order._prefetched_objects_cache = {"lines": cached}
 
-        payload = order_document(order, order_lines)
-        payload["customer"]["erp_refs"] = external_refs_for(the_customer)
-        payload["site"] = order.address or None
-        payload["notes"] = order.notes
+        payload = order_created(order, order_lines)
         event_actor = actor if actor.channel else Actor(actor.kind, actor.name, actor.user, channel)
         order_event(
             order,

@@ -18,19 +18,12 @@ from orders.payloads import qty
 from orders.services.events import order_event
 from orders.services.lifecycle import _locked_lines, _reason, lock_order, order_item_positions_message
 from orders.services.placement import is_quantity
+from orders.state import RETURN_TRANSITIONS
 
 RETURNABLE_ORDER = frozenset({OrderStatus.PARTIALLY_DELIVERED, OrderStatus.DELIVERED, OrderStatus.COMPLETED})
 RETURN_TOO_MUCH = gettext_noop(
     "You can return at most the delivered quantity not already returned or requested."
 )
-RETURN_TRANSITIONS = {
-    ReturnStatus.REQUESTED: {ReturnStatus.APPROVED, ReturnStatus.REJECTED},
-    ReturnStatus.APPROVED: {ReturnStatus.PICKUP_SCHEDULED, ReturnStatus.RECEIVED},
-    ReturnStatus.PICKUP_SCHEDULED: {ReturnStatus.RECEIVED},
-    ReturnStatus.RECEIVED: {ReturnStatus.CLOSED},
-    ReturnStatus.REJECTED: set(),
-    ReturnStatus.CLOSED: set(),
-}
 
 
 def _lock_return(ret: ReturnRequest) -> ReturnRequest:
@@ -38,8 +31,7 @@ def _lock_return(ret: ReturnRequest) -> ReturnRequest:
 
 
 def _move(ret: ReturnRequest, to: str, *, actor: Actor, note: str = "") -> None:
-    if to not in RETURN_TRANSITIONS[ret.status]:
-        raise InvalidTransition(f"A {ret.status} return cannot become {to}.")
+    RETURN_TRANSITIONS.check(ret.status, to)
     before = ret.status
     ret.status = to
     ret.updated_at = timezone.now()
@@ -114,6 +106,13 @@ def return_request(*, order, lines: dict[int, Decimal], reason: str, actor: Acto
 
 
 @transaction.atomic
+def return_request_approved(*, order, lines: dict[int, Decimal], reason: str, actor: Actor) -> ReturnRequest:
+    """A return the ERP (or a rep on the phone) already agreed: requested and approved at once."""
+    ret = return_request(order=order, lines=lines, reason=reason, actor=actor)
+    return return_approve(ret=ret, actor=actor)
+
+
+@transaction.atomic
 def return_approve(*, ret: ReturnRequest, actor: Actor, note: str = "") -> ReturnRequest:
     ret = _lock_return(ret)
     _move(ret, ReturnStatus.APPROVED, actor=actor, note=note)
@@ -136,9 +135,14 @@ def return_schedule_pickup(*, ret: ReturnRequest, actor: Actor) -> ReturnRequest
 
 @transaction.atomic
 def return_receive(
-    *, ret: ReturnRequest, actor: Actor, received: dict[int, Decimal] | None = None
+    *,
+    ret: ReturnRequest,
+    actor: Actor,
+    received: dict[int, Decimal] | None = None,
+    ticket: str | None = None,
 ) -> ReturnRequest:
-    """Goods are back: line `returned` quantities grow, stocked goods go back on hand."""
+    """Goods are back (collected by the pickup `ticket`, or brought in): line `returned` quantities
+    grow, stocked goods go back on hand, `item.positions` and `return.received` to the ERP."""
     ret = _lock_return(ret)
     order = lock_order(ret.order)
     ret.order = order
@@ -163,6 +167,23 @@ def return_receive(
     OrderLine.objects.bulk_update(list(order_lines.values()), ["returned"])
     stock_restock(plant_id=order.plant_id, items=restock)
     order_item_positions_message(order, actor=actor, lines=list(order_lines.values()))
+    payload_lines = [
+        {"position": rl.order_line.position, "quantity": qty(rl.quantity), "received": qty(rl.received)}
+        for rl in sorted(return_lines, key=lambda rl: rl.order_line.position)
+    ]
+    order_event(
+        order,
+        "return.goods_received",
+        actor=actor,
+        data={"return": ret.number, "ticket": ticket, "lines": payload_lines},
+        outbox_type="return.received",
+        outbox_payload={
+            "order": order.number,
+            "return": ret.number,
+            "ticket": ticket,
+            "lines": payload_lines,
+        },
+    )
     return ret
 
 

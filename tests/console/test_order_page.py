@@ -185,6 +185,7 @@ def test_create_and_approve_and_receive_a_return(world, rep_client):
         ("return.requested", "rita"),
         ("return.approved", "rita"),
         ("return.received", "rita"),
+        ("return.goods_received", "rita"),
     ]
 
 

@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from console.urls import ROUTES
 from customers.models import Customer
+from erp_sync.models import OrderDrift
 from fleet.models import CallRequest, Job, Message, SenderRole
 from oms.lib.actors import Actor
+from oms.models import ErpSystem
 from orders.models import Order, OrderStatus, ReturnRequest
 from tests.console.conftest import client_for, make_user
 
@@ -56,6 +58,9 @@ EXPECTED: dict[str, set[str]] = {
     "console-job-assign": DISPATCH_ADMIN,
     "console-tour-plan": DISPATCH_ADMIN,
     "console-order-split": DISPATCH_ADMIN,
+    "console-erp-drift": STAFF,
+    "console-erp-drift-check": REP_ADMIN,
+    "console-erp-drift-resend": REP_ADMIN,
     "console-exports": STAFF,
     "console-export-orders": STAFF,
     "console-export-download": STAFF,
@@ -68,7 +73,7 @@ ROUTE_NAMES = [r.name for r in ROUTES]
 
 def test_every_console_route_has_a_rule():
     assert sorted(ROUTE_NAMES) == sorted(EXPECTED)
-    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 35
+    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 38
     assert all(r.perms for r in ROUTES)
 
 
@@ -90,6 +95,10 @@ def objects(world):
         order=order, sender_role=SenderRole.CUSTOMER, body="Hi", at=timezone.now()
     )
     job = Job.objects.create(plant=world.plant, order=order, ticket="TK-PERM-1")
+    erp = ErpSystem.objects.create(code="ERP1", adapter="simulator")
+    drift = OrderDrift.objects.create(
+        system=erp, order=order, field="unknown", oms_value="placed", detected_at=timezone.now()
+    )
     return {
         "customers": world.customer.pk,
         "orders": order.pk,
@@ -98,6 +107,7 @@ def objects(world):
         "messages": message.pk,
         "dispatch/jobs": job.pk,
         "dispatch/orders": order.pk,
+        "erp/drift": drift.pk,
     }
 
 

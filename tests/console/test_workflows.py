@@ -15,7 +15,7 @@ from django.utils import timezone
 from catalog.models import StockLevel
 from console import services as console_services
 from console import tasks as console_tasks
-from console import views as console_views
+from console.views import exports as console_exports
 from customers.models import Customer
 from fleet.models import CallRequest, Job, JobStatus, Message, SenderRole, Tour
 from fleet.services import order_split_into_jobs, tour_plan
@@ -279,7 +279,7 @@ def test_large_export_runs_in_a_task_and_is_downloadable(
     world, rep, rep_client, monkeypatch, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     settings.MEDIA_ROOT = str(tmp_path)
-    monkeypatch.setattr(console_views, "EXPORT_SYNC_LIMIT", 1)
+    monkeypatch.setattr(console_exports, "EXPORT_SYNC_LIMIT", 1)
     monkeypatch.setattr(
         console_tasks.console_export_orders, "delay", lambda *a: console_tasks.console_export_orders(*a)
     )

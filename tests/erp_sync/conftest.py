@@ -1,5 +1,5 @@
 """Fixtures of the ERP sync tests: a fake ERP on loopback, ERP systems, and real Celery worker / beat
-processes against the test database and the test Redis (the `world` comes from tests/conftest.py)."""
+processes against the test database and the test Redis (the `fake_erp` and the `world` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,12 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from catalog.models import StockLevel
 from erp_sync.signing import sign
-from tests.erp_sync.fake_erp import FakeErp
+from tests.erp_sync.fake_erp import SECRET
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = str(BASE_DIR / ".venv" / "bin" / "celery")
-TOKEN = "erp-token"
-SECRET = "erp-secret"
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition"):
@@ -36,16 +36,15 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str
 
 
 @pytest.fixture
-def fake_erp():
-    erp = FakeErp(token=TOKEN, secret=SECRET).start()
-    yield erp
-    erp.stop()
-
-
-@pytest.fixture
 def erp_system(db, fake_erp):
     """The default ERP, speaking http_json to the fake ERP."""
     return fake_erp.connect(code="ERP1", name="ERP one", is_default=True, poll_seconds=1)
+
+
+@pytest.fixture
+def plenty_of_gravel(world):
+    """For hundreds of orders: far more gravel at the world's plant than its usual 100 t."""
+    StockLevel.objects.filter(plant=world.plant, product=world.gravel).update(on_hand=Decimal("1000000"))
 
 
 def envelope(mid: str, type_: str, entity: tuple[str, str], version: int, data: dict) -> dict:

@@ -41,6 +41,7 @@ from orders.services.lifecycle import (
     order_cancel,
     order_cancel_request,
     order_correct,
+    order_loads_pause,
 )
 from orders.services.returns import return_approve, return_receive, return_request
 from portal.services import order_callback_request, order_message_post
@@ -185,6 +186,26 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     )
     order_cancel(order=loaded, reason="Approved", actor=REP, returned={1: Decimal("4")})
 
+    # A load that fails at the site with a reason, and what came back.
+    failing = world.place("2")
+    (failed_load,) = order_split_into_jobs(order=failing, actor=DISPATCH)
+    job_assign(job=failed_load, tour=tour, actor=DISPATCH)
+    for minutes, status in ((3, "loading"), (4, "loaded"), (5, "en_route"), (6, "arrived")):
+        job_status_apply(
+            job=failed_load,
+            status=status,
+            at=t0 + timedelta(minutes=minutes),
+            actor=driver_actor(other_driver),
+        )
+    job_status_apply(
+        job=failed_load,
+        status="failed",
+        at=t0 + timedelta(minutes=7),
+        actor=driver_actor(other_driver),
+        reason="rejected_by_site",
+        returned={1: Decimal("2")},
+    )
+
     # An on-call order released by a call-off.
     on_call = world.place(
         "5",
@@ -193,6 +214,7 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
         window_to=time(10, 0),
     )
     order_call_off(order=on_call, actor=world.actor, lines={1: Decimal("2")}, note="Next truck please")
+    order_loads_pause(order=on_call, actor=world.actor, reason="Rain")
 
     seen: dict[str, int] = {}
     for message in OutboxMessage.objects.order_by("created_at", "sequence"):
@@ -206,4 +228,7 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     payloads = {m.type: m.payload for m in OutboxMessage.objects.order_by("created_at")}
     assert payloads["call.request"]["lines"] == [{"position": 1, "quantity": "2.000"}]
     assert OutboxMessage.objects.filter(type="order.cancelled", payload__returned=[]).count() == 1
+    assert payloads["delivery.failed"]["reason"] == "rejected_by_site"
+    assert payloads["delivery.failed"]["lines"] == [{"position": 1, "loaded": "2.000", "returned": "2.000"}]
+    assert payloads["job.cancelled"]["reason"] == "Approved"
     assert OutboxMessage.objects.filter(type="tour.status", payload__has_key="position").exists()

@@ -7,13 +7,11 @@ does. The long versions are marked slow; the normal suite runs shorter real vers
 import statistics
 import time
 import uuid
-from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import StockLevel
 from oms.models import OutboxMessage
 from oms.outbox import outbox_enqueue
 from orders.models import Order, OrderStatus
@@ -51,12 +49,6 @@ def assert_exactly_once_in_order(fake_erp, ids):
     assert len(fake_erp.accepted) == len(ids)  # each applied once (dedupe by id)
     assert fake_erp.reordered_aggregates() == []
     assert unsent() == 0
-
-
-@pytest.fixture
-def plenty_of_gravel(world):
-    """Hundreds of orders: far more gravel at the world's plant than its usual 100 t."""
-    StockLevel.objects.filter(plant=world.plant, product=world.gravel).update(on_hand=Decimal("1000000"))
 
 
 def test_round_trip_orders_created_and_acknowledged(

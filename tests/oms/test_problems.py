@@ -373,3 +373,13 @@ def test_unknown_page_url_is_an_html_404(client, settings):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.django_db
+def test_a_host_not_allowed_gets_a_problem_document_on_the_api_and_a_page_elsewhere(client):
+    api = client.post("/api/v1/orders/", {}, content_type="application/json", HTTP_HOST="6E")
+    page = client.get("/portal/", HTTP_HOST="6E")
+
+    assert (api.status_code, api["Content-Type"]) == (400, "application/problem+json")
+    assert api.json()["code"] == "invalid"
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")

@@ -12,6 +12,7 @@ import pytest
 from django.utils import translation
 
 from customers import services as customer_services
+from erp_sync import services as erp_services
 from fleet.services import comms
 from orders.services import lifecycle, placement, returns
 
@@ -37,6 +38,7 @@ SHOWN_ON_PAGES = [
     customer_services.CUSTOMER_NOT_FOUND,
     customer_services.SITE_NOT_FOUND,
     comms.MESSAGE_INVALID,
+    erp_services.DRIFT_RESOLVED,
 ]
 
 

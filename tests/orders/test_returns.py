@@ -137,13 +137,34 @@ def test_approve_then_receive_restocks_and_reports_item_positions(delivered, pla
         ("return.pickup_scheduled", {"return": ret.number, "from": "approved", "note": ""}),
         ("return.received", {"return": ret.number, "from": "pickup_scheduled", "note": ""}),
         ("erp.item_positions", {}),
+        (
+            "return.goods_received",
+            {
+                "return": ret.number,
+                "ticket": None,
+                "lines": [
+                    {"position": 1, "quantity": "3.000", "received": "2.000"},
+                    {"position": 2, "quantity": "1.500", "received": "1.500"},
+                ],
+            },
+        ),
         ("return.closed", {"return": ret.number, "from": "received", "note": ""}),
     ]
     assert [(t, s) for t, s, _ in outbox(delivered)] == [
         ("order.created", 1),
         ("return.requested", 2),
         ("item.positions", 3),
+        ("return.received", 4),
     ]
+    assert outbox(delivered)[3][2] == {
+        "order": delivered.number,
+        "return": ret.number,
+        "ticket": None,
+        "lines": [
+            {"position": 1, "quantity": "3.000", "received": "2.000"},
+            {"position": 2, "quantity": "1.500", "received": "1.500"},
+        ],
+    }
     assert outbox(delivered)[2][2] == {
         "order": delivered.number,
         "lines": [
@@ -196,7 +217,7 @@ def test_reject_needs_a_note_and_a_decided_return_cannot_be_decided_again(delive
     with pytest.raises(InvalidTransition) as raised:
         return_reject(ret=ret, actor=REP, note="Changed my mind")
 
-    assert raised.value.detail == "A approved return cannot become rejected."
+    assert raised.value.detail == "A return cannot go from approved to rejected."
     assert snapshot(delivered) == before
 
 

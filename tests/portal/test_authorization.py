@@ -42,6 +42,7 @@ OBJECT_SCOPED = {
     "order-messages": lambda a: {"number": a["order"].number},
     "order-callback": lambda a: {"number": a["order"].number},
     "order-call-off": lambda a: {"number": a["order"].number},
+    "order-pacing": lambda a: {"number": a["order"].number},
     "order-cancel": lambda a: {"number": a["order"].number},
     "order-return": lambda a: {"number": a["order"].number},
     "site-edit": lambda a: {"site_id": a["site"].public_id},
