@@ -1,6 +1,7 @@
 """Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here, together with
-the objects most packages use (`plant`, `customer`, `site`, `driver`, `world`). Each is defined once; a
-package's own fixtures build on them and a test that depends on another value passes it."""
+the objects most packages use (`plant`, `customer`, `site`, `driver`, `world`) and the `fake_erp`.
+Each is defined once; a package's own fixtures build on them and a test that depends on another
+value passes it."""
 
 import os
 
