@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Background networking and component updates would try to reach the internet at every start.
 CHROMIUM_ARGS = [
@@ -30,3 +32,33 @@ def chromium_path() -> str:
 
 def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+
+
+@contextmanager
+def open_page(
+    *, viewport: dict[str, int], accept_downloads: bool = False, report_http_errors: bool = False
+) -> Iterator[tuple[object, list[str]]]:
+    """A page in a fresh headless Chromium and the list of problems seen on it: console errors, page
+    errors, CSP violations and, with `report_http_errors`, every response with a status >= 400."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        context = browser.new_context(viewport=viewport, accept_downloads=accept_downloads)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on(
+            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        if report_http_errors:
+            page.on(
+                "response",
+                lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None,
+            )
+        page.expose_function("reportCsp", lambda text: problems.append(f"CSP violation: {text}"))
+        page.add_init_script(CSP_LISTENER)
+        page.set_default_timeout(15_000)
+        yield page, problems
+        context.close()
+        browser.close()

@@ -1,8 +1,15 @@
-"""Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here."""
+"""Shared fixtures. Factories live in tests/factories.py and are exposed as fixtures here, together with
+the objects most packages use (`plant`, `customer`, `site`, `driver`, `world`) and the `fake_erp`.
+Each is defined once; a package's own fixtures build on them and a test that depends on another
+value passes it."""
 
 import os
 
 import pytest
+
+from tests import factories
+from tests.erp_sync.fake_erp import FakeErp
+from tests.helpers import World
 
 
 def pytest_configure(config):
@@ -12,3 +19,126 @@ def pytest_configure(config):
 
         if not settings.USING_POSTGRES:
             raise pytest.UsageError("CI=true requires the suite to run on PostgreSQL (set DATABASE_URL).")
+
+
+# --- factories ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def user_factory():
+    return factories.UserFactory
+
+
+@pytest.fixture
+def erp_system_factory():
+    return factories.ErpSystemFactory
+
+
+@pytest.fixture
+def plant_factory():
+    return factories.PlantFactory
+
+
+@pytest.fixture
+def product_factory():
+    return factories.ProductFactory
+
+
+@pytest.fixture
+def stock_level_factory():
+    return factories.StockLevelFactory
+
+
+@pytest.fixture
+def customer_factory():
+    return factories.CustomerFactory
+
+
+@pytest.fixture
+def site_factory():
+    return factories.SiteFactory
+
+
+@pytest.fixture
+def sales_point_factory():
+    return factories.SalesPointFactory
+
+
+@pytest.fixture
+def order_factory():
+    return factories.OrderFactory
+
+
+@pytest.fixture
+def order_line_factory():
+    return factories.OrderLineFactory
+
+
+@pytest.fixture
+def truck_factory():
+    return factories.TruckFactory
+
+
+@pytest.fixture
+def driver_factory():
+    return factories.DriverFactory
+
+
+@pytest.fixture
+def tour_factory():
+    return factories.TourFactory
+
+
+@pytest.fixture
+def job_factory():
+    return factories.JobFactory
+
+
+@pytest.fixture
+def job_line_factory():
+    return factories.JobLineFactory
+
+
+# --- shared objects -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plant(db):
+    """SOF1 "Sofia plant" (42.70, 23.32), Europe/Sofia."""
+    return factories.PlantFactory(code="SOF1", name="Sofia plant", lat=42.70, lon=23.32)
+
+
+@pytest.fixture
+def customer(db):
+    """C-000042 Ivan Petrov, ivan@example.com, +359888123456."""
+    return factories.CustomerFactory(
+        number="C-000042", name="Ivan Petrov", email="ivan@example.com", phone="+359888123456"
+    )
+
+
+@pytest.fixture
+def site(customer):
+    """The customer's site "Block 7", ul. Vitosha 1, 1000 Sofia, BG (42.6977, 23.3219)."""
+    return factories.SiteFactory(
+        customer=customer, name="Block 7", address="ul. Vitosha 1", lat=42.6977, lon=23.3219
+    )
+
+
+@pytest.fixture
+def driver(plant):
+    """DRV-01 Georgi Ivanov, +359888000111, of the plant."""
+    return factories.DriverFactory(code="DRV-01", name="Georgi Ivanov", phone="+359888000111", plant=plant)
+
+
+@pytest.fixture
+def world(db) -> World:
+    """A plant with stock, a customer with a site, a truck with a driver: see `tests.helpers.World`."""
+    return World()
+
+
+@pytest.fixture
+def fake_erp():
+    """The fake ERP on loopback (tests/erp_sync/fake_erp.py), with its default token and secret."""
+    erp = FakeErp().start()
+    yield erp
+    erp.stop()

@@ -4,12 +4,10 @@ and the relay delivers to a fake ERP on loopback."""
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,16 +16,15 @@ from rest_framework.test import APIClient
 from erp_sync.inbound import inbox_apply_pending
 from erp_sync.relay import relay_drain
 from fleet.models import Job
-from tests.erp_sync.conftest import SECRET, TOKEN, body_of, envelope, signed_post
-from tests.erp_sync.fake_erp import FakeErp
+from tests.erp_sync.conftest import body_of, envelope, signed_post
+from tests.erp_sync.fake_erp import SECRET, TOKEN, FakeErp
+from tests.helpers import run_command, token_client
 
 D = Decimal
 
 
 def run(*args) -> str:
-    out = io.StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue().strip()
+    return run_command(*args).strip()
 
 
 class Day:
@@ -101,10 +98,8 @@ class Day:
             ),
         )
         run("oms_sales_point", "KIOSK-1", "--channel", "kiosk", "--plant", "SOF1")
-        self.kiosk = APIClient()
-        self.kiosk.credentials(HTTP_AUTHORIZATION=f"Token {run('oms_token', '--sales-point', 'KIOSK-1')}")
-        self.driver = APIClient()
-        self.driver.credentials(HTTP_AUTHORIZATION=f"Token {run('oms_token', '--driver', 'DRV-1')}")
+        self.kiosk = token_client(run("oms_token", "--sales-point", "KIOSK-1"))
+        self.driver = token_client(run("oms_token", "--driver", "DRV-1"))
         self.keys = 0
         self.t0 = timezone.now()
 
@@ -165,7 +160,5 @@ def console_post(client: Client, name: str, pk: int, data: dict | None = None) -
 
 
 @pytest.fixture(name="day")
-def day_fixture():
-    erp = FakeErp(token=TOKEN, secret=SECRET).start()
-    yield Day(erp)
-    erp.stop()
+def day_fixture(fake_erp):
+    return Day(fake_erp)

@@ -1,35 +1,16 @@
-"""Fixtures of the REST API tests: two sales points at one plant, a driver, keys and clients."""
+"""Fixtures of the REST API tests: two sales points at the shared `plant`, keys and clients, products
+with stock (the `plant`, `driver`, `customer` and `site` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order
-from tests.api.factories import DriverFactory, device_key, driver_key
-from tests.orders.factories import (
-    CustomerFactory,
-    PlantFactory,
-    ProductFactory,
-    SalesPointFactory,
-    SiteFactory,
-    StockLevelFactory,
-)
-
-
-def token_client(key: str | None) -> APIClient:
-    client = APIClient()
-    if key:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
-
-
-@pytest.fixture
-def plant(db):
-    return PlantFactory(code="SOF1", name="Sofia 1", lat=42.70, lon=23.32)
+from tests.factories import ProductFactory, SalesPointFactory, StockLevelFactory
+from tests.helpers import device_key, driver_key, token_client
 
 
 @pytest.fixture
@@ -52,11 +33,6 @@ def key_a(sales_point_a):
 @pytest.fixture
 def key_b(sales_point_b):
     return device_key(sales_point_b)
-
-
-@pytest.fixture
-def driver(plant):
-    return DriverFactory(code="DRV-007", name="Georgi Driver", plant=plant)
 
 
 @pytest.fixture
@@ -112,18 +88,6 @@ def pump(db):
     return ProductFactory(
         sku="SRV-PUMP", name="Concrete pump hour", unit="pcs", unit_price=Decimal("80.00"), stocked=False
     )
-
-
-@pytest.fixture
-def customer(db):
-    return CustomerFactory(
-        number="C-000042", name="Ivan Petrov", email="ivan@example.com", phone="+359888123456"
-    )
-
-
-@pytest.fixture
-def site(customer):
-    return SiteFactory(customer=customer, name="Block 7", address="ul. Vitosha 1", lat=42.6977, lon=23.3219)
 
 
 def order_body(**overrides) -> dict:

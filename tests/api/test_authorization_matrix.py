@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from orders.models import Order
-from tests.api.conftest import token_client
+from tests.helpers import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,7 @@ def test_every_api_pattern_has_a_matrix_entry():
 
 
 @pytest.fixture
-def world(api_a, key_a, key_b, key_driver, placed_order):
+def api_world(api_a, key_a, key_b, key_driver, placed_order):
     return {
         "clients": {
             "anonymous": token_client(None),
@@ -153,45 +153,45 @@ CASES = [(name, method) for name, entry in MATRIX.items() for method in entry.me
 
 
 @pytest.mark.parametrize(("name", "method"), CASES, ids=[f"{n} {m}" for n, m in CASES])
-def test_callers_get_what_the_matrix_says(world, name, method):
+def test_callers_get_what_the_matrix_says(api_world, name, method):
     entry = MATRIX[name]
     try:
-        url = reverse(name, kwargs=url_kwargs(entry.kwargs, world["order"]))
+        url = reverse(name, kwargs=url_kwargs(entry.kwargs, api_world["order"]))
     except Exception:  # noqa: BLE001 - an entry for an endpoint that another app has not mounted yet
         pytest.fail(f"{name} is in MATRIX but cannot be reversed")
     rule = entry.methods[method]
     for caller in CALLERS:
-        response = call(world["clients"][caller], method, url, entry.body)
+        response = call(api_world["clients"][caller], method, url, entry.body)
         check(getattr(rule, caller), response, f"{caller} {method} {url}")
 
 
 @pytest.mark.parametrize("name", list(MATRIX), ids=list(MATRIX))
-def test_methods_outside_the_matrix_are_refused(world, name):
+def test_methods_outside_the_matrix_are_refused(api_world, name):
     entry = MATRIX[name]
-    url = reverse(name, kwargs=url_kwargs(entry.kwargs, world["order"]))
+    url = reverse(name, kwargs=url_kwargs(entry.kwargs, api_world["order"]))
     for method in METHODS:
         if method in entry.methods:
             continue
         for caller in CALLERS:
-            response = call(world["clients"][caller], method, url, entry.body)
+            response = call(api_world["clients"][caller], method, url, entry.body)
             assert response.status_code in (401, 403, 404, 405), (
                 f"{caller} {method} {url}: {response.status_code}"
             )
 
 
-def test_lists_leak_no_foreign_rows(world):
-    a, b = world["clients"]["device_a"], world["clients"]["device_b"]
+def test_lists_leak_no_foreign_rows(api_world):
+    a, b = api_world["clients"]["device_a"], api_world["clients"]["device_b"]
 
     mine = a.get("/api/v1/orders/").json()["results"]
     theirs = b.get("/api/v1/orders/").json()["results"]
-    searched = b.get("/api/v1/orders/", {"external_ref": world["order"].external_ref}).json()["results"]
+    searched = b.get("/api/v1/orders/", {"external_ref": api_world["order"].external_ref}).json()["results"]
 
-    assert [o["number"] for o in mine] == [world["order"].number]
+    assert [o["number"] for o in mine] == [api_world["order"].number]
     assert theirs == []
     assert searched == []
 
 
-def test_revoked_and_unknown_keys_are_401_authentication_failed(world, key_a):
+def test_revoked_and_unknown_keys_are_401_authentication_failed(api_world, key_a):
     from orders.models import ApiClient
     from orders.services.clients import api_client_revoke, hash_key
 
@@ -201,9 +201,9 @@ def test_revoked_and_unknown_keys_are_401_authentication_failed(world, key_a):
         response = token_client(key).get("/api/v1/products/")
         assert response.status_code == 401
         assert response.json()["code"] == "authentication_failed"
-    anonymous = world["clients"]["anonymous"].get("/api/v1/products/")
+    anonymous = api_world["clients"]["anonymous"].get("/api/v1/products/")
     assert anonymous.json()["code"] == "not_authenticated"
-    driver = world["clients"]["driver"].get("/api/v1/products/")
+    driver = api_world["clients"]["driver"].get("/api/v1/products/")
     assert (driver.status_code, driver.json()["code"]) == (403, "permission_denied")
 
 

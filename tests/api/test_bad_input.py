@@ -74,7 +74,7 @@ BAD_ORDERS = {
 
 @pytest.fixture
 def catalog(cement, customer):
-    from tests.orders.factories import ProductFactory
+    from tests.factories import ProductFactory
 
     ProductFactory(sku="OLD-1", active=False)
 

@@ -12,7 +12,7 @@ from customers.models import Customer
 from fleet.models import JobStatus
 from orders.api.serializers import mask_name
 from tests.api.conftest import counts
-from tests.orders.factories import PlantFactory, ProductFactory, StockLevelFactory
+from tests.factories import PlantFactory, ProductFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
 

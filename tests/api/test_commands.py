@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.utils import timezone
 
 from oms.models import IdempotencyRecord
 from orders.models import ApiClient, SalesPoint
 from orders.services.clients import hash_key
+from tests.helpers import run_command as run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 def test_oms_sales_point_is_idempotent(plant):
@@ -39,7 +33,8 @@ def test_oms_sales_point_needs_a_known_plant(db):
     assert SalesPoint.objects.count() == 0
 
 
-def test_oms_token_prints_only_a_working_key(sales_point_a, driver):
+def test_oms_token_prints_only_a_working_key(sales_point_a, driver_factory, plant):
+    driver = driver_factory(code="DRV-007", name="Georgi Driver", plant=plant)
     device = run("oms_token", "--sales-point", "KIOSK-SOF1-01").strip()
     driver_key = run("oms_token", "--driver", "DRV-007").strip()
     another = run("oms_token", "--sales-point", "KIOSK-SOF1-01").strip()

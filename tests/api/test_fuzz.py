@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from oms.lib.idempotency import KEY_PATTERN
 from orders.models import Order
 from tests.api.conftest import order_body
-from tests.orders.factories import ProductFactory
+from tests.factories import ProductFactory
 
 FAST_EXAMPLES = 15
 FULL_EXAMPLES = 100

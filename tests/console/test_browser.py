@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from fleet.models import JobStatus
 from fleet.services import order_split_into_jobs, tour_plan
@@ -19,8 +18,9 @@ from oms import roles
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
-from tests.browser import CSP_LISTENER, launch_chromium
-from tests.console.conftest import PASSWORD, World, make_user
+from tests.browser import open_page
+from tests.console.conftest import PASSWORD, make_user
+from tests.helpers import World
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -28,24 +28,8 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 @pytest.fixture
 def browser_page():
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = context.new_page()
-        problems: list[str] = []
-        page.on(
-            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-        )
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on(
-            "response", lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
-        )
-        page.expose_function("reportCsp", lambda text: problems.append(f"CSP violation: {text}"))
-        page.add_init_script(CSP_LISTENER)
-        page.set_default_timeout(15_000)
-        yield page, problems
-        context.close()
-        browser.close()
+    with open_page(viewport={"width": 1400, "height": 1000}, report_http_errors=True) as page_and_problems:
+        yield page_and_problems
 
 
 def sign_in(page, base: str, username: str) -> None:

@@ -156,8 +156,9 @@ def test_rep_resends_a_drift_and_checks_again_in_the_browser(live_server, reques
     import os
 
     from oms import roles
-    from tests.console.conftest import World, make_user
+    from tests.console.conftest import make_user
     from tests.console.test_browser import flash, sign_in
+    from tests.helpers import World
 
     page, problems = request.getfixturevalue("browser_page")
     world = World()

@@ -12,14 +12,14 @@ from customers.models import Customer
 from fleet.models import Job
 from oms.models import ExternalRef
 from orders.models import Channel, Order
-from tests.orders import factories as of
+from tests import factories
 
 
 @pytest.fixture
 def orders(world):
     web = world.place(channel=Channel.WEB, external_ref="")
     kiosk = world.place(channel=Channel.PHONE, external_ref="PO-7781")
-    other = of.CustomerFactory(
+    other = factories.CustomerFactory(
         number="C-200002", name="Maria Georgieva", email="maria@example.com", phone="+359877000111"
     )
     theirs = world.place(customer=other, channel=Channel.STOREFRONT, external_ref="POS-1")
@@ -69,8 +69,8 @@ def test_customer_by_email_name_number_and_site(world, orders):
 
 
 def test_erp_reference_of_any_system_finds_the_customer_and_order(world, orders):
-    sap = of.ErpSystemFactory(code="SAP")
-    navision = of.ErpSystemFactory(code="NAV")
+    sap = factories.ErpSystemFactory(code="SAP")
+    navision = factories.ErpSystemFactory(code="NAV")
     ExternalRef.objects.create(
         system=sap,
         entity_type="customer",

@@ -22,10 +22,18 @@ from fleet.services import order_split_into_jobs, tour_plan
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order, OrderStatus
+from tests import factories
 from tests.console.conftest import client_for
-from tests.orders import factories as of
 
 # --- phone orders ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def c25_30(product_factory):
+    """The made-to-order concrete of the phone form's second line."""
+    return product_factory(
+        sku="C25-30", name="Concrete C25/30", unit="m3", unit_price=Decimal("95.00"), stocked=False
+    )
 
 
 def phone_form(world, token="tok-1", **extra):
@@ -49,7 +57,7 @@ def phone_form(world, token="tok-1", **extra):
     return data
 
 
-def test_phone_order_is_placed_through_order_place_once_per_token(world, rep, rep_client):
+def test_phone_order_is_placed_through_order_place_once_per_token(world, c25_30, rep, rep_client):
     url = reverse("admin:console-phone-order")
     form_page = rep_client.get(url, {"customer": world.customer.pk})
     assert form_page.status_code == 200
@@ -73,7 +81,7 @@ def test_phone_order_is_placed_through_order_place_once_per_token(world, rep, re
     assert LogEntry.objects.get().change_message == "Phone order placed for C-100001."
 
 
-def test_phone_order_out_of_stock_shows_the_error_and_places_nothing(world, rep_client):
+def test_phone_order_out_of_stock_shows_the_error_and_places_nothing(world, c25_30, rep_client):
     response = rep_client.post(
         reverse("admin:console-phone-order"), phone_form(world, **{"lines-0-quantity": "500"}), follow=True
     )
@@ -231,7 +239,8 @@ def test_plan_tour_and_truck_positions(world, dispatcher_client):
     ]
 
 
-def test_create_jobs_from_the_board(world, dispatcher_client):
+def test_create_jobs_from_the_board(world, truck_factory, dispatcher_client):
+    truck_factory(plant=world.plant, capacity=Decimal("10.000"))  # the loads are cut to this capacity
     order = world.place(quantity="15")
     dispatcher_client.post(reverse("admin:console-order-split", args=[order.pk]))
     assert sorted(Job.objects.filter(order=order).values_list("lines__planned", flat=True)) == [
@@ -244,7 +253,7 @@ def test_create_jobs_from_the_board(world, dispatcher_client):
 
 
 def test_export_csv_is_filtered_and_formula_safe(world, rep_client):
-    evil = of.CustomerFactory(
+    evil = factories.CustomerFactory(
         number="C-300003", name='=HYPERLINK("http://x")', email="e@example.com", phone=""
     )
     world.place(customer=evil, channel=Channel.KIOSK, external_ref="+1-ref")
@@ -287,7 +296,7 @@ def test_large_export_runs_in_a_task_and_is_downloadable(
     download = rep_client.get(reverse("admin:console-export-download", args=[files[0].name]))
     assert download.status_code == 200
     # Another user cannot fetch it.
-    other = client_for(of.UserFactory(username="rob", is_staff=True, is_superuser=True))
+    other = client_for(factories.UserFactory(username="rob", is_staff=True, is_superuser=True))
     assert other.get(reverse("admin:console-export-download", args=[files[0].name])).status_code == 404
 
 

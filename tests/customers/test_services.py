@@ -55,7 +55,10 @@ def customer_events():
         {"email": "someone-else@example.com", "phone": "088-812-3456"},
     ],
 )
-def test_match_finds_the_customer_by_any_identifier(customer, identifiers):
+def test_match_finds_the_customer_by_any_identifier(customer_factory, identifiers):
+    customer = customer_factory(
+        number="C-100001", name="Ivan Petrov", email="ivan@example.com", phone="+359888123456"
+    )
     assert customer_match(**identifiers) == customer
 
 
@@ -249,7 +252,8 @@ def test_concurrent_registrations_with_one_email_create_one_customer():
 
 
 @pytest.mark.django_db
-def test_resolve_by_id_or_number(customer):
+def test_resolve_by_id_or_number(customer_factory):
+    customer = customer_factory(number="C-100001")
     assert customer_resolve(id=str(customer.public_id)) == customer
     assert customer_resolve(number="c-100001") == customer
 
@@ -432,7 +436,8 @@ def test_merge_refuses_itself_and_already_merged_customers(customer_factory):
 
 
 @pytest.mark.django_db
-def test_credit_hold_is_recorded_once_per_change(customer):
+def test_credit_hold_is_recorded_once_per_change(customer_factory):
+    customer = customer_factory(number="C-100001")
     customer_set_credit_hold(customer=customer, hold=True, actor=REP, reason="Unpaid invoices")
     customer_set_credit_hold(customer=customer, hold=True, actor=REP, reason="Again")
     released = customer_set_credit_hold(customer=customer, hold=False, actor=REP)

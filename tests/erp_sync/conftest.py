@@ -1,5 +1,5 @@
-"""Fixtures of the ERP sync tests: a fake ERP on loopback, ERP systems, a small world to place orders
-in, and real Celery worker / beat processes against the test database and the test Redis."""
+"""Fixtures of the ERP sync tests: a fake ERP on loopback, ERP systems, and real Celery worker / beat
+processes against the test database and the test Redis (the `fake_erp` and the `world` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,19 +17,12 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from erp_sync import secrets
+from catalog.models import StockLevel
 from erp_sync.signing import sign
-from oms.lib.actors import Actor
-from oms.models import ErpSystem
-from orders.models import Channel
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
-from tests.erp_sync.fake_erp import FakeErp
-from tests.orders import factories
+from tests.erp_sync.fake_erp import SECRET
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = str(BASE_DIR / ".venv" / "bin" / "celery")
-TOKEN = "erp-token"
-SECRET = "erp-secret"
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition"):
@@ -43,25 +36,15 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.1, message: str
 
 
 @pytest.fixture
-def fake_erp():
-    erp = FakeErp(token=TOKEN, secret=SECRET).start()
-    yield erp
-    erp.stop()
+def erp_system(db, fake_erp):
+    """The default ERP, speaking http_json to the fake ERP."""
+    return fake_erp.connect(code="ERP1", name="ERP one", is_default=True, poll_seconds=1)
 
 
 @pytest.fixture
-def erp_system(db, fake_erp):
-    """The default ERP, speaking http_json to the fake ERP."""
-    return ErpSystem.objects.create(
-        code="ERP1",
-        name="ERP one",
-        adapter=ErpSystem.Adapter.HTTP_JSON,
-        base_url=fake_erp.url,
-        token_encrypted=secrets.encrypt(TOKEN),
-        secret_encrypted=secrets.encrypt(SECRET),
-        is_default=True,
-        poll_seconds=1,
-    )
+def plenty_of_gravel(world):
+    """For hundreds of orders: far more gravel at the world's plant than its usual 100 t."""
+    StockLevel.objects.filter(plant=world.plant, product=world.gravel).update(on_hand=Decimal("1000000"))
 
 
 def envelope(mid: str, type_: str, entity: tuple[str, str], version: int, data: dict) -> dict:
@@ -86,33 +69,6 @@ def signed_post(client, code: str, body: bytes, *, secret: str = SECRET):
 
 def body_of(messages) -> bytes:
     return json.dumps({"messages": messages}).encode()
-
-
-class World:
-    """A plant with plenty of stock, a customer with a site: enough to place orders quickly."""
-
-    def __init__(self):
-        self.plant = factories.PlantFactory(code="SOF", name="Sofia plant")
-        self.product = factories.ProductFactory(sku="AGG-0-4", unit_price=Decimal("10.00"))
-        factories.StockLevelFactory(plant=self.plant, product=self.product, on_hand=Decimal("1000000"))
-        self.customer = factories.CustomerFactory(number="C-100001", email="ivan@example.com")
-        self.site = factories.SiteFactory(customer=self.customer)
-        self.actor = Actor(kind="customer", name="ivan@example.com", channel=Channel.WEB)
-
-    def place(self, quantity: str = "1"):
-        return order_place(
-            channel=Channel.WEB,
-            customer=CustomerRef(customer=self.customer),
-            site=SiteRef(id=str(self.site.public_id)),
-            lines=[LineInput(sku=self.product.sku, quantity=Decimal(quantity))],
-            actor=self.actor,
-            plant=self.plant,
-        )
-
-
-@pytest.fixture
-def world(db):
-    return World()
 
 
 def test_database_url() -> str:

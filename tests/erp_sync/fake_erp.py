@@ -24,9 +24,12 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+TOKEN = "erp-token"
+SECRET = "erp-secret"
+
 
 class FakeErp:
-    def __init__(self, *, token: str = "erp-token", secret: str = "erp-secret", auto_ack: bool = False):
+    def __init__(self, *, token: str = TOKEN, secret: str = SECRET, auto_ack: bool = False):
         self.token = token
         self.secret = secret
         self.auto_ack = auto_ack
@@ -70,6 +73,20 @@ class FakeErp:
         self.mode = "ok"
         self._server.shutdown()
         self._server.server_close()
+
+    def connect(self, *, code: str, **fields):
+        """An `ErpSystem` speaking `http_json` to this ERP, its token and secret stored encrypted."""
+        from erp_sync import secrets
+        from oms.models import ErpSystem
+
+        return ErpSystem.objects.create(
+            code=code,
+            adapter=ErpSystem.Adapter.HTTP_JSON,
+            base_url=self.url,
+            token_encrypted=secrets.encrypt(self.token),
+            secret_encrypted=secrets.encrypt(self.secret),
+            **fields,
+        )
 
     # --- what the tests read -----------------------------------------------------------------
     def delivered(self, type_: str | None = None) -> list[dict]:

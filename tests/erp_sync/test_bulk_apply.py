@@ -19,8 +19,8 @@ from erp_sync.inbound import inbox_apply_pending, inbox_store_batch
 from erp_sync.models import EntityVersion, InboxMessage
 from oms.models import ExternalRef
 from orders.models import Order
+from tests import factories
 from tests.erp_sync.conftest import envelope
-from tests.orders import factories
 
 pytestmark = pytest.mark.django_db
 

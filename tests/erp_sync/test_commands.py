@@ -2,10 +2,8 @@
 
 import json
 from datetime import timedelta
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -15,14 +13,9 @@ from erp_sync.models import SyncRun
 from oms.models import ErpSystem, OutboxMessage
 from oms.outbox import outbox_enqueue
 from orders.models import Order
+from tests.helpers import run_command as run
 
 pytestmark = pytest.mark.django_db
-
-
-def run(*args) -> str:
-    out = StringIO()
-    call_command(*args, stdout=out)
-    return out.getvalue()
 
 
 def test_credentials_are_encrypted_and_env_overrides(monkeypatch):

@@ -427,7 +427,7 @@ def test_garbage_around_valid_messages(client, erp_system):
 
 
 def test_order_ack_confirms_and_reject_rejects(erp_system, world):
-    first, second = world.place(), world.place()
+    first, second = world.place("1"), world.place("1")
     store(
         erp_system,
         [
@@ -453,7 +453,7 @@ def test_order_ack_confirms_and_reject_rejects(erp_system, world):
         "acknowledged",
     )
     assert second.status == "rejected"
-    assert StockLevel.objects.get(product=world.product).allocated == Decimal("1.000")
+    assert StockLevel.objects.get(product=world.gravel).allocated == Decimal("1.000")
 
 
 def test_order_ack_for_an_unknown_order_fails(erp_system):
@@ -464,6 +464,14 @@ def test_order_ack_for_an_unknown_order_fails(erp_system):
 
     assert apply_all() == {"failed": 1}
     assert InboxMessage.objects.get().error == "Unknown order 'ORD-NOPE'."
+
+
+@pytest.fixture
+def aggregate(world, product_factory, stock_level_factory):
+    """The product of the ERP's orders: AGG-0-4 at 10.00 per t, with plenty of stock at the world's plant."""
+    product = product_factory(sku="AGG-0-4", unit_price=Decimal("10.00"))
+    stock_level_factory(plant=world.plant, product=product, on_hand=Decimal("1000000"))
+    return product
 
 
 def upsert(mid, version, **data):
@@ -480,7 +488,7 @@ def upsert(mid, version, **data):
     return envelope(mid, "order.upsert", ("order", "SO-4711"), version, {**base, **data})
 
 
-def test_order_upsert_places_a_confirmed_erp_order_then_updates_quantities(erp_system, world):
+def test_order_upsert_places_a_confirmed_erp_order_then_updates_quantities(erp_system, world, aggregate):
     store(erp_system, [upsert("U-1", 1)])
     assert apply_all() == {"processed": 1}
     order = Order.objects.get(channel="erp")
@@ -511,7 +519,7 @@ def test_order_upsert_places_a_confirmed_erp_order_then_updates_quantities(erp_s
     assert Order.objects.get().status == OrderStatus.ON_HOLD
 
 
-def test_order_upsert_cannot_add_lines_to_an_existing_order(erp_system, world):
+def test_order_upsert_cannot_add_lines_to_an_existing_order(erp_system, world, aggregate):
     store(erp_system, [upsert("U-1", 1)])
     apply_all()
     lines = [
@@ -527,7 +535,7 @@ def test_order_upsert_cannot_add_lines_to_an_existing_order(erp_system, world):
     assert Order.objects.get().lines.count() == 1
 
 
-def test_order_upsert_with_an_unknown_customer_number_fails(erp_system, world):
+def test_order_upsert_with_an_unknown_customer_number_fails(erp_system, world, aggregate):
     store(erp_system, [upsert("U-1", 1, customer="K-404")])
 
     assert apply_all() == {"failed": 1}

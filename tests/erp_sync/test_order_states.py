@@ -20,7 +20,7 @@ from erp_sync.relay import relay_drain
 from oms.lib.actors import Actor
 from oms.models import ErpSystem
 from orders.services.lifecycle import Correction, order_cancel_request, order_correct
-from tests.erp_sync.conftest import TOKEN
+from tests.erp_sync.fake_erp import TOKEN
 
 pytestmark = pytest.mark.django_db
 

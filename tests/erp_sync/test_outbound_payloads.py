@@ -34,7 +34,7 @@ from fleet.services import (
 from fleet.services.common import driver_actor
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
-from orders.models import Channel, Order
+from orders.models import Order
 from orders.services.lifecycle import (
     Correction,
     order_call_off,
@@ -43,10 +43,9 @@ from orders.services.lifecycle import (
     order_correct,
     order_loads_pause,
 )
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import return_approve, return_receive, return_request
 from portal.services import order_callback_request, order_message_post
-from tests.fleet import factories as fleet_factories
+from tests import factories
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 REP = Actor(kind="user", name="rep@oms.example")
@@ -130,10 +129,10 @@ def deliver(world, truck, driver, order, *, t0):
 
 def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     t0 = timezone.now() - timedelta(hours=2)
-    truck = fleet_factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
-    driver = fleet_factories.DriverFactory(plant=world.plant)
-    other_truck = fleet_factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
-    other_driver = fleet_factories.DriverFactory(plant=world.plant)
+    truck = factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
+    driver = factories.DriverFactory(plant=world.plant)
+    other_truck = factories.TruckFactory(plant=world.plant, capacity=Decimal("10.000"))
+    other_driver = factories.DriverFactory(plant=world.plant)
 
     # One order's life: placed, corrected, delivered, messages and call-backs, a return.
     order = world.place("2")
@@ -208,13 +207,8 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     )
 
     # An on-call order released by a call-off.
-    on_call = order_place(
-        channel=Channel.WEB,
-        customer=CustomerRef(customer=world.customer),
-        site=SiteRef(id=str(world.site.public_id)),
-        lines=[LineInput(sku=world.product.sku, quantity=Decimal("5"))],
-        actor=world.actor,
-        plant=world.plant,
+    on_call = world.place(
+        "5",
         on_call=True,
         window_from=time(8, 0),
         window_to=time(10, 0),

@@ -63,7 +63,9 @@ def line(quantity="8", delivered="0", returned="0", cancelled="0", position=1) -
 # --- acceptance ------------------------------------------------------------------------------------
 
 
-def test_500_orders_three_drifts_reported_resent_and_converged(fake_erp, erp_system, world, capsys):
+def test_500_orders_three_drifts_reported_resent_and_converged(
+    fake_erp, erp_system, world, plenty_of_gravel, capsys
+):
     orders = [world.place(str(1 + i % 7)) for i in range(500)]
     status_order, line_order, unknown_order = orders[10], orders[200], orders[499]
     order_cancel_request(order=status_order, reason="Changed plans", actor=REP)

@@ -18,10 +18,10 @@ from erp_sync.pull import pull_system
 from erp_sync.relay import envelope_for, relay_drain
 from fleet.models import Job, JobLine, Tour
 from oms.models import ErpSystem, OutboxMessage
-from orders.models import Channel, Fulfilment, Order
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from orders.models import Fulfilment, Order
+from tests import factories
 from tests.erp_sync.conftest import envelope
-from tests.fleet import factories as fleet_factories
+from tests.helpers import place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -143,12 +143,11 @@ def _tomorrow_in_sofia() -> date:
 def _place(
     world, quantity: str, *, fulfilment: str = Fulfilment.DELIVERY, window_from: time | None = time(9)
 ):
-    return order_place(
-        channel=Channel.WEB,
-        customer=CustomerRef(customer=world.customer),
-        site=SiteRef(id=str(world.site.public_id)) if fulfilment == Fulfilment.DELIVERY else None,
+    return place_order(
+        customer=world.customer,
+        site=world.site if fulfilment == Fulfilment.DELIVERY else None,
         fulfilment=fulfilment,
-        lines=[LineInput(sku=world.product.sku, quantity=Decimal(quantity))],
+        lines={world.gravel: quantity},
         requested_date=_tomorrow_in_sofia(),
         window_from=window_from,
         actor=world.actor,
@@ -225,9 +224,9 @@ def test_simulator_splits_an_order_above_one_load_into_jobs(world, monkeypatch):
 
 def test_simulator_puts_the_loads_on_a_free_truck_and_driver(world, monkeypatch):
     system = _simulator(monkeypatch)
-    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("6.000"))
-    fleet_factories.TruckFactory(code="TRK-02", plant=world.plant, capacity=Decimal("12.000"))
-    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    truck = factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("6.000"))
+    factories.TruckFactory(code="TRK-02", plant=world.plant, capacity=Decimal("12.000"))
+    driver = factories.DriverFactory(code="DRV-01", plant=world.plant)
     order = _place(world, "10")
     suffix = order.number.removeprefix("ORD-")
 
@@ -251,8 +250,8 @@ def test_simulator_puts_the_loads_on_a_free_truck_and_driver(world, monkeypatch)
 
 def test_simulator_adds_a_second_order_to_the_tour_it_planned(world, monkeypatch):
     system = _simulator(monkeypatch)
-    fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
-    fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    factories.DriverFactory(code="DRV-01", plant=world.plant)
     first = _place(world, "3")
     _acknowledge_and_plan(system)
     second = _place(world, "2")
@@ -268,8 +267,8 @@ def test_simulator_adds_a_second_order_to_the_tour_it_planned(world, monkeypatch
 
 def test_simulator_leaves_a_started_tour_alone_and_the_job_waits_for_a_dispatcher(world, monkeypatch):
     system = _simulator(monkeypatch)
-    truck = fleet_factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
-    driver = fleet_factories.DriverFactory(code="DRV-01", plant=world.plant)
+    truck = factories.TruckFactory(code="TRK-01", plant=world.plant, capacity=Decimal("8.000"))
+    driver = factories.DriverFactory(code="DRV-01", plant=world.plant)
     Tour.objects.create(
         number="TOUR-900001",
         date=_tomorrow_in_sofia(),

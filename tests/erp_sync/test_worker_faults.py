@@ -51,7 +51,9 @@ def assert_exactly_once_in_order(fake_erp, ids):
     assert unsent() == 0
 
 
-def test_round_trip_orders_created_and_acknowledged(fake_erp, erp_system, world, celery_procs):
+def test_round_trip_orders_created_and_acknowledged(
+    fake_erp, erp_system, world, plenty_of_gravel, celery_procs
+):
     fake_erp.auto_ack = True
     celery_procs("worker")
     celery_procs("beat")
@@ -108,7 +110,7 @@ def outage(fake_erp, world, celery_procs, *, seconds: float, orders: int):
 
 
 def test_erp_down_5s_placement_unaffected_nothing_lost_no_reordering(
-    fake_erp, erp_system, world, celery_procs
+    fake_erp, erp_system, world, plenty_of_gravel, celery_procs
 ):
     baseline, during, placed, drain_seconds = outage(fake_erp, world, celery_procs, seconds=5, orders=50)
 
@@ -126,7 +128,7 @@ def test_erp_down_5s_placement_unaffected_nothing_lost_no_reordering(
 
 
 @pytest.mark.slow
-def test_erp_down_30s_with_100_orders(fake_erp, erp_system, world, celery_procs):
+def test_erp_down_30s_with_100_orders(fake_erp, erp_system, world, plenty_of_gravel, celery_procs):
     baseline, during, placed, drain_seconds = outage(fake_erp, world, celery_procs, seconds=30, orders=100)
 
     assert drain_seconds < 60

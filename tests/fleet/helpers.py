@@ -1,20 +1,10 @@
-"""Small helpers shared by the fleet tests."""
+"""Evidence for the driver API: images and uploads (the API clients are in tests/helpers.py)."""
 
 from __future__ import annotations
 
 import io
 
 from PIL import Image
-from rest_framework.test import APIClient
-
-from fleet.services.keys import driver_key_issue
-
-
-def driver_client(driver) -> APIClient:
-    _, key = driver_key_issue(driver=driver)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
-    return client
 
 
 def image_bytes(fmt: str = "PNG", size=(40, 20), color=(0, 0, 0)) -> bytes:

@@ -12,8 +12,8 @@ from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_re
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
 from orders.models import OrderEvent
-from tests.fleet import factories as f
-from tests.fleet.helpers import driver_client
+from tests import factories as f
+from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 
@@ -108,7 +108,8 @@ def test_haversine_sofia_to_plovdiv():
 
 
 @pytest.mark.django_db
-def test_eta_from_the_truck_position_through_the_remaining_stops(plant):
+def test_eta_from_the_truck_position_through_the_remaining_stops(plant_factory):
+    plant = plant_factory(lat=42.70, lon=23.30)
     plant.avg_speed_kmh = Decimal("52.0")
     start = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     order = f.OrderFactory(plant=plant, address={"name": "A", "address": "x", "lat": 42.8, "lon": 23.3})
@@ -123,7 +124,8 @@ def test_eta_from_the_truck_position_through_the_remaining_stops(plant):
 
 
 @pytest.mark.django_db
-def test_plant_speed_is_an_exponential_moving_average(plant):
+def test_plant_speed_is_an_exponential_moving_average(plant_factory):
+    plant = plant_factory(lat=42.70, lon=23.30)
     order = f.OrderFactory(plant=plant, address={"name": "A", "address": "x", "lat": 42.8, "lon": 23.3})
     departed = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     km = haversine_km(42.70, 23.30, 42.8, 23.3) * 1.3

@@ -12,7 +12,7 @@ from fleet.models import Job, JobEvent, Tour
 from fleet.services import dispatch, job_assign, tour_plan
 from fleet.services.dispatch import DRIVER_BUSY, TRUCK_BUSY, Busy, OverCapacity
 from oms.lib.actors import Actor
-from tests.fleet import factories as f
+from tests import factories as f
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 DAY = datetime(2026, 11, 23, tzinfo=UTC).date()
@@ -38,7 +38,7 @@ def setup_overlapping(n: int):
         order = f.OrderFactory(plant=plant)
         line = f.add_line(order, product, "6.000")
         job = f.JobFactory(plant=plant, order=order)
-        f.add_job_line(job, line, "6.000")
+        f.JobLineFactory(job=job, order_line=line, planned=Decimal("6.000"))
         jobs.append(job)
     return jobs, tours
 
@@ -126,7 +126,7 @@ def test_job_above_truck_capacity_is_refused():
     order = f.OrderFactory(plant=plant)
     line = f.add_line(order, f.ProductFactory(), "9.000")
     job = f.JobFactory(plant=plant, order=order)
-    f.add_job_line(job, line, "9.000")
+    f.JobLineFactory(job=job, order_line=line, planned=Decimal("9.000"))
     with pytest.raises(OverCapacity):
         job_assign(job=job, tour=tour, actor=DISPATCH)
     job.refresh_from_db()

@@ -14,7 +14,9 @@ from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_re
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage
 from orders.models import OrderEvent
-from tests.fleet.helpers import driver_client, image_bytes, upload
+from tests import factories as f
+from tests.fleet.helpers import image_bytes, upload
+from tests.helpers import device_key, driver_client, token_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 
@@ -319,10 +321,8 @@ def test_current_event_not_allowed_is_409_and_writes_nothing(planned, driver):
 
 @pytest.mark.django_db
 def test_another_drivers_job_is_404(planned, plant):
-    from tests.fleet.factories import DriverFactory
-
     _, job = planned
-    other = driver_client(DriverFactory(plant=plant))
+    other = driver_client(f.DriverFactory(plant=plant))
     assert other.get(f"/api/v1/driver/jobs/{job.public_id}/").status_code == 404
     response = event(other, job, "loading", timezone.now())
     assert (response.status_code, response.json()["code"]) == (404, "not_found")
@@ -331,16 +331,11 @@ def test_another_drivers_job_is_404(planned, plant):
 
 @pytest.mark.django_db
 def test_device_key_on_driver_endpoint_is_403_and_no_key_401(plant):
-    from rest_framework.test import APIClient
-
     from orders.models import SalesPoint
-    from orders.services.clients import api_client_issue
 
-    anonymous = APIClient().get("/api/v1/driver/tours/")
+    anonymous = token_client(None).get("/api/v1/driver/tours/")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "not_authenticated")
     point = SalesPoint.objects.create(code="KIOSK-1", name="Kiosk", channel="kiosk", plant=plant)
-    _, key = api_client_issue(sales_point=point)
-    device = APIClient()
-    device.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    device = token_client(device_key(point, name=""))
     response = device.get("/api/v1/driver/tours/")
     assert (response.status_code, response.json()["code"]) == (403, "permission_denied")

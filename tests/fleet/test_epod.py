@@ -16,7 +16,8 @@ from fleet.tasks import epod_render_pdf
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import OrderEvent
-from tests.fleet.helpers import driver_client, image_bytes, upload
+from tests.fleet.helpers import image_bytes, upload
+from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 

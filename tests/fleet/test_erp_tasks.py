@@ -17,7 +17,7 @@ from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
 from oms.models import ErpSystem, OutboxMessage
 from orders.models import CallOff, OrderEvent
-from tests.fleet import factories as f
+from tests import factories as f
 
 # 23:30 UTC is already the next day in Sofia (UTC+2): the tour is for the plant-local date.
 PLANNED_AT = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)

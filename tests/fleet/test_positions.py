@@ -9,8 +9,8 @@ from fleet.models import PositionReport, Tour
 from fleet.selectors import driver_today
 from fleet.services import tour_plan, tour_release
 from oms.lib.actors import Actor
-from tests.fleet import factories as f
-from tests.fleet.helpers import driver_client
+from tests import factories as f
+from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 

@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from fleet.models import PositionReport
-from tests.fleet import factories as f
+from tests import factories as f
 
 
 @pytest.mark.django_db

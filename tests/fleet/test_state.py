@@ -17,7 +17,7 @@ from fleet.state import (
 )
 from oms.exceptions import InvalidTransition
 from oms.lib.actors import Actor
-from tests.fleet import factories as f
+from tests import factories as f
 
 ACTOR = Actor(kind="driver", name="DRV-01", channel="driver")
 AT = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)

@@ -19,7 +19,7 @@ from catalog.models import Product
 from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order, OrderLine
-from tests.orders import factories
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""Fixtures of the orders core: factories, a plant with stock, and a `place` helper."""
+"""Fixtures of the orders core: a plant with stock, and a `place` helper (factories, `plant`,
+`customer` and `site` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,73 +9,7 @@ import pytest
 
 from oms.lib.actors import Actor
 from orders.models import Channel
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
-from tests.orders import factories
-
-
-@pytest.fixture
-def user_factory():
-    return factories.UserFactory
-
-
-@pytest.fixture
-def erp_system_factory():
-    return factories.ErpSystemFactory
-
-
-@pytest.fixture
-def plant_factory():
-    return factories.PlantFactory
-
-
-@pytest.fixture
-def product_factory():
-    return factories.ProductFactory
-
-
-@pytest.fixture
-def stock_level_factory():
-    return factories.StockLevelFactory
-
-
-@pytest.fixture
-def sales_point_factory():
-    return factories.SalesPointFactory
-
-
-@pytest.fixture
-def customer_factory():
-    return factories.CustomerFactory
-
-
-@pytest.fixture
-def site_factory():
-    return factories.SiteFactory
-
-
-@pytest.fixture
-def order_factory():
-    return factories.OrderFactory
-
-
-@pytest.fixture
-def order_line_factory():
-    return factories.OrderLineFactory
-
-
-@pytest.fixture
-def plant(plant_factory):
-    return plant_factory(code="SOF", name="Sofia plant", lat=42.70, lon=23.32)
-
-
-@pytest.fixture
-def customer(customer_factory):
-    return customer_factory(number="C-100001", name="Ivan Petrov", email="ivan@example.com")
-
-
-@pytest.fixture
-def site(site_factory, customer):
-    return site_factory(customer=customer, name="Home", address="1 Vitosha Blvd", lat=42.70, lon=23.32)
+from tests.helpers import place_order
 
 
 @pytest.fixture
@@ -101,12 +36,9 @@ def place(customer, site, web_actor):
     """`place(lines={product: qty}, **overrides)`: a web order for `customer` at `site`."""
 
     def do(lines, **kwargs):
-        if isinstance(lines, dict):
-            lines = [LineInput(sku=p.sku, quantity=Decimal(str(q))) for p, q in lines.items()]
-        kwargs.setdefault("channel", Channel.WEB)
-        kwargs.setdefault("customer", CustomerRef(customer=customer))
-        kwargs.setdefault("site", SiteRef(id=str(site.public_id)))
+        kwargs.setdefault("customer", customer)
+        kwargs.setdefault("site", site)
         kwargs.setdefault("actor", web_actor)
-        return order_place(lines=lines, **kwargs)
+        return place_order(lines=lines, **kwargs)
 
     return do

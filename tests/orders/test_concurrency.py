@@ -31,7 +31,7 @@ from oms.lib.idempotency import run_idempotent
 from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import Channel, Fulfilment, Order, OrderEvent, OrderLine, SalesPoint
 from orders.services.placement import CustomerRef, LineInput, order_place
-from tests.orders.factories import (
+from tests.factories import (
     CustomerFactory,
     PlantFactory,
     ProductFactory,

@@ -59,8 +59,9 @@ def line(product, quantity, unit_price=None):
 
 
 def test_kiosk_order_goes_to_the_sales_point_plant_with_exact_rows(
-    plant_factory, sales_point_factory, stocked, customer
+    plant_factory, sales_point_factory, stocked, customer_factory
 ):
+    customer = customer_factory(number="C-100001", name="Ivan Petrov", email="ivan@example.com")
     kiosk_plant = plant_factory(code="KIO", name="Kiosk plant", lat=43.2, lon=27.9)
     sales_point = sales_point_factory(code="K-01", plant=kiosk_plant)
     sand = stocked("50", at=kiosk_plant, sku="SAND-0-4", name="Sand 0-4", unit_price=Decimal("3.00"))
@@ -194,9 +195,13 @@ def test_unit_price_snapshot_keeps_the_catalog_price_with_its_cents(place, stock
     )
 
 
-def test_web_order_chooses_the_nearest_plant_with_stock(place, plant, plant_factory, stocked, site):
+def test_web_order_chooses_the_nearest_plant_with_stock(
+    place, plant_factory, product_factory, stock_level_factory, site
+):
+    plant = plant_factory(code="SOF", name="Sofia plant", lat=42.70, lon=23.32)
     far = plant_factory(code="VAR", lat=43.21, lon=27.91)
-    product = stocked("5", sku="GRAVEL")
+    product = product_factory(sku="GRAVEL")
+    stock_level_factory(plant=plant, product=product, on_hand=Decimal("5"), allocated=Decimal("0"))
     from catalog.models import StockLevel
 
     StockLevel.objects.create(plant=far, product=product, on_hand=Decimal("50"))
@@ -247,8 +252,10 @@ def test_site_without_coordinates_uses_the_customer_default_plant(
 
 
 def test_phone_order_by_a_rep_records_the_rep_and_the_phone_channel(
-    customer, site, stocked, user_factory, plant
+    customer_factory, site_factory, stocked, user_factory, plant
 ):
+    customer = customer_factory(number="C-100001", name="Ivan Petrov", email="ivan@example.com")
+    site = site_factory(customer=customer, name="Home", address="1 Vitosha Blvd", lat=42.70, lon=23.32)
     rep = user_factory(username="maria")
     product = stocked("10", unit_price=Decimal("100.00"))
 

@@ -27,7 +27,7 @@ from catalog.services import (
 )
 from oms.exceptions import InsufficientStock, ValidationError
 from oms.lib.actors import Actor
-from tests.orders.factories import PlantFactory, ProductFactory, StockLevelFactory
+from tests.factories import PlantFactory, ProductFactory, StockLevelFactory
 
 ERP = Actor(kind="erp", name="SAP1")
 ZERO = Decimal("0.000")

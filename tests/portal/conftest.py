@@ -1,10 +1,9 @@
-"""Fixtures of the portal tests: two customers with portal users, a plant, products and orders."""
+"""Fixtures of the portal tests: two customers with portal users and their orders (the plant, truck and
+products are those of the shared `world` of tests/conftest.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,12 +11,11 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from catalog.models import Plant, Product, StockLevel
 from customers.models import Customer, PortalAccess, Site
 from fleet.models import Job, JobStatus, ProofOfDelivery, Tour, Truck
 from oms.lib.actors import Actor
 from orders.models import Channel, OrderStatus
-from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
+from tests.helpers import World, place_order
 
 PASSWORD = "correct horse battery staple 7"
 MINIMAL_PDF = (
@@ -32,26 +30,6 @@ def _clean_cache_and_media(settings, tmp_path):
     cache.clear()
     yield
     cache.clear()
-
-
-@dataclass
-class World:
-    plant: Plant
-    truck: Truck
-    concrete: Product
-    gravel: Product
-
-
-@pytest.fixture
-def world(db) -> World:
-    plant = Plant.objects.create(code="P1", name="Sofia plant", lat=42.70, lon=23.32, timezone="Europe/Sofia")
-    truck = Truck.objects.create(code="T-01", plate="CA 1234 AB", plant=plant)
-    concrete = Product.objects.create(
-        sku="C25", name="Concrete C25/30", unit="m3", unit_price=Decimal("95.00"), stocked=False
-    )
-    gravel = Product.objects.create(sku="GRAVEL", name="Gravel 4-16", unit="t", unit_price=Decimal("20.00"))
-    StockLevel.objects.create(plant=plant, product=gravel, on_hand=Decimal("1000"))
-    return World(plant=plant, truck=truck, concrete=concrete, gravel=gravel)
 
 
 def make_customer(name: str, email: str, *, with_user: bool = True) -> Customer:
@@ -84,13 +62,14 @@ def user_of(customer: Customer):
 def place(
     customer: Customer, *, channel: str = Channel.WEB, on_call: bool = False, sku: str = "C25", quantity="8"
 ):
-    site = customer.sites.first()
-    return order_place(
+    """An order of `customer` to their first site, for tomorrow, by the system; other channels than the
+    web get a unique external reference."""
+    return place_order(
+        customer=customer,
+        lines={sku: quantity},
+        site=customer.sites.first(),
         channel=channel,
-        customer=CustomerRef(customer=customer),
-        lines=[LineInput(sku=sku, quantity=Decimal(quantity))],
         actor=Actor.system(),
-        site=SiteRef(id=str(site.public_id)),
         requested_date=timezone.localdate() + timedelta(days=1),
         on_call=on_call,
         external_ref=f"{channel.upper()}-{customer.pk}-{timezone.now().timestamp()}"

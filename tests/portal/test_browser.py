@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import sync_playwright
 
 from fleet.models import Job, JobStatus
 from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
-from tests.browser import CSP_LISTENER, launch_chromium
+from tests.browser import open_page
 from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
@@ -27,21 +26,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture
 def browser_page():
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = launch_chromium(p)
-        context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-        page = context.new_page()
-        problems: list[str] = []
-        page.on(
-            "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-        )
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.expose_function("reportCsp", lambda text: problems.append(f"CSP violation: {text}"))
-        page.add_init_script(CSP_LISTENER)
-        page.set_default_timeout(15_000)
-        yield page, problems
-        context.close()
-        browser.close()
+    with open_page(viewport={"width": 1200, "height": 900}, accept_downloads=True) as page_and_problems:
+        yield page_and_problems
 
 
 @pytest.mark.browser

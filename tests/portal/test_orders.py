@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import Product, StockLevel
 from customers.models import Site
 from fleet.models import CallRequest, JobStatus, Message
 from orders.models import CallOff, Channel, Order, OrderEvent, OrderStatus, ReturnRequest
@@ -193,6 +194,7 @@ def test_epod_pdf_download(client_a, customer_a, world):
 
 
 def test_place_order_twice_with_the_same_token_creates_one_order(client_a, customer_a, world):
+    Product.objects.filter(pk=world.gravel.pk).update(unit_price=Decimal("20.00"))
     site = customer_a.sites.first()
     data = {
         "form_token": "tok-123456789",
@@ -263,6 +265,7 @@ def test_place_order_short_of_stock_shows_the_error_and_creates_nothing(client_a
 
 
 def test_availability_fragment(client_a, world):
+    StockLevel.objects.filter(plant=world.plant, product=world.gravel).update(on_hand=Decimal("1000"))
     response = client_a.get(reverse("portal:availability"), {"lines-0-product": "GRAVEL"})
     assert "Sofia plant 1000" in response.content.decode()
 
@@ -350,6 +353,7 @@ def test_sites_create_and_edit(client_a, customer_a):
 
 
 def test_tracking_page_has_no_personal_data_or_prices(client, customer_a, world):
+    Product.objects.filter(pk=world.gravel.pk).update(unit_price=Decimal("20.00"))  # 100.00 net, 120.00 gross
     order = place(customer_a, sku="GRAVEL", quantity="5")
     add_job(order, world, ticket="TK-T", status=JobStatus.EN_ROUTE)
     response = client.get(reverse("track-page", args=[order.tracking_token]))
