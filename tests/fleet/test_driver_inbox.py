@@ -32,9 +32,9 @@ from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import OrderEvent
 from portal.services import order_message_post
-from tests.fleet import factories as f
-from tests.fleet.helpers import driver_client
-from tests.orders.factories import UserFactory
+from tests import factories as f
+from tests.factories import UserFactory
+from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dan")
 INBOX = "/api/v1/driver/messages/"
