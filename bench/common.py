@@ -39,12 +39,12 @@ class Tree:
 
     def revision(self) -> str:
         found = subprocess.run(
-            ["git", "-C", str(self.path), "log", "-1", "--format=%h %s"],
+            ["git", "-C", str(self.path), "describe", "--always", "--dirty", "--abbrev=7"],
             capture_output=True,
             text=True,
             check=False,
         )
-        return found.stdout.strip()[:72] or "?"
+        return found.stdout.strip() or "?"
 
 
 HERE = Tree(ROOT)
