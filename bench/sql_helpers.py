@@ -170,7 +170,7 @@ def cases(key_hash: str) -> dict[str, tuple]:
         ),
         "event insert (insert_one)": (lambda: insert_one(new_event()), event_create),
         **{
-            f"{n} order lines (insert_all)": (
+            f"order lines, {n} (insert_all)": (
                 lambda n=n: insert_all(new_lines(n)),
                 lambda n=n: OrderLine.objects.bulk_create(new_lines(n)),
             )
@@ -251,7 +251,7 @@ PER_POST = {
     "products, 3 SKUs (fetch_where)": 1,
     "order insert (insert_one)": 1,
     "event insert (insert_one)": 1,
-    "3 order lines (insert_all)": 1,
+    "order lines, 3 (insert_all)": 1,
 }
 HELPERS = {
     "fetch_where: token authentication": ["token lookup (fetch_where, 2 joins)"],
@@ -261,7 +261,7 @@ HELPERS = {
         "products, 3 SKUs (fetch_where)",
     ],
     "insert_one: order and event": ["order insert (insert_one)", "event insert (insert_one)"],
-    "insert_all: order lines": ["3 order lines (insert_all)"],
+    "insert_all: order lines": ["order lines, 3 (insert_all)"],
 }
 
 
