@@ -23,23 +23,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATABASE_URL = os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/oms_api_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
-os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / "bench-api"))
+from common import configure, prepare_database, settle_database, start_gunicorn, stop_gunicorn
+
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_api_bench", "bench-api")
 # Relay nudges go nowhere: the benchmark measures the web tier, not the broker.
 os.environ["CELERY_BROKER_URL"] = "memory://"
-os.environ["DJANGO_DEBUG"] = "0"
 os.environ["OMS_ORDER_RATE_PER_MINUTE"] = "10000000"
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
@@ -48,34 +41,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", 10))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 2))
 PORT = int(os.environ.get("BENCH_PORT", 8766))
 WARMUP = 3.0
-PYTHON = sys.executable
 SKU = "BENCH-C25"
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True)
-
-
-def settle_database() -> None:
-    """VACUUM ANALYZE and CHECKPOINT before measuring, as pgbench vacuums before its runs: earlier runs'
-    dead rows (a server with autovacuum off keeps them) and their pending WAL would otherwise weigh on
-    whichever phase they happen to fall in."""
-    import psycopg
-
-    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-        try:
-            conn.execute("CHECKPOINT")
-        except psycopg.errors.InsufficientPrivilege:
-            print("CHECKPOINT needs a superuser (or pg_checkpoint): skipped")
 
 
 def seed() -> dict[str, str]:
@@ -109,27 +75,6 @@ def seed() -> dict[str, str]:
     )
     _, key = api_client_issue(sales_point=point, name="bench")
     return {"key": key, "customer": customer.number, "site": str(site.public_id)}
-
-
-def start_server() -> subprocess.Popen:
-    gunicorn = str(Path(PYTHON).parent / "gunicorn")
-    server = subprocess.Popen(
-        [gunicorn, "oms.wsgi:application", "--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS)]
-        + ["--log-level", "warning"],
-        cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
 
 
 class Phase:
@@ -195,9 +140,9 @@ def summary(phase: Phase) -> dict[str, float | int | str]:
 
 
 def main() -> dict:
-    ensure_database()
+    prepare_database(DATABASE_URL)
     world = seed()
-    settle_database()
+    settle_database(DATABASE_URL)
     auth = {"Authorization": f"Token {world['key']}"}
     order = json.dumps(
         {
@@ -216,7 +161,7 @@ def main() -> dict:
         headers = {**auth, "Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex}
         return "POST", "/api/v1/orders/", order, headers
 
-    server = start_server()
+    server = start_gunicorn(port=PORT, workers=WORKERS, env={})
     reads, writes = Phase("GET /api/v1/products/{sku}/", 200), Phase("POST /api/v1/orders/", 201)
     try:
         # Rounds of A B B A: drift of the shared machine during the run weighs on both endpoints alike.
@@ -224,8 +169,7 @@ def main() -> dict:
         for phase, request in rounds:
             run_phase(phase, request)
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_gunicorn(server)
     read, write = summary(reads), summary(writes)
     ratio = write["rate"] / read["rate"]
     print(

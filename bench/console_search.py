@@ -1,14 +1,16 @@
 """Latency of the rep console's unified search (`console.selectors.console_search`).
 
-Run against the large dataset (1,000,000 orders) after migrating it:
+Run against the large dataset (1,000,000 orders); the script migrates the database first, and seeds
+an empty one with `seed_demo --size BENCH_SEED_SIZE` (default small: `make bench` runs it on a
+dedicated database of its own):
 
-    DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python manage.py migrate
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python bench/console_search.py
 
 Queries are sampled from the data itself (read only): exact order numbers, external refs, ERP order
 numbers, tickets, phones in E.164 and local format, emails, customer numbers, partial names, site
 addresses and partial order numbers. Every query runs once to warm up, then `--rounds` times; the
-script prints p50/p95/p99/max per kind and overall, as a markdown table.
+script prints p50/p95/p99/max per kind and overall, as a markdown table. Environment knobs:
+BENCH_PER_KIND (default 30), BENCH_ROUNDS (default 3), BENCH_SEED_SIZE (small or large).
 """
 
 from __future__ import annotations
@@ -17,23 +19,12 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+from common import configure, manage, prepare_database
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.db import connection  # noqa: E402
-
-from console.selectors import console_search  # noqa: E402
-from customers.models import Customer, Site  # noqa: E402
-from fleet.models import Job  # noqa: E402
-from orders.models import Order  # noqa: E402
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_large", "bench-console")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 
 def sample(qs, field: str, n: int, rng: random.Random) -> list[str]:
@@ -61,6 +52,10 @@ def local_phone(e164: str) -> str:
 
 
 def build_queries(n: int, rng: random.Random) -> dict[str, list[str]]:
+    from customers.models import Customer, Site
+    from fleet.models import Job
+    from orders.models import Order
+
     orders = Order.objects.all()
     customers = Customer.objects.filter(merged_into__isnull=True)
     numbers = sample(orders, "number", n, rng)
@@ -89,10 +84,24 @@ def pct(values: list[float], p: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--per-kind", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--per-kind", type=int, default=int(os.environ.get("BENCH_PER_KIND", 30)))
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)))
     parser.add_argument("--seed", type=int, default=8)
     args = parser.parse_args()
+    prepare_database(DATABASE_URL)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from customers.models import Customer
+    from fleet.models import Job
+    from console.selectors import console_search
+    from orders.models import Order
+
+    if not Order.objects.exists():
+        size = os.environ.get("BENCH_SEED_SIZE", "small")
+        manage("seed_demo", "--size", size, database_url=DATABASE_URL)
     rng = random.Random(args.seed)
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(

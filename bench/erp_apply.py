@@ -18,9 +18,10 @@ import subprocess
 import sys
 import time
 
-from erp_common import PYTHON, ensure_database, setup
+from common import configure, prepare_database
 
-DATABASE_URL = setup("postgres://root@127.0.0.1:5432/oms_bench_erp_apply")
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_bench_erp_apply", "bench-erp")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", 4000))
 PRODUCTS = 50
 CUSTOMERS = 200
@@ -135,7 +136,7 @@ def reset() -> None:
 def main() -> int:
     if sys.argv[1:] == ["--worker"]:
         return apply_worker()
-    ensure_database(DATABASE_URL)
+    prepare_database(DATABASE_URL, fresh=True)
     import django
 
     django.setup()
@@ -153,7 +154,7 @@ def main() -> int:
         fill(kind)
         procs = [
             subprocess.Popen(  # noqa: S603
-                [PYTHON, __file__, "--worker"],
+                [sys.executable, __file__, "--worker"],
                 env=os.environ.copy(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

@@ -13,63 +13,22 @@ stops when no row is left unsent. Rate = messages / wall time. Batch size OMS_ER
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-from erp_common import ROOT, ensure_database, setup
+from common import configure, prepare_database, start_celery_worker, stop_celery_workers
 
-DATABASE_URL = setup("postgres://root@127.0.0.1:5432/oms_bench_erp_drain")
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_bench_erp_drain", "bench-erp")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", 20000))
-CELERY = str(ROOT / ".venv" / "bin" / "celery")
 
 
-def workers(count: int, log_prefix: str) -> list[subprocess.Popen]:
-    procs = []
+def workers(count: int, log_prefix: str) -> list:
     logs = Path(os.environ["OMS_VAR_DIR"]) / "bench-logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        log = open(logs / f"{log_prefix}-{i}.log", "w")  # noqa: SIM115
-        procs.append(
-            subprocess.Popen(  # noqa: S603
-                [
-                    CELERY,
-                    "-A",
-                    "oms",
-                    "worker",
-                    "--pool",
-                    "prefork",
-                    "-c",
-                    "1",
-                    "-Q",
-                    "celery",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-heartbeat",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "-n",
-                    f"bench{i}-{uuid.uuid4().hex[:6]}@%h",
-                ],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
+    procs = [start_celery_worker(env={}, log=logs / f"{log_prefix}-{i}.log") for i in range(count)]
     time.sleep(6)  # start-up is not part of the measurement
     return procs
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        proc.wait(timeout=30)
 
 
 def fill(count: int, per_aggregate: int) -> None:
@@ -121,22 +80,20 @@ def run(worker_count: int, per_aggregate: int, erp) -> float:
     while OutboxMessage.objects.exclude(status="sent").exists():
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
-    stop(procs)
+    stop_celery_workers(procs)
     assert len(erp.accepted) == MESSAGES, len(erp.accepted)
     assert erp.reordered_aggregates() == []
     return MESSAGES / elapsed
 
 
 def main() -> int:
-    ensure_database(DATABASE_URL)
+    prepare_database(DATABASE_URL, fresh=True)
     import django
 
     django.setup()
     from erp_sync import secrets
     from oms.models import ErpSystem
-
-    sys.path.insert(0, str(ROOT))
-    from tests.erp_sync.fake_erp import FakeErp
+    from tests.erp_sync.fake_erp import FakeErp  # the repository root is on sys.path (common)
 
     erp = FakeErp(token="t", secret="s").start()
     ErpSystem.objects.create(

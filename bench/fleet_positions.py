@@ -19,21 +19,14 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATABASE_URL = os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/oms_fleet_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
-os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / "bench-fleet"))
+from common import configure, prepare_database, start_gunicorn, stop_gunicorn
+
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_fleet_bench", "bench-fleet")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ["DJANGO_DEBUG"] = "0"
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 8))
@@ -42,19 +35,6 @@ BATCH = int(os.environ.get("BENCH_BATCH", 500))
 TRUCKS = int(os.environ.get("BENCH_TRUCKS", 20))
 PORT = int(os.environ.get("BENCH_PORT", 8765))
 WARMUP = 3.0
-PYTHON = sys.executable
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True)
 
 
 def seed() -> list[tuple[str, str]]:
@@ -91,35 +71,6 @@ def seed() -> list[tuple[str, str]]:
         _, key = driver_key_issue(driver=driver, name="bench")
         pairs.append((truck.code, key))
     return pairs
-
-
-def start_server() -> subprocess.Popen:
-    gunicorn = str(Path(PYTHON).parent / "gunicorn")
-    server = subprocess.Popen(
-        [
-            gunicorn,
-            "oms.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "WARNING"},
-    )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
 
 
 class Counter:
@@ -177,9 +128,9 @@ def client_loop(index: int, pairs, stop_at: float, measure_from: float, counter:
 
 
 def main() -> None:
-    ensure_database()
+    prepare_database(DATABASE_URL)
     pairs = seed()
-    server = start_server()
+    server = start_gunicorn(port=PORT, workers=WORKERS, env={})
     try:
         counter = Counter()
         now = time.time()
@@ -194,8 +145,7 @@ def main() -> None:
             thread.join()
         wall = time.time() - measure_from
     finally:
-        server.terminate()
-        server.wait(10)
+        stop_gunicorn(server)
     latencies = sorted(counter.latencies)
     rate = counter.accepted / wall
     print(

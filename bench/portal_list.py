@@ -17,37 +17,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DATABASE_URL = os.environ.setdefault("DATABASE_URL", "postgres://root@127.0.0.1:5432/oms_portal_bench")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
-os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / "bench-portal"))
+from common import configure, prepare_database
+
+DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_portal_bench", "bench-portal")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
-os.environ["DJANGO_DEBUG"] = "0"
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", 1_000_000))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", 1000))
 BIG_SHARE = float(os.environ.get("BENCH_BIG_SHARE", 0.2))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 200))
-PYTHON = sys.executable
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, check=True)
 
 
 def seed():
@@ -129,7 +109,7 @@ def measure(client, url: str) -> tuple[list[float], int]:
 
 
 def main() -> None:
-    ensure_database()
+    prepare_database(DATABASE_URL)  # kept between runs: seeding 1,000,000 orders takes minutes
     import django
 
     django.setup()

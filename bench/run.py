@@ -26,7 +26,7 @@ def database_for(benchmark: str) -> str:
 
 
 def main(names: list[str]) -> int:
-    available = sorted(p.stem for p in BENCH.glob("*.py") if p.stem not in {"run", "__init__"})
+    available = sorted(p.stem for p in BENCH.glob("*.py") if p.stem not in {"run", "common", "__init__"})
     chosen = names or available
     unknown = sorted(set(chosen) - set(available))
     if unknown:
