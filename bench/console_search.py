@@ -94,9 +94,9 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
+    from console.selectors import console_search
     from customers.models import Customer
     from fleet.models import Job
-    from console.selectors import console_search
     from orders.models import Order
 
     if not Order.objects.exists():

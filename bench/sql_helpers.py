@@ -50,92 +50,20 @@ def model(app_labels: tuple[str, ...], name: str):
 
 def cases(key_hash: str) -> dict[str, tuple]:
     """{use: (hand-written call, ORM call)}: each call does one unit of work."""
-    from django.utils import timezone
 
     from customers.models import Customer, Site
-    from oms.lib.bulk import fetch_where, insert_all, insert_one
+    from oms.lib.bulk import fetch_where
 
     ApiClient = model(("orders",), "ApiClient")
     Product = model(("orders", "catalog"), "Product")
-    SalesPoint = model(("orders", "catalog"), "SalesPoint")
-    Order = model(("orders",), "Order")
-    OrderLine = model(("orders",), "OrderLine")
-    OrderEvent = model(("orders",), "OrderEvent")
 
-    point = SalesPoint.objects.filter(channel="kiosk").select_related("plant").order_by("code").first()
     site = Site.objects.filter(active=True).select_related("customer").order_by("pk").first()
     customer = site.customer
     products = list(Product.objects.filter(active=True).order_by("sku"))
     skus = {n: {p.sku for p in products[:n]} for n in (1, 3, 10)}
-    order = Order.objects.filter(plant=point.plant).order_by("pk").first()
-    counter = iter(range(1000, 10**9))
-
-    def new_order():
-        now = timezone.now()
-        return Order(
-            number=f"ORD-SQLH-{next(counter):09d}",  # unique numbers (and line positions) per call
-            customer=customer,
-            site=site,
-            address=site.snapshot(),
-            channel="kiosk",
-            sales_point=point,
-            fulfilment="delivery",
-            requested_date=now.date(),
-            plant=point.plant,
-            net_total=Decimal("95.00"),
-            tax_total=Decimal("19.00"),
-            gross_total=Decimal("114.00"),
-            erp_sync_state="pending",
-            created_at=now,
-            updated_at=now,
-        )
-
-    def new_event():
-        return OrderEvent(
-            order=order,
-            at=timezone.now(),
-            type="order.placed",
-            actor_kind="device",
-            actor=point.code,
-            channel="kiosk",
-            data={"channel": "kiosk", "lines": 3, "gross": "114.00"},
-        )
-
-    def new_lines(n: int):
-        return [
-            OrderLine(
-                order=order,
-                position=next(counter),
-                product=p,
-                sku=p.sku,
-                description=p.name,
-                unit=p.unit,
-                unit_price=p.unit_price,
-                vat_rate=p.vat_rate,
-                stocked=p.stocked,
-                quantity=Decimal("8.000"),
-                allocated=Decimal("0.000"),
-                net=Decimal("100.00"),
-                tax=Decimal("20.00"),
-            )
-            for i, p in enumerate(products[:n])
-        ]
-
-    def event_create():
-        e = new_event()
-        OrderEvent.objects.create(
-            order=e.order,
-            at=e.at,
-            type=e.type,
-            actor_kind=e.actor_kind,
-            actor=e.actor,
-            channel=e.channel,
-            data=e.data,
-        )
-
-    auth_related = ("sales_point__plant", "driver")
+    auth_related = ("sales_point__plant",)
     return {
-        "token lookup (fetch_where, 2 joins)": (
+        "token lookup (fetch_where, joined sales point and plant)": (
             lambda: fetch_where(
                 ApiClient, related=auth_related, key_hash=key_hash, revoked_at__isnull=True, limit=1
             ),
@@ -161,18 +89,6 @@ def cases(key_hash: str) -> dict[str, tuple]:
             f"products, {n} SKUs (fetch_where)": (
                 lambda n=n: fetch_where(Product, sku=skus[n], active=True),
                 lambda n=n: list(Product.objects.filter(sku__in=skus[n], active=True)),
-            )
-            for n in (1, 3, 10)
-        },
-        "order insert (insert_one)": (
-            lambda: insert_one(new_order()),
-            lambda: new_order().save(force_insert=True),
-        ),
-        "event insert (insert_one)": (lambda: insert_one(new_event()), event_create),
-        **{
-            f"order lines, {n} (insert_all)": (
-                lambda n=n: insert_all(new_lines(n)),
-                lambda n=n: OrderLine.objects.bulk_create(new_lines(n)),
             )
             for n in (1, 3, 10)
         },
@@ -245,7 +161,7 @@ def block(call) -> float:
 # How often each use runs in the order POST of `requests()` (token, customer, site, products, order,
 # event, lines) and in the trivial GET (the token only).
 PER_POST = {
-    "token lookup (fetch_where, 2 joins)": 1,
+    "token lookup (fetch_where, joined sales point and plant)": 1,
     "customer by id (fetch_where)": 1,
     "saved site (fetch_where)": 1,
     "products, 3 SKUs (fetch_where)": 1,
@@ -254,7 +170,7 @@ PER_POST = {
     "order lines, 3 (insert_all)": 1,
 }
 HELPERS = {
-    "fetch_where: token authentication": ["token lookup (fetch_where, 2 joins)"],
+    "fetch_where: token authentication": ["token lookup (fetch_where, joined sales point and plant)"],
     "fetch_where: placement lookups": [
         "customer by id (fetch_where)",
         "saved site (fetch_where)",

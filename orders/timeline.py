@@ -16,7 +16,6 @@ from typing import Any
 from django.utils import timezone
 
 from oms.lib.actors import Actor
-from oms.lib.bulk import insert_one
 from orders.models import OrderEvent
 
 
@@ -48,7 +47,7 @@ def event_write(order, type: str, **fields) -> OrderEvent:
     """Store one timeline row of `order` (fields as `event_build`)."""
     event = event_build(order_id=order.pk, type=type, **fields)
     event.order = order
-    insert_one(event)  # on every order change: SQL built once per process, not compiled each time
+    event.save(force_insert=True)
     return event
 
 

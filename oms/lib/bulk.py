@@ -134,27 +134,6 @@ def _row_value(field, db):
     return value
 
 
-_INSERT_SQL: dict[tuple[str, type[Model]], tuple[str, str, list]] = {}
-
-
-def _insert_statement(db, model: type[Model]) -> tuple[str, str, list]:
-    """(INSERT head, one row's placeholders, [(field, written as is)]) for `model`, built once."""
-    key = (db.alias, model)
-    if key not in _INSERT_SQL:
-        meta = model._meta
-        # Database-generated keys are left out; keys with a Python default (UUIDs) are written.
-        fields = [
-            f
-            for f in meta.concrete_fields
-            if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
-        ]
-        columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-        head = f"INSERT INTO {db.ops.quote_name(meta.db_table)} ({columns}) VALUES "  # noqa: S608 - quoted names
-        row = f"({', '.join(['%s'] * len(fields))})"
-        _INSERT_SQL[key] = (head, row, [(f, _is_plain(f)) for f in fields])
-    return _INSERT_SQL[key]
-
-
 def _is_plain(field) -> bool:
     """True when the attribute's Python value goes to the driver as is: no conversion, no
     `auto_now(_add)`."""
@@ -162,46 +141,6 @@ def _is_plain(field) -> bool:
     return kind in PLAIN or (
         kind in ("DateField", "DateTimeField") and not (field.auto_now or field.auto_now_add)
     )
-
-
-def insert_all(objs: Sequence[Model]) -> None:
-    """`save(force_insert=True)` of a few instances of one model for the hot paths: on PostgreSQL one
-    `INSERT … VALUES (…), (…) RETURNING` whose SQL is built once per model instead of compiled by the
-    ORM on every call; the primary keys come back in row order. Like `bulk_create` it sends no
-    `pre_save`/`post_save` signals. Elsewhere it is `bulk_create`."""
-    if not objs:
-        return
-    model = type(objs[0])
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(objs)
-        return
-    db = connections[DEFAULT_DB_ALIAS]
-    head, row, fields = _insert_statement(db, model)
-    params = []
-    for obj in objs:
-        for field, _plain in fields:
-            if field.is_relation and getattr(obj, field.attname) is None and field.is_cached(obj):
-                related = field.get_cached_value(obj)
-                if related is not None:
-                    setattr(obj, field.attname, related.pk)
-        params += [
-            getattr(obj, field.attname)
-            if plain
-            else field.get_db_prep_save(field.pre_save(obj, add=True), db)
-            for field, plain in fields
-        ]
-    pk = db.ops.quote_name(model._meta.pk.column)
-    with db.cursor() as cursor:
-        cursor.execute(f"{head}{', '.join([row] * len(objs))} RETURNING {pk}", params)
-        for obj, (value,) in zip(objs, cursor.fetchall(), strict=True):
-            obj.pk = value
-            obj._state.adding = False
-            obj._state.db = db.alias
-
-
-def insert_one(obj: Model) -> None:
-    """`insert_all([obj])`."""
-    insert_all([obj])
 
 
 _SELECT_SQL: dict[tuple[str, type[Model]], tuple[str, dict, list]] = {}

@@ -33,7 +33,7 @@ from customers.services import (
 )
 from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.bulk import fetch_where, insert_all, insert_one
+from oms.lib.bulk import fetch_where
 from oms.lib.sequences import next_value
 from orders.models import (
     ZERO_QTY,
@@ -230,16 +230,16 @@ def placed_data(order: Order, lines: int) -> dict[str, object]:
 def _insert_order(order: Order, order_lines: list[OrderLine]) -> None:
     """Insert the order and its lines, and keep the lines in its prefetch cache."""
     if not order.external_ref:
-        insert_one(order)
+        order.save(force_insert=True)
     else:
         # A concurrent twin with the same reference may win the unique constraint: report its number.
         try:
             with transaction.atomic():
-                insert_one(order)
+                order.save(force_insert=True)
         except IntegrityError:
             refuse_taken_refs(order.channel, [order.external_ref])
             raise
-    insert_all(order_lines)
+    OrderLine.objects.bulk_create(order_lines)
     # Seed the prefetch cache as `prefetch_related("lines")` would: the caller's `order.lines.all()`
     # (the API response, the payloads) answers from memory instead of reading the lines back.
     cached = order.lines.all()

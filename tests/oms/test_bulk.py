@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.forms.models import model_to_dict
 
 from catalog.models import Product
-from oms.lib.bulk import bulk_insert, fetch_where, insert_all, insert_one, insert_rows
+from oms.lib.bulk import bulk_insert, fetch_where, insert_rows
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order, OrderLine
 from tests import factories
@@ -67,78 +67,6 @@ def new_line(order: Order, product: Product, position: int, quantity: str) -> Or
         net=(qty * product.unit_price).quantize(Decimal("0.01")),
         tax=Decimal("2.00"),
     )
-
-
-def test_insert_one_stores_the_row_save_would_store():
-    ours, theirs = new_order(), new_order(number="ORD-BULK-2")
-    insert_one(ours)
-    theirs.save(force_insert=True)
-
-    assert ours.pk is not None and ours.pk != theirs.pk
-    assert ours._state.adding is False and ours._state.db == "default"
-    stored, reference = columns(ours), columns(theirs)
-    # What must differ between two orders; everything else is the same row.
-    for name in ("id", "number", "public_id", "tracking_token", "customer_id", "plant_id"):
-        stored.pop(name), reference.pop(name)
-    assert stored == reference
-    assert columns(ours)["address"] == {"street": "1 Vitosha Blvd", "lat": 42.7, "tags": ["gate", "crane"]}
-    assert columns(ours)["public_id"] == ours.public_id
-    assert columns(ours)["created_at"] == CREATED
-
-
-def test_insert_all_writes_the_rows_in_order_with_their_keys():
-    order = new_order()
-    order.save(force_insert=True)
-    cement, sand = factories.ProductFactory(unit_price=Decimal("7.50")), factories.ProductFactory()
-    lines = [
-        new_line(order, cement, 1, "2.125"),
-        new_line(order, sand, 2, "0.500"),
-        new_line(order, cement, 3, "1"),
-    ]
-
-    insert_all(lines)
-
-    assert [line.pk for line in lines] == sorted(line.pk for line in lines)
-    assert len({line.pk for line in lines}) == 3
-    for line in lines:
-        assert line._state.adding is False
-        assert columns(line) == attributes(line)
-    assert list(order.lines.order_by("position").values_list("pk", "product_id", "quantity", "net")) == [
-        (lines[0].pk, cement.pk, Decimal("2.125"), Decimal("15.94")),
-        (lines[1].pk, sand.pk, Decimal("0.500"), Decimal("5.00")),
-        (lines[2].pk, cement.pk, Decimal("1.000"), Decimal("7.50")),
-    ]
-
-
-def test_insert_all_takes_the_key_of_a_related_object_saved_after_assignment():
-    order = new_order()
-    line = new_line(order, factories.ProductFactory(), 1, "1")  # the order has no key yet
-    assert line.order_id is None
-    order.save(force_insert=True)
-
-    insert_all([line])
-
-    assert line.order_id == order.pk
-    assert OrderLine.objects.get(pk=line.pk).order_id == order.pk
-
-
-def test_insert_all_of_nothing_runs_no_query(django_assert_num_queries):
-    with django_assert_num_queries(0):
-        insert_all([])
-
-
-def test_insert_all_leaves_nothing_when_one_row_breaks_a_constraint():
-    order = new_order()
-    order.save(force_insert=True)
-    product = factories.ProductFactory()
-    broken = new_line(order, product, 2, "1")
-    broken.product_id = None  # NOT NULL
-    from django.db import IntegrityError, transaction
-
-    with pytest.raises(IntegrityError), transaction.atomic():
-        insert_all([new_line(order, product, 1, "1"), broken])
-
-    assert OrderLine.objects.filter(order=order).count() == 0
 
 
 def test_bulk_insert_and_insert_rows_store_what_bulk_create_stores():
@@ -225,7 +153,7 @@ def test_fetch_where_reads_related_rows_as_select_related_does(django_assert_num
     order = new_order()
     order.save(force_insert=True)
     product = factories.ProductFactory()
-    insert_all([new_line(order, product, 1, "2"), new_line(order, product, 2, "3")])
+    OrderLine.objects.bulk_create([new_line(order, product, 1, "2"), new_line(order, product, 2, "3")])
 
     with django_assert_num_queries(1):
         found = fetch_where(OrderLine, related=("order__customer", "order__site", "product"), order=order)
