@@ -162,6 +162,14 @@ def test_a_delivery_day_through_the_public_surfaces(day):  # noqa: PLR0915 - one
     ]
     assign_all()
     load5 = Job.objects.get(redelivery_of=load2)
+    # The driver's tour now: the delivered load, the failed one, the two paced loads and the redelivery.
+    assert day.tour_jobs() == [
+        (load1.ticket, "delivered"),
+        (load2.ticket, "failed"),
+        (load3.ticket, "assigned"),
+        (load4.ticket, "assigned"),
+        (load5.ticket, "assigned"),
+    ]
     day.drive(load5, 20, "loading", "loaded", "en_route", "arrived", "delivered")
     day.drive(load3, 30, "loading", "loaded", "en_route", "arrived", "unloading", "delivered")
 
@@ -268,7 +276,18 @@ def test_a_delivery_day_through_the_public_surfaces(day):  # noqa: PLR0915 - one
         ("failed", "order_cancelled"),
         ("cancelled", ""),
     ]
-    assert waiting.ticket not in [ticket for ticket, _ in day.tour_jobs()]
+    # At the end of the day the driver's tour lists every load but the cancelled one.
+    on_tour = dict(day.tour_jobs())
+    assert waiting.ticket not in on_tour
+    assert [on_tour[j.ticket] for j in (load1, load2, load3, load4, load5, pickup, left)] == [
+        "delivered",
+        "failed",
+        "delivered",
+        "delivered",
+        "delivered",
+        "delivered",
+        "failed",
+    ]
 
     # Every message reached the fake ERP, in sequence per aggregate.
     got = [(m["type"], m["entity"]["key"]) for m in day.erp.delivered()]
