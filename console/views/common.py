@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from console import services
+from console import selectors, services
 from oms.exceptions import DomainError
 from oms.lib.actors import Actor
 from orders.models import Order
@@ -90,3 +90,13 @@ def form_error_redirect(request: HttpRequest, form, back: str) -> HttpResponse:
     """The form's errors as one error message, and back."""
     messages.error(request, form_error_text(form))
     return redirect(back)
+
+
+def order_action(request: HttpRequest, pk: int, form_class, done: str, call: Callable[[Order, Any], Any]):
+    """A form-driven action on one order: parse the form, call the service, back to the order page."""
+    post_only(request)
+    order = selectors.order_get(pk=pk)
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return form_error_redirect(request, form, order_url(order))
+    return act(request, order, done, lambda: call(order, form), order_url(order))

@@ -10,7 +10,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console import forms, selectors
-from console.views.common import act, actor, form_error_redirect, order_url, post_only, safe_back
+from console.views.common import (
+    act,
+    actor,
+    form_error_redirect,
+    order_action,
+    order_url,
+    post_only,
+    safe_back,
+)
 from fleet.services import delivery, dispatch
 from fleet.services import returns as fleet_returns
 from orders.services import lifecycle
@@ -37,53 +45,38 @@ def order_call_off(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def order_pause(request: HttpRequest, pk: int) -> HttpResponse:
-    post_only(request)
-    order = selectors.order_get(pk=pk)
-    form = forms.PacingForm(request.POST)
-    if not form.is_valid():
-        return form_error_redirect(request, form, order_url(order))
-    return act(
+    return order_action(
         request,
-        order,
+        pk,
+        forms.PacingForm,
         _("Remaining loads paused."),
-        lambda: lifecycle.order_loads_pause(
+        lambda order, form: lifecycle.order_loads_pause(
             order=order, actor=actor(request), reason=form.cleaned_data["reason"]
         ),
-        order_url(order),
     )
 
 
 def order_resume(request: HttpRequest, pk: int) -> HttpResponse:
-    post_only(request)
-    order = selectors.order_get(pk=pk)
-    form = forms.PacingForm(request.POST)
-    if not form.is_valid():
-        return form_error_redirect(request, form, order_url(order))
-    return act(
+    return order_action(
         request,
-        order,
+        pk,
+        forms.PacingForm,
         _("Remaining loads resumed."),
-        lambda: lifecycle.order_loads_resume(
+        lambda order, form: lifecycle.order_loads_resume(
             order=order, actor=actor(request), spacing_minutes=form.cleaned_data["spacing_minutes"]
         ),
-        order_url(order),
     )
 
 
 def order_spacing(request: HttpRequest, pk: int) -> HttpResponse:
-    post_only(request)
-    order = selectors.order_get(pk=pk)
-    form = forms.PacingForm(request.POST)
-    if not form.is_valid():
-        return form_error_redirect(request, form, order_url(order))
-    return act(
+    return order_action(
         request,
-        order,
+        pk,
+        forms.PacingForm,
         _("Spacing between loads saved."),
-        lambda: lifecycle.order_load_spacing_set(
+        lambda order, form: lifecycle.order_load_spacing_set(
             order=order, actor=actor(request), spacing_minutes=form.cleaned_data["spacing_minutes"]
         ),
-        order_url(order),
     )
 
 

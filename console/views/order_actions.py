@@ -12,24 +12,23 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 
 from console import forms, selectors, services
-from console.views.common import act, actor, form_error_redirect, order_url, post_only, safe_back
+from console.views.common import (
+    act,
+    actor,
+    form_error_redirect,
+    order_action,
+    order_url,
+    post_only,
+    safe_back,
+)
 from fleet import services as fleet_services
 from fleet.models import SenderRole
 from orders.models import Order, OrderStatus, ReturnRequest
 from orders.services import lifecycle, returns
 
 
-def _order_action(request: HttpRequest, pk: int, form_class, done: str, call: Callable[[Order, Any], Any]):
-    post_only(request)
-    order = selectors.order_get(pk=pk)
-    form = form_class(request.POST)
-    if not form.is_valid():
-        return form_error_redirect(request, form, order_url(order))
-    return act(request, order, done, lambda: call(order, form), order_url(order))
-
-
 def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    return _order_action(
+    return order_action(
         request,
         pk,
         forms.ConfirmForm,
@@ -41,7 +40,7 @@ def order_confirm(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def order_hold(request: HttpRequest, pk: int) -> HttpResponse:
-    return _order_action(
+    return order_action(
         request,
         pk,
         forms.ReasonForm,
@@ -66,7 +65,7 @@ def order_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     """Cancel at once before loading started; after that a cancellation request awaits approval."""
-    return _order_action(
+    return order_action(
         request,
         pk,
         forms.ReasonForm,
@@ -129,7 +128,7 @@ def order_correct(request: HttpRequest, pk: int) -> HttpResponse:
             actor=actor(request),
         )
 
-    return _order_action(request, pk, forms.CorrectLineForm, _("Line corrected."), call)
+    return order_action(request, pk, forms.CorrectLineForm, _("Line corrected."), call)
 
 
 def order_return_create(request: HttpRequest, pk: int) -> HttpResponse:
