@@ -29,44 +29,6 @@ ASYNCAPI_PATH = REPO_DIR / "docs" / "asyncapi.yaml"
 GUIDE_PATH = REPO_DIR / "docs" / "erp-integration.md"
 REGENERATE = "python manage.py erp_asyncapi"
 
-# Reading order of the tables (types missing here follow alphabetically, so a new type still shows).
-INBOUND_ORDER = (
-    "master.plant",
-    "master.truck",
-    "master.driver",
-    "master.product",
-    "master.customer",
-    "stock.level",
-    "order.upsert",
-    "order.ack",
-    "order.reject",
-    "order.cancel_decision",
-    "order.loading_status",
-    "task.delivery",
-    "task.homerun",
-    "task.return",
-    "task.cancellation",
-)
-OUTBOUND_ORDER = (
-    "order.created",
-    "order.cancel_requested",
-    "order.cancelled",
-    "order.correction",
-    "order.pacing",
-    "return.requested",
-    "return.received",
-    "job.details",
-    "shipment.info",
-    "batch.data",
-    "delivery.confirmation",
-    "delivery.failed",
-    "job.cancelled",
-    "epod",
-    "item.positions",
-    "call.request",
-    "message",
-    "tour.status",
-)
 INBOUND, OUTBOUND = "inbound", "outbound"
 NOT_ZERO = "^0*(\\.0*)?$"
 
@@ -75,16 +37,12 @@ def load_schema(name: str) -> dict[str, Any]:
     return json.loads((envelope.SCHEMA_DIR / f"{name}.json").read_text())
 
 
-def _ordered(types: frozenset[str], order: tuple[str, ...]) -> list[str]:
-    return [t for t in order if t in types] + sorted(types - set(order))
-
-
 def inbound_types() -> list[str]:
-    return _ordered(envelope.INBOUND_TYPES, INBOUND_ORDER)
+    return list(envelope.INBOUND_ORDER)
 
 
 def outbound_types() -> list[str]:
-    return _ordered(envelope.OUTBOUND_TYPES, OUTBOUND_ORDER)
+    return list(envelope.OUTBOUND_ORDER)
 
 
 def message_types() -> list[tuple[str, str]]:

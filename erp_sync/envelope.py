@@ -27,47 +27,46 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 RAW_COPY_CHARS = 2000
 ERROR_CHARS = 500
 
-INBOUND_TYPES = frozenset(
-    {
-        "master.plant",
-        "master.truck",
-        "master.driver",
-        "master.product",
-        "master.customer",
-        "stock.level",
-        "order.upsert",
-        "order.ack",
-        "order.reject",
-        "order.cancel_decision",
-        "order.loading_status",
-        "task.delivery",
-        "task.homerun",
-        "task.return",
-        "task.cancellation",
-    }
+# Every message type in each direction, in the reading order of the ERP guide's tables.
+INBOUND_ORDER = (
+    "master.plant",
+    "master.truck",
+    "master.driver",
+    "master.product",
+    "master.customer",
+    "stock.level",
+    "order.upsert",
+    "order.ack",
+    "order.reject",
+    "order.cancel_decision",
+    "order.loading_status",
+    "task.delivery",
+    "task.homerun",
+    "task.return",
+    "task.cancellation",
 )
-OUTBOUND_TYPES = frozenset(
-    {
-        "order.created",
-        "order.cancel_requested",
-        "order.cancelled",
-        "job.cancelled",
-        "order.pacing",
-        "return.received",
-        "delivery.failed",
-        "order.correction",
-        "return.requested",
-        "job.details",
-        "shipment.info",
-        "delivery.confirmation",
-        "epod",
-        "batch.data",
-        "item.positions",
-        "call.request",
-        "message",
-        "tour.status",
-    }
+OUTBOUND_ORDER = (
+    "order.created",
+    "order.cancel_requested",
+    "order.cancelled",
+    "order.correction",
+    "order.pacing",
+    "return.requested",
+    "return.received",
+    "job.details",
+    "shipment.info",
+    "batch.data",
+    "delivery.confirmation",
+    "delivery.failed",
+    "job.cancelled",
+    "epod",
+    "item.positions",
+    "call.request",
+    "message",
+    "tour.status",
 )
+INBOUND_TYPES = frozenset(INBOUND_ORDER)
+OUTBOUND_TYPES = frozenset(OUTBOUND_ORDER)
 
 # Readable errors, constants so tests can import them.
 NOT_AN_OBJECT = "The message is not a JSON object."
