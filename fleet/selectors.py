@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date as Date
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -40,16 +39,11 @@ from fleet.models import (
 )
 from oms.exceptions import NotFound
 from orders.models import Order
-from orders.payloads import window_of
 
 DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMPLETED)
 # The inbox without `since`: the messages of this many days (covers the current and today's tours).
 INBOX_DEFAULT_DAYS = 7
-# Statuses in which the customer sees where the truck is.
-TRACKED_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
-
-
-# Job statuses in which the public tracking shows where the truck is.
+# Job statuses in which the truck's position is shown (to the customer and on the public page).
 TRUCK_VISIBLE_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
 
 
@@ -179,40 +173,6 @@ def driver_message(*, driver: Driver, message_id: UUID | str) -> Message:
     if message is None:
         raise NotFound()
     return message
-
-
-def tracking_for_order(order: Order) -> dict[str, Any]:
-    """The public tracking document: status, ETA and truck position; no names, prices or contacts."""
-    jobs = list(
-        order.jobs.exclude(status=JobStatus.CANCELLED)
-        .filter(type="delivery")
-        .select_related("tour__truck")
-        .order_by("planned_at", "pk")
-    )
-    return {
-        "number": order.number,
-        "status": order.status,
-        "requested_date": order.requested_date.isoformat(),
-        "window": window_of(order),
-        "jobs": [
-            {
-                "ticket": job.ticket,
-                "status": job.status,
-                "eta": job.eta.isoformat() if job.eta else None,
-                "truck_position": _truck_position(job),
-            }
-            for job in jobs
-        ],
-    }
-
-
-def _truck_position(job: Job) -> dict[str, Any] | None:
-    if job.status not in TRACKED_STATUSES or job.tour is None:
-        return None
-    truck = job.tour.truck
-    if truck.last_position_at is None:
-        return None
-    return {"lat": truck.last_lat, "lon": truck.last_lon, "at": truck.last_position_at.isoformat()}
 
 
 def orders_to_plan(*, date: Date, plant_id: int | None = None, limit: int = 50) -> list[Order]:

@@ -19,11 +19,10 @@ from django.shortcuts import get_object_or_404
 from catalog.models import Product, StockLevel
 from customers.models import Customer, PortalAccess, Site
 from fleet.models import Job, JobStatus, Message, ProofOfDelivery
+from fleet.selectors import TRUCK_VISIBLE_STATUSES
 from orders.models import Order, OrderEvent, OrderLine, ReturnRequest, ReturnStatus
 from orders.selectors import active_product
 
-# Job statuses in which the truck's position is shown (to the customer and on the public page).
-TRUCK_VISIBLE_STATUSES = frozenset({JobStatus.EN_ROUTE, JobStatus.ARRIVED, JobStatus.UNLOADING})
 # Returns still open: the quantities they claim cannot be requested again.
 OPEN_RETURN_STATUSES = frozenset(
     {ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.PICKUP_SCHEDULED}

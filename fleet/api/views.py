@@ -3,7 +3,6 @@ objects through the selectors (another driver's job is a 404) and call one servi
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.http import FileResponse
@@ -137,14 +136,6 @@ class PositionsView(DriverView):
             return 202, {"accepted": accepted, "rejected": rejected}, ""
 
         return self.respond_idempotent(request, operation)
-
-
-def _file_fingerprint(upload) -> str:
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    return digest.hexdigest()
 
 
 class EpodView(DriverView):

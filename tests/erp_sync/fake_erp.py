@@ -93,10 +93,6 @@ class FakeErp:
         with self.lock:
             return [m for m in self.accepted.values() if type_ is None or m["type"] == type_]
 
-    def duplicates_applied(self) -> int:
-        """Messages this ERP applied more than once (always 0: it dedupes; kept for symmetry)."""
-        return 0
-
     def reordered_aggregates(self) -> list[tuple[str, str]]:
         with self.lock:
             return [key for key, seqs in self.arrivals.items() if seqs != sorted(seqs)]

@@ -132,9 +132,13 @@ def test_loading_status_marks_loading_started_and_moves_the_job(erp, order, plan
     assert (job.loading_status, job.status) == ("loaded", "loaded")
     # a repeated or older status changes nothing
     events = JobEvent.objects.count()
-    order_loading_status_apply(order=order, ticket="ERP-T-3", loading_status="loading", at=at, system=erp)
-    assert JobEvent.objects.count() == events
-    # a loaded job has not left: it can still be cancelled; after departure it cannot
+    for older in ("loading", "loaded"):
+        order_loading_status_apply(order=order, ticket="ERP-T-3", loading_status=older, at=at, system=erp)
+    job.refresh_from_db()
+    assert (job.loading_status, job.status, JobEvent.objects.count()) == ("loaded", "loaded", events)
+    # a loaded job has not left the plant: the ERP can still cancel it
+    (cancelled,) = task_cancellation_apply(system=erp, order=order, reason="Pour called off")
+    assert (cancelled.pk, cancelled.status) == (job.pk, "cancelled")
 
 
 @pytest.mark.django_db
