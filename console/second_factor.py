@@ -55,7 +55,7 @@ def totp_secret(device: TOTPDevice) -> str:
 
 def totp_qr_svg(device: TOTPDevice) -> str:
     """The `otpauth://` URL as an inline SVG QR code (no script, no external image)."""
-    return segno.make(device.config_url, error="m").svg_inline(scale=4, border=2, omitsize=True)
+    return segno.make(device.config_url, error="m").svg_inline(scale=4, border=2)
 
 
 class Verification(NamedTuple):

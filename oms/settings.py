@@ -346,5 +346,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        "axes": {"level": "WARNING"},  # every failed sign-in and lockout; not each successful one
     },
 }
