@@ -299,5 +299,7 @@ class RecoveryCodeForm(forms.Form):
     recovery_code = forms.CharField(
         label=_("Recovery code"),
         max_length=32,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
     )

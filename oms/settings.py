@@ -161,6 +161,7 @@ OMS_STAFF_2FA_REQUIRED = env_bool("OMS_STAFF_2FA_REQUIRED", PRODUCTION)
 OTP_TOTP_ISSUER = env_str("OMS_OTP_ISSUER", "OMS")
 OTP_TOTP_THROTTLE_FACTOR = 1  # seconds, doubled after each wrong code in a row
 OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a user's TOTP key or recovery codes
 # Staff sessions end after this much inactivity, and at the latest this long after sign-in;
 # customers keep Django's two-week session.
 OMS_STAFF_SESSION_IDLE_SECONDS = env_int("OMS_STAFF_SESSION_IDLE_SECONDS", 30 * 60)

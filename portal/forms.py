@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
-from orders.models import OrderLine
 from oms.lib.signin import LockoutAwareLoginMixin
+from orders.models import OrderLine
 
 QTY_FIELD = {"max_digits": 14, "decimal_places": 3, "min_value": Decimal("0")}
 TOO_MANY_REQUESTS = _("Too many requests from your address. Try again in an hour.")

@@ -28,7 +28,9 @@ TEMPLATES = "admin/second_factor/"
 def _next_url(request: HttpRequest) -> str:
     """The page the user was sent here from (same site only), else the admin index."""
     wanted = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return wanted
     return reverse("admin:index")
 
@@ -62,7 +64,9 @@ def verify(request: HttpRequest) -> HttpResponse:
     form, field = (recovery_form, "recovery_code") if recovery else (code_form, "code")
     status = 200
     if request.method == "POST" and form.is_valid():
-        result = second_factor.second_factor_verify(user=user, code=form.cleaned_data[field], recovery=recovery)
+        result = second_factor.second_factor_verify(
+            user=user, code=form.cleaned_data[field], recovery=recovery
+        )
         if result.device is not None:
             otp_login(request, result.device)
             if recovery:
@@ -80,7 +84,12 @@ def verify(request: HttpRequest) -> HttpResponse:
         form.add_error(field, _refusal(result))
         status = 429 if result.throttled else 200
     return _page(
-        request, "verify.html", _("Two-step verification"), status, form=code_form, recovery_form=recovery_form
+        request,
+        "verify.html",
+        _("Two-step verification"),
+        status,
+        form=code_form,
+        recovery_form=recovery_form,
     )
 
 

@@ -67,6 +67,9 @@ def test_every_staff_kind_must_have_one(required, db):
         second_factor.second_factor_required(u)
         for u in (superuser, plain_staff, non_staff_rep, make_user(roles.DISPATCHER, "dan"), customer)
     ] == [True, True, True, True, False]
+    # A rep without admin-site access is held at the second factor too, wherever they go.
+    assert client_for(non_staff_rep).get("/portal/")["Location"] == f"{ENROL}?next=%2Fportal%2F"
+    assert not client_for(customer).get("/portal/").get("Location", "").startswith(ENROL)
 
 
 def test_enrolment_confirms_with_a_code_and_shows_ten_recovery_codes_once(required, rep):
@@ -91,7 +94,9 @@ def test_enrolment_confirms_with_a_code_and_shows_ten_recovery_codes_once(requir
     assert response.status_code == 200
     codes = re.findall(r"<li><code>([a-z2-7]{8})</code></li>", response.content.decode())
     assert len(set(codes)) == 10
-    assert sorted(StaticToken.objects.filter(device__user=rep).values_list("token", flat=True)) == sorted(codes)
+    assert sorted(StaticToken.objects.filter(device__user=rep).values_list("token", flat=True)) == sorted(
+        codes
+    )
     assert TOTPDevice.objects.get(user=rep).confirmed is True
     assert 'href="/admin/console/"' in response.content.decode()
     assert client.get("/admin/console/").status_code == 200
@@ -106,7 +111,9 @@ def test_the_next_sign_in_asks_for_the_code(required, rep):
     enrolled(rep)
     device = TOTPDevice.objects.get(user=rep)
     client = Client()
-    response = client.post("/admin/login/", {"username": "rita", "password": PASSWORD, "next": "/admin/console/"})
+    response = client.post(
+        "/admin/login/", {"username": "rita", "password": PASSWORD, "next": "/admin/console/"}
+    )
     assert response["Location"] == "/admin/console/"
     response = client.get("/admin/console/")
     assert response["Location"] == f"{VERIFY}?next=%2Fadmin%2Fconsole%2F"
@@ -210,3 +217,18 @@ def test_an_admin_resets_a_lost_second_factor(required, rep, admin_user):
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=rep).exists()
     assert client_for(rep).get("/admin/")["Location"] == f"{ENROL}?next=%2Fadmin%2F"
+
+
+def test_the_admin_shows_no_secret_of_a_device(rep, admin_user):
+    codes = enrolled(rep)
+    device = TOTPDevice.objects.get(user=rep)
+    admin = client_for(admin_user)
+    page = admin.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert "rita" in page
+    assert device.key not in page
+    assert second_factor.totp_secret(device).replace(" ", "") not in page.replace(" ", "")
+    assert admin.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    static = StaticToken.objects.filter(device__user=rep).first().device
+    page = admin.get(f"/admin/otp_static/staticdevice/{static.pk}/change/").content.decode()
+    assert "rita" in page
+    assert not any(code in page for code in codes)

@@ -77,7 +77,10 @@ def test_staff_enrol_then_give_a_code_or_a_recovery_code_once(live_server, trans
                 page.wait_for_url(f"{base}/admin/console/")
                 assert "9 are left" in page.locator("ul.messagelist").inner_text()
                 sign_out(page)
-        assert page.locator("#id_recovery_code-errors").inner_text() == "That code is not valid. Check it and try again."
+        assert (
+            page.locator("#id_recovery_code-errors").inner_text()
+            == "That code is not valid. Check it and try again."
+        )
         page.goto(f"{base}/admin/console/")
         page.wait_for_url(re.compile(r"/admin/second-factor/verify/\?next="))
     assert problems == []

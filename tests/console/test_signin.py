@@ -85,7 +85,9 @@ def test_the_lockout_message_is_translated(client, rep):
         _login(client, "rita", "wrong")
     response = _login(client, "rita", PASSWORD, HTTP_ACCEPT_LANGUAGE="bg")
     assert response.status_code == 429
-    assert "Твърде много неуспешни опити за вход. Входът е заключен за 15 минути." in response.content.decode()
+    assert (
+        "Твърде много неуспешни опити за вход. Входът е заключен за 15 минути." in response.content.decode()
+    )
 
 
 def test_an_admin_sees_and_lifts_a_lockout(client, rep, admin_user):

@@ -59,7 +59,9 @@ def test_fifth_wrong_password_locks_the_account_from_every_address(client, custo
 
 
 def test_password_spraying_from_one_ip_is_refused_after_the_limit(client, customer_a):
-    codes = [_login(client, f"guess{i}@example.com", "Summer2026!", ip="10.0.0.7").status_code for i in range(20)]
+    codes = [
+        _login(client, f"guess{i}@example.com", "Summer2026!", ip="10.0.0.7").status_code for i in range(20)
+    ]
     assert codes == [200] * 4 + [429] * 16
     # The address is locked for every account, the right password included; others still sign in.
     assert _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.7").status_code == 429
@@ -79,7 +81,11 @@ def test_forwarded_for_is_used_only_behind_a_trusted_proxy(client, customer_a, s
     settings.OMS_TRUSTED_PROXY_COUNT = 1
     for i in range(5):
         _login(
-            client, f"other{i}@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7"
+            client,
+            f"other{i}@example.com",
+            "wrong",
+            ip="10.9.9.9",
+            HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7",
         )
     response = _login(
         client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
