@@ -1,5 +1,6 @@
-"""The console in the admin site: its routes (/admin/console/…) in front of the admin's own, and the
-admin actions that run cross-app services (merging customers)."""
+"""The console in the admin site: its routes (/admin/console/…) and the second-factor pages in front of
+the admin's own, the sign-in form that reports lockouts, and the admin actions that run cross-app
+services (merging customers)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from console import tasks as _console_tasks  # noqa: F401 - registers the export task in workers
-from console.forms import MergeForm
-from console.urls import console_urls
+from console.forms import MergeForm, StaffLoginForm
+from console.urls import console_urls, second_factor_urls
 from customers.admin import CustomerAdmin
 from customers.models import Customer
 from fleet.services.customers import customer_merge
@@ -26,13 +27,14 @@ def _inject_console_urls(site: admin.AdminSite) -> None:
         return
 
     def get_urls():
-        return console_urls(site) + original()
+        return console_urls(site) + second_factor_urls(site) + original()
 
     get_urls.console_injected = True
     site.get_urls = get_urls
 
 
 _inject_console_urls(admin.site)
+admin.site.login_form = StaffLoginForm
 
 
 class ConsoleCustomerAdmin(CustomerAdmin):

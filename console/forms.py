@@ -6,11 +6,13 @@ import uuid
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Plant, Product
 from customers.models import Customer
 from fleet.models import Driver, Truck
+from oms.lib.signin import LockoutAwareLoginMixin
 from orders.models import Channel, ErpSyncState, Fulfilment, OrderStatus
 
 REASON = forms.CharField(label=_("Reason"), max_length=200, widget=forms.TextInput(attrs={"size": 40}))
@@ -267,3 +269,37 @@ class AmendForm(forms.Form):
         label=_("Delivered"), max_digits=14, decimal_places=3, min_value=Decimal("0")
     )
     reason = forms.CharField(label=_("Reason"), max_length=200)
+
+
+class StaffLoginForm(LockoutAwareLoginMixin, AdminAuthenticationForm):
+    """The admin site's sign-in; wrong passwords are counted per account and per IP (oms.lib.signin)."""
+
+
+class AuthenticatorCodeForm(forms.Form):
+    code = forms.RegexField(
+        label=_("6-digit code from your authenticator app"),
+        regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits your authenticator app shows.")},
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": r"[0-9]{6}",
+                "maxlength": 6,
+                "autofocus": True,
+            }
+        ),
+    )
+
+    def clean_code(self):
+        return self.cleaned_data["code"].strip()
+
+
+class RecoveryCodeForm(forms.Form):
+    recovery_code = forms.CharField(
+        label=_("Recovery code"),
+        max_length=32,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        ),
+    )

@@ -15,7 +15,17 @@ from django.core.exceptions import PermissionDenied
 from django.urls import URLPattern, path
 
 from console.reconcile import drift_check, drift_report, drift_resend
-from console.views import dispatch, exports, lifecycle, order_actions, orders, phone_orders, queues, search
+from console.views import (
+    dispatch,
+    exports,
+    lifecycle,
+    order_actions,
+    orders,
+    phone_orders,
+    queues,
+    search,
+    second_factor,
+)
 
 VIEW_ORDER = "orders.view_order"
 CHANGE_ORDER = "orders.change_order"
@@ -200,3 +210,17 @@ def guarded(route: Route) -> Callable:
 def console_urls(site) -> list[URLPattern]:
     """URL patterns to put in front of the admin site's own (names are in the `admin` namespace)."""
     return [path(f"console/{r.route}", site.admin_view(guarded(r)), name=r.name) for r in ROUTES]
+
+
+def second_factor_urls(site) -> list[URLPattern]:
+    """The second-factor pages: for any staff user, before (verify, enrol) or after giving a code."""
+    return [
+        path("second-factor/", site.admin_view(second_factor.manage), name="second-factor"),
+        path("second-factor/verify/", site.admin_view(second_factor.verify), name="second-factor-verify"),
+        path("second-factor/enrol/", site.admin_view(second_factor.enrol), name="second-factor-enrol"),
+        path(
+            "second-factor/recovery-codes/",
+            site.admin_view(second_factor.recovery_codes),
+            name="second-factor-recovery-codes",
+        ),
+    ]

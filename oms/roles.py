@@ -49,6 +49,11 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         **dict.fromkeys(ERP_PLATFORM_MODELS, ("view", "add", "change", "delete")),
         "auth": ("view", "add", "change"),
         "oms": ("view",),
+        # Lift sign-in lockouts, and reset a lost second factor by deleting the user's devices.
+        "axes.accessattempt": ("view", "delete"),
+        "axes.accesslog": ("view",),
+        "otp_totp": ("view", "delete"),
+        "otp_static": ("view", "delete"),
     },
 }
 # Extra custom permissions per role ("app_label.codename"), granted when the permission exists.

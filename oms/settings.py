@@ -7,6 +7,7 @@ turns on the production guards: a real secret key is required and DEBUG must be 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The platform, then the domain apps from the bottom up, then the surfaces (docs/architecture.md).
     "oms",
     "catalog",
@@ -70,9 +75,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "console.middleware.StaffAccessMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, so it sees the sign-in response first and answers a locked sign-in with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "oms.urls"
@@ -120,6 +129,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes refuses a locked sign-in before any password hash is computed, then ModelBackend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/portal/login/"
 LOGIN_REDIRECT_URL = "/portal/"
 LOGOUT_REDIRECT_URL = "/portal/login/"
@@ -127,10 +141,31 @@ PASSWORD_RESET_TIMEOUT = env_int("OMS_PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600)
 # Client IP for rate limits: REMOTE_ADDR, or the N-th address from the right of X-Forwarded-For when
 # N reverse proxies we trust sit in front of the app (0 = never read X-Forwarded-For).
 OMS_TRUSTED_PROXY_COUNT = env_int("OMS_TRUSTED_PROXY_COUNT", 0)
-# Portal brute-force protection: after this many wrong passwords for one username from one IP within
-# the window, further attempts from that IP are refused until the window ends.
+# Brute-force protection of every sign-in (admin site and portal), by django-axes: after this many
+# wrong passwords within the window, the account is locked from every address, and so is the client
+# IP for every account (password spraying). Lockouts are listed, and lifted, in the admin.
 OMS_LOGIN_MAX_FAILURES = env_int("OMS_LOGIN_MAX_FAILURES", 5)
 OMS_LOGIN_WINDOW_SECONDS = env_int("OMS_LOGIN_WINDOW_SECONDS", 15 * 60)
+AXES_FAILURE_LIMIT = OMS_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = timedelta(seconds=OMS_LOGIN_WINDOW_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "oms.lib.signin.client_ip"
+AXES_USERNAME_CALLABLE = "oms.lib.signin.login_username"
+AXES_LOCKOUT_CALLABLE = "oms.lib.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = False  # a valid account of one's own must not reset an IP's spraying count
+AXES_VERBOSE = False
+# Second factor (TOTP + one-time recovery codes) for staff: everyone who can enter the admin site
+# (staff, superusers, the rep, dispatcher and admin roles). On by default in production only, so
+# the demo staff sign in without it; staff may enrol voluntarily either way.
+OMS_STAFF_2FA_REQUIRED = env_bool("OMS_STAFF_2FA_REQUIRED", PRODUCTION)
+OTP_TOTP_ISSUER = env_str("OMS_OTP_ISSUER", "OMS")
+OTP_TOTP_THROTTLE_FACTOR = 1  # seconds, doubled after each wrong code in a row
+OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a user's TOTP key or recovery codes
+# Staff sessions end after this much inactivity, and at the latest this long after sign-in;
+# customers keep Django's two-week session.
+OMS_STAFF_SESSION_IDLE_SECONDS = env_int("OMS_STAFF_SESSION_IDLE_SECONDS", 30 * 60)
+OMS_STAFF_SESSION_MAX_SECONDS = env_int("OMS_STAFF_SESSION_MAX_SECONDS", 12 * 3600)
 # Sign-up and password-reset requests per IP (and per email address) per hour.
 OMS_PORTAL_EMAIL_REQUESTS_PER_HOUR = env_int("OMS_PORTAL_EMAIL_REQUESTS_PER_HOUR", 5)
 OMS_PORTAL_SIGNUP_MAX_AGE = env_int("OMS_PORTAL_SIGNUP_MAX_AGE", 2 * 24 * 3600)
@@ -312,5 +347,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
+        "axes": {"level": "WARNING"},  # every failed sign-in and lockout; not each successful one
     },
 }

@@ -12,40 +12,23 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product
+from oms.lib.signin import LockoutAwareLoginMixin
 from orders.models import OrderLine
-from portal import ratelimit
 
 QTY_FIELD = {"max_digits": 14, "decimal_places": 3, "min_value": Decimal("0")}
-TOO_MANY_ATTEMPTS = _("Too many failed sign-in attempts. Try again in 15 minutes or reset your password.")
 TOO_MANY_REQUESTS = _("Too many requests from your address. Try again in an hour.")
 
 
-class PortalLoginForm(AuthenticationForm):
-    """Django's sign-in with a limit of failed attempts per (username, client IP)."""
+class PortalLoginForm(LockoutAwareLoginMixin, AuthenticationForm):
+    """Django's sign-in by email; wrong passwords are counted per account and per IP (oms.lib.signin)."""
 
     username = forms.EmailField(
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "invalid_login": _("Wrong email or password."),
-        "locked": TOO_MANY_ATTEMPTS,
-    }
+    error_messages = {**AuthenticationForm.error_messages, "invalid_login": _("Wrong email or password.")}
 
-    def clean(self):
-        username = (self.cleaned_data.get("username") or "").strip().lower()
-        self.cleaned_data["username"] = username
-        ip = ratelimit.client_ip(self.request)
-        if username and ratelimit.login_blocked(username=username, ip=ip):
-            raise ValidationError(self.error_messages["locked"], code="locked")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if username:
-                ratelimit.login_failed(username=username, ip=ip)
-            raise
-        ratelimit.login_succeeded(username=username, ip=ip)
-        return cleaned
+    def clean_username(self):
+        return self.cleaned_data["username"].strip().lower()
 
 
 class PortalPasswordResetForm(PasswordResetForm):

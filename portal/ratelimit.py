@@ -1,7 +1,7 @@
-"""Small cache-based rate limits for the portal's sign-in, sign-up and password-reset forms.
+"""Small cache-based rate limits for the portal's sign-up, invitation and password-reset emails.
 
-Fixed windows counted with `cache.add` + `cache.incr` (atomic on Redis and locmem): good enough to
-stop password guessing without a table of its own. Keys hash the username so no email sits in Redis.
+Fixed windows counted with `cache.add` + `cache.incr` (atomic on Redis and locmem). Keys hash the
+address so no email sits in Redis. Wrong passwords are counted by django-axes (`oms.lib.signin`).
 """
 
 from __future__ import annotations
@@ -12,24 +12,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 
-def client_ip(request) -> str:
-    """REMOTE_ADDR, or the address the N-th trusted proxy saw (X-Forwarded-For read from the right)."""
-    proxies = settings.OMS_TRUSTED_PROXY_COUNT
-    if proxies > 0:
-        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= proxies:
-            return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 def _key(scope: str, *parts: str) -> str:
     digest = hashlib.sha256("\x1f".join(p.strip().lower() for p in parts).encode()).hexdigest()[:32]
     return f"portal:rl:{scope}:{digest}"
-
-
-def count(scope: str, *parts: str) -> int:
-    return int(cache.get(_key(scope, *parts), 0))
 
 
 def hit(scope: str, *parts: str, window: int) -> int:
@@ -42,25 +27,6 @@ def hit(scope: str, *parts: str, window: int) -> int:
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=window)
         return 1
-
-
-def reset(scope: str, *parts: str) -> None:
-    cache.delete(_key(scope, *parts))
-
-
-# --- sign-in -----------------------------------------------------------------------------------
-
-
-def login_blocked(*, username: str, ip: str) -> bool:
-    return count("login", username, ip) >= settings.OMS_LOGIN_MAX_FAILURES
-
-
-def login_failed(*, username: str, ip: str) -> None:
-    hit("login", username, ip, window=settings.OMS_LOGIN_WINDOW_SECONDS)
-
-
-def login_succeeded(*, username: str, ip: str) -> None:
-    reset("login", username, ip)
 
 
 # --- sign-up and password reset ----------------------------------------------------------------

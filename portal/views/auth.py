@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from customers.models import Customer
 from customers.services import customer_match
 from oms.exceptions import DomainError
+from oms.lib.signin import client_ip
 from portal import ratelimit, selectors
 from portal.forms import (
     TOO_MANY_REQUESTS,
@@ -63,7 +64,7 @@ class PasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form):
         if not ratelimit.email_request_allowed(
-            scope="reset", email=form.cleaned_data["email"], ip=ratelimit.client_ip(self.request)
+            scope="reset", email=form.cleaned_data["email"], ip=client_ip(self.request)
         ):
             form.add_error(None, TOO_MANY_REQUESTS)
             return self.render_to_response(self.get_context_data(form=form), status=429)
@@ -104,7 +105,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
-        if not ratelimit.email_request_allowed(scope="signup", email=email, ip=ratelimit.client_ip(request)):
+        if not ratelimit.email_request_allowed(scope="signup", email=email, ip=client_ip(request)):
             form.add_error(None, TOO_MANY_REQUESTS)
             return render(request, "registration/signup.html", {"form": form}, status=429)
         customer = customer_match(email=email)
@@ -151,7 +152,7 @@ def account(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
-        if not ratelimit.email_request_allowed(scope="invite", email=email, ip=ratelimit.client_ip(request)):
+        if not ratelimit.email_request_allowed(scope="invite", email=email, ip=client_ip(request)):
             form.add_error(None, TOO_MANY_REQUESTS)
         else:
             _send_signup_link(request, email=email, customer=customer, invited_by=request.user.get_username())

@@ -1,4 +1,4 @@
-"""Sign-in with brute-force protection, sign-up by verified email, invitations, password reset."""
+"""Sign-in with brute-force protection (per account and per IP), sign-up by verified email, invitations, password reset."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from customers.models import PortalAccess
-from portal.forms import TOO_MANY_ATTEMPTS
+from oms.lib.signin import locked_message
 from tests.portal.conftest import PASSWORD, make_customer, user_of
 
 pytestmark = pytest.mark.django_db
@@ -41,40 +41,56 @@ def test_pages_need_sign_in(client, customer_a):
     assert response["Location"] == "/portal/login/?next=/portal/"
 
 
-def test_sixth_wrong_password_from_one_ip_is_refused_other_ip_still_signs_in(client, customer_a):
-    for _ in range(5):
+def test_fifth_wrong_password_locks_the_account_from_every_address(client, customer_a):
+    for _ in range(4):
         response = _login(client, "alpha@example.com", "wrong-password", ip="10.0.0.1")
         assert response.status_code == 200
         assert "Wrong email or password." in response.content.decode()
     response = _login(client, "alpha@example.com", "wrong-password", ip="10.0.0.1")
-    assert str(TOO_MANY_ATTEMPTS) in response.content.decode()
-    # Locked for this (user, IP) even with the right password…
-    response = _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.1")
-    assert response.status_code == 200
+    assert response.status_code == 429
+    assert locked_message() in response.content.decode()
+    assert locked_message() == "Too many failed sign-in attempts. Sign-in is locked for 15 minutes."
+    # Locked even with the right password, from this address and from any other (case ignored).
+    for ip in ("10.0.0.1", "10.0.0.2"):
+        response = _login(client, "Alpha@Example.com", PASSWORD, ip=ip)
+        assert response.status_code == 429
+        assert locked_message() in response.content.decode()
+        assert not _signed_in(client)
+
+
+def test_password_spraying_from_one_ip_is_refused_after_the_limit(client, customer_a):
+    codes = [
+        _login(client, f"guess{i}@example.com", "Summer2026!", ip="10.0.0.7").status_code for i in range(20)
+    ]
+    assert codes == [200] * 4 + [429] * 16
+    # The address is locked for every account, the right password included; others still sign in.
+    assert _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.7").status_code == 429
     assert not _signed_in(client)
-    # …while the same user from another address still signs in.
-    response = _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.2")
-    assert response.status_code == 302
+    assert _login(client, "alpha@example.com", PASSWORD, ip="10.0.0.8").status_code == 302
     assert _signed_in(client)
 
 
 def test_forwarded_for_is_used_only_behind_a_trusted_proxy(client, customer_a, settings):
-    for i in range(6):
-        _login(client, "alpha@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
+    for i in range(5):
+        _login(client, f"spray{i}@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}")
     # Not trusted: every attempt came from the proxy address, which is now locked.
     response = _login(
         client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="198.51.100.1"
     )
-    assert response.status_code == 200
+    assert response.status_code == 429
     settings.OMS_TRUSTED_PROXY_COUNT = 1
-    for _ in range(6):
+    for i in range(5):
         _login(
-            client, "alpha@example.com", "wrong", ip="10.9.9.9", HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7"
+            client,
+            f"other{i}@example.com",
+            "wrong",
+            ip="10.9.9.9",
+            HTTP_X_FORWARDED_FOR="1.2.3.4, 203.0.113.7",
         )
     response = _login(
         client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.7"
     )
-    assert response.status_code == 200
+    assert response.status_code == 429
     response = _login(
         client, "alpha@example.com", PASSWORD, ip="10.9.9.9", HTTP_X_FORWARDED_FOR="203.0.113.8"
     )
