@@ -129,6 +129,7 @@ def message_reply(*, message: Message, body: str, sender_role: str, sender: str,
 # Portal invite
 # ---------------------------------------------------------------------------------------------
 
+
 @transaction.atomic
 def portal_invite_send(*, customer: Customer, email: str, actor: Actor) -> str:
     """Email a signed sign-up link for the customer's portal; the invite is on the customer's audit."""

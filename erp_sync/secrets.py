@@ -26,7 +26,9 @@ _HKDF_INFO = b"oms.erp_sync.credentials.v1"
 
 
 def _keyring() -> MultiFernet:
-    derived = (crypto.derived_key(s, _HKDF_INFO) for s in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS))
+    derived = (
+        crypto.derived_key(s, _HKDF_INFO) for s in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+    )
     return crypto.keyring((*settings.OMS_CREDENTIAL_KEYS, *derived))
 
 

@@ -104,7 +104,6 @@ def erp_system_configure(
     return system, "created" if created else ("updated" if changed else "unchanged")
 
 
-
 CREDENTIAL_FIELDS = ("token_encrypted", "secret_encrypted")
 
 

@@ -10,7 +10,6 @@ import hmac
 import time
 
 from django.conf import settings
-
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse

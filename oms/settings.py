@@ -347,11 +347,15 @@ def _production_problems() -> list[str]:
     if not env_is_set("OMS_SITE_URL") or not SITE_URL.startswith("https://"):
         problems.append("OMS_SITE_URL must be set to the public https:// address of the site.")
     if not env_is_set("OMS_TRUSTED_PROXY_COUNT"):
-        problems.append("OMS_TRUSTED_PROXY_COUNT must be set: the reverse proxies in front of the app (0 = none).")
+        problems.append(
+            "OMS_TRUSTED_PROXY_COUNT must be set: the reverse proxies in front of the app (0 = none)."
+        )
     if not REDIS_URL:
         problems.append("REDIS_URL must be set: rate limits and the cache are shared through Redis.")
     if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
-        problems.append("EMAIL_URL must be an smtp://, smtp+tls:// or smtps:// URL: other mailers send nothing.")
+        problems.append(
+            "EMAIL_URL must be an smtp://, smtp+tls:// or smtps:// URL: other mailers send nothing."
+        )
     if not OMS_CREDENTIAL_KEYS:
         problems.append("OMS_CREDENTIAL_KEYS must be set: the Fernet keys of the stored ERP credentials.")
     return problems

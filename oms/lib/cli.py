@@ -16,8 +16,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 def add_secret_arguments(parser, name: str, what: str) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument(f"--{name}", help=f"The {what} (visible in the shell history: prefer the options below).")
-    group.add_argument(f"--{name}-env", metavar="VAR", help=f"Read the {what} from the environment variable VAR.")
+    group.add_argument(
+        f"--{name}", help=f"The {what} (visible in the shell history: prefer the options below)."
+    )
+    group.add_argument(
+        f"--{name}-env", metavar="VAR", help=f"Read the {what} from the environment variable VAR."
+    )
     group.add_argument(f"--{name}-stdin", action="store_true", help=f"Read the {what} from standard input.")
 
 

@@ -31,6 +31,7 @@ from portal.forms import (
 from portal.services import portal_user_create
 from portal.views.common import portal_view
 
+
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     authentication_form = PortalLoginForm

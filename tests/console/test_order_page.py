@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.contrib.admin.models import LogEntry
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
@@ -13,8 +13,8 @@ from django.utils import timezone
 from catalog.models import StockLevel
 from console.selectors import sync_state
 from console.services import NOT_DEAD
-from customers.signup import signup_read
 from customers.models import CustomerEvent
+from customers.signup import signup_read
 from fleet.models import Job, JobStatus, Message, SenderRole, Tour
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import OrderLine, OrderStatus, ReturnRequest, ReturnStatus

@@ -62,7 +62,9 @@ def test_values_written_before_credential_keys_were_set_stay_readable(settings):
 
 def test_rotate_credentials_re_encrypts_every_value_with_the_first_key(settings, erp_system_factory):
     settings.OMS_CREDENTIAL_KEYS = [OLD_KEY]
-    erp_system_factory(code="ERP1", token_encrypted=secrets.encrypt("t1"), secret_encrypted=secrets.encrypt("s1"))
+    erp_system_factory(
+        code="ERP1", token_encrypted=secrets.encrypt("t1"), secret_encrypted=secrets.encrypt("s1")
+    )
     erp_system_factory(code="ERP2", token_encrypted=secrets.encrypt("t2"))
     settings.OMS_CREDENTIAL_KEYS = [NEW_KEY, OLD_KEY]
 
@@ -78,7 +80,9 @@ def test_rotate_credentials_re_encrypts_every_value_with_the_first_key(settings,
     assert (secrets.system_token(system), secrets.system_secret(system)) == ("t1", "s1")
 
 
-def test_rotate_credentials_moves_values_of_the_secret_key_onto_the_credential_keys(settings, erp_system_factory):
+def test_rotate_credentials_moves_values_of_the_secret_key_onto_the_credential_keys(
+    settings, erp_system_factory
+):
     erp_system_factory(code="ERP1", token_encrypted=secrets.encrypt("t1"))
     settings.OMS_CREDENTIAL_KEYS = [NEW_KEY]
 
@@ -167,7 +171,9 @@ def test_empty_standard_input_is_refused_and_nothing_is_written(django_user_mode
 
 
 def test_user_password_from_standard_input_or_environment(monkeypatch, django_user_model):
-    out, err = call("oms_user", "rep@oms.example", "--role", "rep", "--password-stdin", stdin="pass-from-stdin-1\n")
+    out, err = call(
+        "oms_user", "rep@oms.example", "--role", "rep", "--password-stdin", stdin="pass-from-stdin-1\n"
+    )
     assert (out, err) == ("created rep@oms.example role=rep\n", "")
     assert django_user_model.objects.get(username="rep@oms.example").check_password("pass-from-stdin-1")
 

@@ -61,7 +61,11 @@ def documented_production_env(tmp_path) -> dict[str, str]:
 @pytest.fixture
 def production_env(tmp_path):
     """The documented production environment, nothing inherited but PATH."""
-    return {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "oms.settings", **documented_production_env(tmp_path)}
+    return {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "oms.settings",
+        **documented_production_env(tmp_path),
+    }
 
 
 def run_python(env, *args):
@@ -166,7 +170,10 @@ MISSING = "django.core.exceptions.ImproperlyConfigured: Production settings are 
     ("change", "problem"),
     [
         ({"DJANGO_SECRET_KEY": None}, "DJANGO_SECRET_KEY must be set to a random value of 50+ characters."),
-        ({"DJANGO_SECRET_KEY": "x" * 49}, "DJANGO_SECRET_KEY must be set to a random value of 50+ characters."),
+        (
+            {"DJANGO_SECRET_KEY": "x" * 49},
+            "DJANGO_SECRET_KEY must be set to a random value of 50+ characters.",
+        ),
         ({"DJANGO_DEBUG": "1"}, "DJANGO_DEBUG must be off in production."),
         ({"DJANGO_ALLOWED_HOSTS": None}, "DJANGO_ALLOWED_HOSTS must be set to the host names of the site."),
         ({"OMS_SITE_URL": None}, "OMS_SITE_URL must be set to the public https:// address of the site."),
@@ -208,7 +215,9 @@ def test_production_refuses_a_malformed_boolean(production_env):
 
 def test_credential_keys_must_be_fernet_keys_in_every_environment(production_env):
     for environment in ("production", "development"):
-        result = setup_django({**production_env, "DJANGO_ENV": environment, "OMS_CREDENTIAL_KEYS": "not-a-key"})
+        result = setup_django(
+            {**production_env, "DJANGO_ENV": environment, "OMS_CREDENTIAL_KEYS": "not-a-key"}
+        )
 
         assert refusal(result).startswith(
             "django.core.exceptions.ImproperlyConfigured: OMS_CREDENTIAL_KEYS must be comma-separated Fernet keys"
@@ -216,7 +225,9 @@ def test_credential_keys_must_be_fernet_keys_in_every_environment(production_env
 
 
 def test_production_accepts_no_proxy_when_it_is_said_explicitly(production_env):
-    found = print_settings({**production_env, "OMS_TRUSTED_PROXY_COUNT": "0"}, "OMS_TRUSTED_PROXY_COUNT", "DEBUG")
+    found = print_settings(
+        {**production_env, "OMS_TRUSTED_PROXY_COUNT": "0"}, "OMS_TRUSTED_PROXY_COUNT", "DEBUG"
+    )
 
     assert found == {"OMS_TRUSTED_PROXY_COUNT": 0, "DEBUG": False}
 
@@ -225,7 +236,11 @@ REDIS_WARNING = "REDIS_URL is not set: the cache and the rate limits"
 
 
 def test_a_development_web_process_without_redis_warns_once_that_limits_are_per_process(production_env):
-    env = {"PATH": os.environ["PATH"], "DJANGO_ENV": "development", "OMS_VAR_DIR": production_env["OMS_VAR_DIR"]}
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_ENV": "development",
+        "OMS_VAR_DIR": production_env["OMS_VAR_DIR"],
+    }
     start_web = "import oms.wsgi"
 
     without = run_python(env, "-c", start_web)

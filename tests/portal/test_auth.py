@@ -191,7 +191,9 @@ def test_sign_up_link_starts_with_the_site_url_whatever_the_host_header(client, 
 
 
 @pytest.mark.usefixtures("any_host")
-def test_password_reset_link_starts_with_the_site_url_whatever_the_host_header(client, customer_a, mailoutbox):
+def test_password_reset_link_starts_with_the_site_url_whatever_the_host_header(
+    client, customer_a, mailoutbox
+):
     client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"}, HTTP_HOST=FORGED_HOST)
 
     link = _only_link(mailoutbox[0])
@@ -253,4 +255,9 @@ def test_language_cookie_set_at_sign_in_follows_the_cookie_settings(client, cust
     response = _login(client, "alpha@example.com", PASSWORD)
 
     cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
-    assert (cookie.value, cookie["secure"], cookie["httponly"], cookie["samesite"]) == ("bg", True, True, "Lax")
+    assert (cookie.value, cookie["secure"], cookie["httponly"], cookie["samesite"]) == (
+        "bg",
+        True,
+        True,
+        "Lax",
+    )
