@@ -261,3 +261,18 @@ def test_language_cookie_set_at_sign_in_follows_the_cookie_settings(client, cust
         True,
         "Lax",
     )
+
+
+def test_sign_up_link_survives_a_new_secret_key_while_the_old_one_is_a_fallback(client, world, settings):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    token = signup.signup_token(customer=customer, email="gamma@example.com")
+    old_key = settings.SECRET_KEY
+
+    settings.SECRET_KEY = "a-new-secret-key-" + "z" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    readable_with_fallback = signup.signup_read(token)
+    settings.SECRET_KEY_FALLBACKS = []
+
+    assert readable_with_fallback == ("gamma@example.com", str(customer.public_id))
+    with pytest.raises(signing.BadSignature):
+        signup.signup_read(token)
