@@ -12,6 +12,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) REDIS_URL=$(TEST_REDIS_URL) \
 	OMS_VAR_DIR=$(CURDIR)/var/test DJANGO_ENV=test
 PYTEST_ARGS ?=
+# Commands run by hand on a workstation (the settings are production's unless told otherwise).
+DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
 .PHONY: help venv run test test-fast test-slow test-fuzz lint format migrations messages bench clean
 
@@ -47,11 +49,11 @@ format: venv
 	$(BIN)/ruff format .
 
 migrations: venv
-	$(PY) manage.py makemigrations
+	$(DEV_ENV) $(PY) manage.py makemigrations
 
 messages: venv
-	$(PY) manage.py makemessages -l bg --ignore=.venv --ignore=var --ignore=static --ignore=tests --ignore=bench
-	$(PY) manage.py compilemessages --ignore=.venv
+	$(DEV_ENV) $(PY) manage.py makemessages -l bg --ignore=.venv --ignore=var --ignore=static --ignore=tests --ignore=bench
+	$(DEV_ENV) $(PY) manage.py compilemessages --ignore=.venv
 
 test: venv
 	scripts/ensure-services.sh

@@ -52,9 +52,11 @@ HERE = Tree(ROOT)
 
 def configure(default_database: str, var: str) -> str:
     """The environment of a benchmark that runs Django in-process: DATABASE_URL (kept when set, as
-    `bench/run.py` sets it), settings, its own var directory, DEBUG off. Returns the database URL."""
+    `bench/run.py` sets it), settings (DJANGO_ENV=test unless set), its own var directory, DEBUG off.
+    Returns the database URL."""
     url = os.environ.setdefault("DATABASE_URL", default_database)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
+    os.environ.setdefault("DJANGO_ENV", "test")  # as `make bench` sets it; unset would mean production
     os.environ.setdefault("OMS_VAR_DIR", str(ROOT / "var" / var))
     os.environ["DJANGO_DEBUG"] = "0"
     return url

@@ -35,6 +35,7 @@ uses the next port). Needs wrk.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -125,6 +126,10 @@ def server_env(side: Side, args) -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "OMS_SITE_URL": "https://oms.bench.example",
+        "OMS_TRUSTED_PROXY_COUNT": "0",
+        "EMAIL_URL": "smtp://127.0.0.1:25",  # required by production; the benchmark sends no mail
+        "OMS_CREDENTIAL_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "REDIS_URL": args.redis_url,
         "CELERY_BROKER_URL": args.redis_url,
         "OMS_ORDER_RATE_PER_MINUTE": "100000000",

@@ -16,15 +16,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, CustomerEvent
 from customers.services import normalize_email
+from customers.signup import signup_link
 from erp_sync.services import outbox_replay
 from fleet.models import Message, SenderRole
 from fleet.services import message_post
@@ -130,18 +129,6 @@ def message_reply(*, message: Message, body: str, sender_role: str, sender: str,
 # Portal invite
 # ---------------------------------------------------------------------------------------------
 
-# The portal's sign-up link format (`portal.views.auth`): same salt and payload keys.
-PORTAL_SIGNUP_SALT = "customers.portal.signup"
-
-
-def portal_invite_link(*, customer: Customer, email: str) -> str:
-    token = signing.dumps({"e": email, "c": str(customer.public_id)}, salt=PORTAL_SIGNUP_SALT, compress=True)
-    try:
-        path = reverse("portal:signup-complete", args=[token])
-    except NoReverseMatch:
-        path = f"/portal/signup/?token={token}"
-    return f"{settings.SITE_URL}{path}"
-
 
 @transaction.atomic
 def portal_invite_send(*, customer: Customer, email: str, actor: Actor) -> str:
@@ -149,7 +136,7 @@ def portal_invite_send(*, customer: Customer, email: str, actor: Actor) -> str:
     email = normalize_email(email)
     if not email or "@" not in email or len(email) > 254:
         raise ValidationError(EMAIL_REQUIRED, errors={"email": [EMAIL_REQUIRED]})
-    link = portal_invite_link(customer=customer, email=email)
+    link = signup_link(customer=customer, email=email)
     days = getattr(settings, "OMS_PORTAL_SIGNUP_MAX_AGE", 2 * 24 * 3600) // 86400
     body = _(
         "Hello,\n\n%(who)s invited you to the customer portal of %(customer)s.\n"

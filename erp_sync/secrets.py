@@ -1,4 +1,10 @@
-"""ERP credentials at rest: Fernet-encrypted with a key derived from SECRET_KEY.
+"""ERP credentials at rest: Fernet-encrypted with the keys of `OMS_CREDENTIAL_KEYS`.
+
+The first key encrypts, every key decrypts: to rotate, put a new key first, run `rotate_credentials`
+(every stored value re-encrypted with it), then drop the old key (docs/operations.md). Without
+`OMS_CREDENTIAL_KEYS` (development and test only; production requires it) a key derived from
+`SECRET_KEY` encrypts. Keys derived from `SECRET_KEY` and its fallbacks always decrypt as a last
+resort, so values written before `OMS_CREDENTIAL_KEYS` was set stay readable until rotated.
 
 `ERP_<CODE>_TOKEN` / `ERP_<CODE>_SECRET` in the environment override the stored values, so a deploy
 can rotate credentials without touching the database.
@@ -6,45 +12,52 @@ can rotate credentials without touching the database.
 
 from __future__ import annotations
 
-import base64
-import functools
 import logging
 import os
 import re
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import MultiFernet
 from django.conf import settings
+
+from oms.lib import crypto
 
 logger = logging.getLogger(__name__)
 _HKDF_INFO = b"oms.erp_sync.credentials.v1"
 
 
-@functools.cache
-def _fernet(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
-        secret_key.encode("utf-8")
+def _keyring() -> MultiFernet:
+    derived = (
+        crypto.derived_key(s, _HKDF_INFO) for s in (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
     )
-    return Fernet(base64.urlsafe_b64encode(key))
+    return crypto.keyring((*settings.OMS_CREDENTIAL_KEYS, *derived))
 
 
 def encrypt(value: str) -> str:
-    """Ciphertext of `value` ("" stays "")."""
+    """Ciphertext of `value` under the first key ("" stays "")."""
     if not value:
         return ""
-    return _fernet(settings.SECRET_KEY).encrypt(value.encode("utf-8")).decode("ascii")
+    return _keyring().encrypt(value.encode("utf-8")).decode("ascii")
 
 
 def decrypt(token: str) -> str:
-    """Plain text of a stored value; "" when empty or not readable with the current SECRET_KEY."""
+    """Plain text of a stored value; "" when empty or not readable with any key."""
     if not token:
         return ""
     try:
-        return _fernet(settings.SECRET_KEY).decrypt(token.encode("ascii")).decode("utf-8")
-    except (InvalidToken, ValueError):
-        logger.error("stored ERP credential cannot be decrypted (SECRET_KEY changed?)")
+        return _keyring().decrypt(token.encode("ascii")).decode("utf-8")
+    except (crypto.InvalidToken, ValueError):
+        logger.error("stored ERP credential cannot be decrypted (OMS_CREDENTIAL_KEYS or SECRET_KEY changed?)")
         return ""
+
+
+def reencrypt(token: str) -> str | None:
+    """`token` encrypted again under the first key ("" stays ""); None when no key reads it."""
+    if not token:
+        return ""
+    try:
+        return _keyring().rotate(token.encode("ascii")).decode("ascii")
+    except (crypto.InvalidToken, ValueError):
+        return None
 
 
 def env_name(code: str, kind: str) -> str:

@@ -104,6 +104,35 @@ def erp_system_configure(
     return system, "created" if created else ("updated" if changed else "unchanged")
 
 
+CREDENTIAL_FIELDS = ("token_encrypted", "secret_encrypted")
+
+
+@transaction.atomic
+def erp_credentials_rotate() -> tuple[int, list[str]]:
+    """Re-encrypt every stored ERP token and secret under the first key of `OMS_CREDENTIAL_KEYS`.
+
+    Returns (values re-encrypted, codes of the systems with a value no key can read). An unreadable
+    value is left as it is: it must be set again (`oms_erp_system`), a key cannot bring it back.
+    """
+    rotated, unreadable = 0, []
+    for system in ErpSystem.objects.select_for_update().order_by("code"):
+        changed = []
+        for field in CREDENTIAL_FIELDS:
+            stored = getattr(system, field)
+            if not stored:
+                continue
+            fresh = secrets.reencrypt(stored)
+            if fresh is None:
+                unreadable.append(system.code)
+                continue
+            setattr(system, field, fresh)
+            changed.append(field)
+        if changed:
+            system.save(update_fields=changed)
+            rotated += len(changed)
+    return rotated, sorted(set(unreadable))
+
+
 @transaction.atomic
 def drift_resolve(*, drift: OrderDrift, actor: Actor) -> list[OrderDrift]:
     """Resend the OMS's view of the drift's order to the drift's ERP, and mark the drift resolved

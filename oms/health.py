@@ -1,9 +1,15 @@
-"""Liveness and readiness probes as JSON."""
+"""Liveness and readiness probes as JSON.
+
+Anyone may ask whether the site is ready; only a monitor with `OMS_HEALTH_TOKEN` or signed-in staff
+see why not (the checks carry ERP codes, pause reasons and exception text).
+"""
 
 from __future__ import annotations
 
+import hmac
 import time
 
+from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
@@ -61,6 +67,15 @@ CHECKS = {
 }
 
 
+def _may_see_details(request) -> bool:
+    """A valid `Authorization: Bearer <OMS_HEALTH_TOKEN>`, or a signed-in staff user."""
+    token = settings.OMS_HEALTH_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return True
+    return request.user.is_authenticated and (request.user.is_staff or request.user.is_superuser)
+
+
 @require_GET
 @never_cache
 def readyz(request):
@@ -71,7 +86,7 @@ def readyz(request):
         except Exception as exc:  # noqa: BLE001 - a probe reports every failure as data
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
     ready = all(r["ok"] for r in results.values())
-    return JsonResponse(
-        {"status": "ready" if ready else "not_ready", "checks": results},
-        status=200 if ready else 503,
-    )
+    body: dict = {"status": "ready" if ready else "not_ready"}
+    if _may_see_details(request):
+        body["checks"] = results
+    return JsonResponse(body, status=200 if ready else 503)

@@ -93,7 +93,7 @@ class ErpSystem(models.Model):
     name = models.CharField(_("name"), max_length=200, blank=True, default="")
     adapter = models.CharField(max_length=15, choices=Adapter.choices, default=Adapter.HTTP_JSON)
     base_url = models.CharField(max_length=500, blank=True, default="")
-    # Fernet-encrypted with a key derived from DJANGO_SECRET_KEY; ERP_<CODE>_TOKEN/SECRET override.
+    # Fernet-encrypted with OMS_CREDENTIAL_KEYS (erp_sync.secrets); ERP_<CODE>_TOKEN/SECRET override.
     token_encrypted = models.TextField(blank=True, default="")
     secret_encrypted = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)

@@ -1,8 +1,10 @@
 """Settings for every environment, read from environment variables.
 
-`.env.example` lists every variable. With nothing configured the project runs embedded: SQLite in
-`var/` and a file-system Celery broker, so `make run` needs no server. `DJANGO_ENV=production`
-turns on the production guards: a real secret key is required and DEBUG must be off.
+`.env.example` lists every variable. The environment is production unless `DJANGO_ENV` says
+`development` or `test`: a forgotten variable never leaves debug mode or a known secret key on a
+server. Production refuses to start until everything it needs is configured (the guards at the end,
+the full environment in docs/operations.md). Development runs embedded with nothing configured:
+SQLite in `var/` and a file-system Celery broker, so `make run` needs no server.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from oms.lib.env import env_bool, env_int, env_list, env_str
+from oms.lib import crypto
+from oms.lib.env import env_bool, env_int, env_is_set, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("OMS_VAR_DIR", str(BASE_DIR / "var")))
@@ -23,19 +26,19 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused in production below
 
-ENVIRONMENT = env_str("DJANGO_ENV", "development")
+ENVIRONMENTS = ("production", "development", "test")
+ENVIRONMENT = env_str("DJANGO_ENV", "production")
+if ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(f"DJANGO_ENV must be production, development or test, got {ENVIRONMENT!r}.")
 PRODUCTION = ENVIRONMENT == "production"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+# Earlier secret keys, still accepted for signatures (sessions, links) while a new key rolls out.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+# The one base of absolute links (emails, tracking, EPOD): never taken from the request's Host header.
 SITE_URL = env_str("OMS_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-
-if PRODUCTION:
-    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a random value of 50+ characters.")
-    if DEBUG:
-        raise ImproperlyConfigured("DJANGO_DEBUG must be off in production.")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -203,7 +206,21 @@ MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 # --- Security --------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# No script reads a cookie: pages send the CSRF token from the form or the page, never the cookie.
 SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# Fernet keys of the stored ERP credentials, comma-separated: the first encrypts, all decrypt
+# (erp_sync.secrets). Required in production; elsewhere a key derived from SECRET_KEY stands in.
+OMS_CREDENTIAL_KEYS = env_list("OMS_CREDENTIAL_KEYS", [])
+if not all(crypto.valid_key(key) for key in OMS_CREDENTIAL_KEYS):
+    raise ImproperlyConfigured(
+        "OMS_CREDENTIAL_KEYS must be comma-separated Fernet keys "
+        '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())").'
+    )
+# Bearer token that shows the details of /readyz to a monitor (staff see them signed in).
+OMS_HEALTH_TOKEN = env_str("OMS_HEALTH_TOKEN", "")
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
@@ -218,6 +235,7 @@ SECURE_CSP = {
 if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
@@ -350,3 +368,39 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # every failed sign-in and lockout; not each successful one
     },
 }
+
+
+# --- Production guards -----------------------------------------------------------------------
+def _production_problems() -> list[str]:
+    """What keeps these settings from being safe in production, one sentence each."""
+    problems = []
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        problems.append("DJANGO_SECRET_KEY must be set to a random value of 50+ characters.")
+    if DEBUG:
+        problems.append("DJANGO_DEBUG must be off in production.")
+    if not env_is_set("DJANGO_ALLOWED_HOSTS"):
+        problems.append("DJANGO_ALLOWED_HOSTS must be set to the host names of the site.")
+    if not env_is_set("OMS_SITE_URL") or not SITE_URL.startswith("https://"):
+        problems.append("OMS_SITE_URL must be set to the public https:// address of the site.")
+    if not env_is_set("OMS_TRUSTED_PROXY_COUNT"):
+        problems.append(
+            "OMS_TRUSTED_PROXY_COUNT must be set: the reverse proxies in front of the app (0 = none)."
+        )
+    if not REDIS_URL:
+        problems.append("REDIS_URL must be set: rate limits and the cache are shared through Redis.")
+    if not MAILERS["default"]["BACKEND"].endswith("smtp.EmailBackend"):
+        problems.append(
+            "EMAIL_URL must be an smtp://, smtp+tls:// or smtps:// URL: other mailers send nothing."
+        )
+    if not OMS_CREDENTIAL_KEYS:
+        problems.append("OMS_CREDENTIAL_KEYS must be set: the Fernet keys of the stored ERP credentials.")
+    return problems
+
+
+if PRODUCTION and (_problems := _production_problems()):
+    _unset = "" if env_is_set("DJANGO_ENV") else " (DJANGO_ENV is not set, which means production)"
+    raise ImproperlyConfigured(
+        f"Production settings are incomplete{_unset}: "
+        + " ".join(_problems)
+        + " See docs/operations.md#production-environment; on a workstation set DJANGO_ENV=development."
+    )

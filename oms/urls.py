@@ -17,7 +17,8 @@ urlpatterns = [
     path("", views.home, name="home"),
 ]
 
-if settings.DEBUG:
+# Only a development machine serves uploaded files (EPODs, exports) from Django: production never does.
+if settings.DEBUG and not settings.PRODUCTION:
     urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))
 
 handler400 = "oms.views.bad_request"

@@ -2,22 +2,27 @@
 # Brings the whole system up in the foreground: migrate, demo data, then web + worker + beat.
 # In demo mode (OMS_DEMO=1, the default) the ERP and fleet simulators run too.
 # Ctrl-C stops them all. Embedded defaults (SQLite, file broker) unless DATABASE_URL /
-# CELERY_BROKER_URL are set.
+# CELERY_BROKER_URL are set; DJANGO_ENV=development unless set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 BIN=$(dirname "$PY")
 PORT=${PORT:-8000}
+# A workstation: the settings are production's unless told otherwise.
+export DJANGO_ENV=${DJANGO_ENV:-development}
 export OMS_SITE_URL=${OMS_SITE_URL:-http://127.0.0.1:$PORT}
 export OMS_DEMO=${OMS_DEMO:-1}
 
+demo_user() {  # EMAIL PASSWORD ARGS...: the password goes through the environment, not the command line
+  DEMO_PASSWORD=$2 "$PY" manage.py oms_user "$1" --password-env DEMO_PASSWORD "${@:3}" >/dev/null
+}
+
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py seed_demo --if-empty
-"$PY" manage.py oms_user admin@oms.example --role admin --password demo-admin-pass >/dev/null
-"$PY" manage.py oms_user rep@oms.example --role rep --password demo-rep-pass >/dev/null
-"$PY" manage.py oms_user dispatcher@oms.example --role dispatcher --password demo-dispatch-pass >/dev/null
-"$PY" manage.py oms_user customer@oms.example --role customer --customer C-000001 --password demo-customer-pass \
-  >/dev/null
+demo_user admin@oms.example demo-admin-pass --role admin
+demo_user rep@oms.example demo-rep-pass --role rep
+demo_user dispatcher@oms.example demo-dispatch-pass --role dispatcher
+demo_user customer@oms.example demo-customer-pass --role customer --customer C-000001
 if [ "$OMS_DEMO" = 1 ]; then
   # A built-in fake ERP acknowledges orders and moves stock; the fleet simulator drives the trucks.
   "$PY" manage.py oms_erp_system DEMO-ERP --adapter simulator --poll-seconds 5

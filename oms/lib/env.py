@@ -41,3 +41,8 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_is_set(name: str) -> bool:
+    """Whether the variable is set to something other than blanks (an explicit choice, even "0")."""
+    return bool(os.environ.get(name, "").strip())

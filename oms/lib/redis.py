@@ -5,6 +5,7 @@ request."""
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 from django.conf import settings
@@ -18,3 +19,14 @@ def redis_client():
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
+def warn_if_limits_are_per_process() -> None:
+    """Log once per web process that, without `REDIS_URL`, the cache and the rate limits (sign-in,
+    sign-up, password reset, orders) are counted by each process alone. Production refuses to start
+    without it (oms.settings); this reminds a development setup."""
+    if not settings.REDIS_URL:
+        logging.getLogger(__name__).warning(
+            "REDIS_URL is not set: the cache and the rate limits (sign-in, sign-up, password reset, "
+            "orders) are kept per process, so each web worker counts on its own."
+        )

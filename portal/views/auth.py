@@ -11,12 +11,13 @@ from django.core.mail import send_mail
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse, reverse_lazy
+from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.models import Customer
 from customers.services import customer_match
+from customers.signup import signup_link, signup_read
 from oms.exceptions import DomainError
 from oms.lib.signin import client_ip
 from portal import ratelimit, selectors
@@ -31,8 +32,6 @@ from portal.forms import (
 from portal.services import portal_user_create
 from portal.views.common import portal_view
 
-SIGNUP_SALT = "customers.portal.signup"
-
 
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
@@ -46,7 +45,14 @@ class LoginView(auth_views.LoginView):
             customer = selectors.first_customer_for_user(user=form.get_user())
             if customer is not None and customer.language:
                 response.set_cookie(
-                    settings.LANGUAGE_COOKIE_NAME, customer.language, samesite="Lax", httponly=False
+                    settings.LANGUAGE_COOKIE_NAME,
+                    customer.language,
+                    max_age=settings.LANGUAGE_COOKIE_AGE,
+                    path=settings.LANGUAGE_COOKIE_PATH,
+                    domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                    secure=settings.LANGUAGE_COOKIE_SECURE,
+                    httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                    samesite=settings.LANGUAGE_COOKIE_SAMESITE,
                 )
         return response
 
@@ -61,6 +67,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     subject_template_name = "registration/password_reset_subject.txt"
     form_class = PortalPasswordResetForm
     success_url = reverse_lazy("portal:password_reset_done")
+
+    @property
+    def extra_email_context(self) -> dict:
+        # The email's link starts with OMS_SITE_URL, never with the Host header of the request.
+        return {"site_url": settings.SITE_URL}
 
     def form_valid(self, form):
         if not ratelimit.email_request_allowed(
@@ -84,13 +95,11 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "registration/password_reset_complete.html"
 
 
-def _send_signup_link(request: HttpRequest, *, email: str, customer: Customer, invited_by: str = "") -> None:
-    token = signing.dumps({"e": email, "c": str(customer.public_id)}, salt=SIGNUP_SALT, compress=True)
-    link = request.build_absolute_uri(reverse("portal:signup-complete", args=[token]))
+def _send_signup_link(*, email: str, customer: Customer, invited_by: str = "") -> None:
     body = render_to_string(
         "registration/signup_email.txt",
         {
-            "link": link,
+            "link": signup_link(customer=customer, email=email),
             "customer": customer,
             "invited_by": invited_by,
             "days": settings.OMS_PORTAL_SIGNUP_MAX_AGE // 86400,
@@ -110,7 +119,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             return render(request, "registration/signup.html", {"form": form}, status=429)
         customer = customer_match(email=email)
         if customer is not None and not selectors.login_exists(email=email):
-            _send_signup_link(request, email=email, customer=customer)
+            _send_signup_link(email=email, customer=customer)
         return render(request, "registration/signup_sent.html", {"email": email})
     return render(request, "registration/signup.html", {"form": form})
 
@@ -118,10 +127,9 @@ def signup(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def signup_complete(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        data = signing.loads(token, salt=SIGNUP_SALT, max_age=settings.OMS_PORTAL_SIGNUP_MAX_AGE)
-        customer = selectors.signup_customer(public_id=data["c"])
-        email = data["e"]
-    except (signing.BadSignature, KeyError, TypeError, ValueError, Customer.DoesNotExist):
+        email, public_id = signup_read(token)
+        customer = selectors.signup_customer(public_id=public_id)
+    except (signing.BadSignature, ValueError, Customer.DoesNotExist):
         return render(request, "registration/signup_invalid.html", status=400)
     if selectors.login_exists(email=email):
         return render(request, "registration/signup_invalid.html", {"used": True}, status=400)
@@ -155,7 +163,7 @@ def account(request: HttpRequest) -> HttpResponse:
         if not ratelimit.email_request_allowed(scope="invite", email=email, ip=client_ip(request)):
             form.add_error(None, TOO_MANY_REQUESTS)
         else:
-            _send_signup_link(request, email=email, customer=customer, invited_by=request.user.get_username())
+            _send_signup_link(email=email, customer=customer, invited_by=request.user.get_username())
             messages.success(request, _("We sent a sign-up link to %(email)s.") % {"email": email})
             return redirect("portal:account")
     users = selectors.portal_users(customer=customer)

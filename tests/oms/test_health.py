@@ -9,6 +9,15 @@ import pytest
 from oms.celery import app as celery_app
 
 CLOSED_BROKER = "redis://127.0.0.1:1/0"
+HEALTH_TOKEN = "probe-token-7Qx2"
+
+
+@pytest.fixture
+def monitor(client, settings):
+    """A client that sends the configured `OMS_HEALTH_TOKEN` as a bearer token."""
+    settings.OMS_HEALTH_TOKEN = HEALTH_TOKEN
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {HEALTH_TOKEN}"
+    return client
 
 
 def point_broker_at(url, monkeypatch):
@@ -68,8 +77,8 @@ def test_healthz_only_answers_get(client):
 
 
 @pytest.mark.django_db
-def test_readyz_is_200_when_database_migrations_and_broker_are_ok(client):
-    response = client.get("/readyz")
+def test_readyz_is_200_when_database_migrations_and_broker_are_ok(monitor):
+    response = monitor.get("/readyz")
 
     assert response.status_code == 200
     body = response.json()
@@ -86,8 +95,8 @@ def test_readyz_is_200_when_database_migrations_and_broker_are_ok(client):
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("broker_down")
-def test_readyz_is_503_when_the_broker_is_unreachable(client):
-    response = client.get("/readyz")
+def test_readyz_is_503_when_the_broker_is_unreachable(monitor):
+    response = monitor.get("/readyz")
 
     assert response.status_code == 503
     body = response.json()
@@ -96,6 +105,55 @@ def test_readyz_is_503_when_the_broker_is_unreachable(client):
     assert body["checks"]["broker"]["error"].startswith("OperationalError: ")
     assert body["checks"]["database"]["ok"] is True
     assert body["checks"]["migrations"] == {"ok": True, "pending": 0}
+
+
+@pytest.mark.django_db
+def test_readyz_tells_anyone_only_whether_the_site_is_ready(client, erp_system_factory):
+    erp_system_factory(code="SAP-EAST", enabled=True, connection_state="paused", paused_reason="HTTP 401")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("broker_down")
+def test_readyz_hides_the_failing_check_and_its_error_from_anyone(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "not_ready"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "authorization", ["Bearer wrong-token", f"Basic {HEALTH_TOKEN}", f"Bearer {HEALTH_TOKEN}x", "Bearer"]
+)
+def test_readyz_shows_no_details_for_a_wrong_token(client, settings, authorization):
+    settings.OMS_HEALTH_TOKEN = HEALTH_TOKEN
+
+    response = client.get("/readyz", HTTP_AUTHORIZATION=authorization)
+
+    assert response.json() == {"status": "ready"}
+
+
+@pytest.mark.django_db
+def test_readyz_shows_no_details_for_an_empty_token_when_none_is_configured(client, settings):
+    settings.OMS_HEALTH_TOKEN = ""
+
+    assert client.get("/readyz", HTTP_AUTHORIZATION="Bearer ").json() == {"status": "ready"}
+
+
+@pytest.mark.django_db
+def test_readyz_shows_the_checks_to_signed_in_staff_only(client, user_factory):
+    customer_user = user_factory(username="cust")
+    staff_user = user_factory(username="staff", is_staff=True)
+
+    client.force_login(customer_user)
+    assert client.get("/readyz").json() == {"status": "ready"}
+    client.force_login(staff_user)
+    assert set(client.get("/readyz").json()["checks"]) == {"database", "migrations", "broker", "erp"}
 
 
 @pytest.mark.django_db
@@ -111,10 +169,10 @@ def test_readyz_answers_within_a_probe_timeout_when_the_broker_is_down(client):
 
 
 @pytest.mark.django_db
-def test_readyz_gives_up_on_a_broker_that_never_answers(client, broker_silent):
+def test_readyz_gives_up_on_a_broker_that_never_answers(monitor, broker_silent):
     started = time.monotonic()
 
-    response = client.get("/readyz")
+    response = monitor.get("/readyz")
 
     assert response.status_code == 503
     assert time.monotonic() - started < 2.0

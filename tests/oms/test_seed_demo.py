@@ -69,6 +69,7 @@ def test_demo_seeds_on_sqlite_too(tmp_path):
     env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "oms.settings",
+        "DJANGO_ENV": "development",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
         "OMS_VAR_DIR": str(tmp_path / "var"),
         "CELERY_BROKER_URL": "filesystem://",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.urls import reverse
 
+from customers import signup
 from customers.models import PortalAccess
+from oms.lib import crypto
 from oms.lib.signin import locked_message
 from tests.portal.conftest import PASSWORD, make_customer, user_of
 
@@ -98,7 +104,7 @@ def test_forwarded_for_is_used_only_behind_a_trusted_proxy(client, customer_a, s
 
 
 def _link(mail) -> str:
-    return re.search(r"http://testserver(/portal/\S+)", mail.body).group(1)
+    return re.search(re.escape(settings.SITE_URL) + r"(/portal/\S+)", mail.body).group(1)
 
 
 def test_sign_up_by_verified_email_creates_user_and_access(client, world, mailoutbox):
@@ -169,3 +175,120 @@ def test_user_without_customer_sees_no_access(client, world):
     user = get_user_model().objects.create_user(username="lonely@example.com", password=PASSWORD)
     client.force_login(user)
     assert client.get(reverse("portal:orders")).status_code == 403
+
+
+# --- links come from OMS_SITE_URL and do not show the address -------------------------------------
+
+FORGED_HOST = "attacker.example"
+
+
+@pytest.fixture
+def any_host(settings):
+    """A site that (wrongly) answers any Host header: the links must not follow it."""
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SITE_URL = "https://oms.example"
+
+
+def _only_link(mail) -> str:
+    links = re.findall(r"\S+://\S+", mail.body)
+    assert len(links) == 1, mail.body
+    return links[0]
+
+
+@pytest.mark.usefixtures("any_host")
+def test_sign_up_link_starts_with_the_site_url_whatever_the_host_header(client, world, mailoutbox):
+    make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+
+    client.post(reverse("portal:signup"), {"email": "gamma@example.com"}, HTTP_HOST=FORGED_HOST)
+
+    link = _only_link(mailoutbox[0])
+    assert link.startswith("https://oms.example/portal/signup/")
+    assert FORGED_HOST not in mailoutbox[0].body
+
+
+@pytest.mark.usefixtures("any_host")
+def test_password_reset_link_starts_with_the_site_url_whatever_the_host_header(
+    client, customer_a, mailoutbox
+):
+    client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"}, HTTP_HOST=FORGED_HOST)
+
+    link = _only_link(mailoutbox[0])
+    assert link.startswith("https://oms.example/portal/password-reset/")
+    assert FORGED_HOST not in mailoutbox[0].body
+
+
+@pytest.mark.usefixtures("any_host")
+def test_invite_link_starts_with_the_site_url_whatever_the_host_header(client, customer_a, mailoutbox):
+    client.force_login(user_of(customer_a))
+
+    client.post(reverse("portal:account"), {"email": "colleague@example.com"}, HTTP_HOST=FORGED_HOST)
+
+    assert _only_link(mailoutbox[0]).startswith("https://oms.example/portal/signup/")
+
+
+def test_sign_up_link_does_not_carry_the_address(client, world, mailoutbox):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    client.post(reverse("portal:signup"), {"email": "gamma@example.com"})
+
+    token = _link(mailoutbox[0]).removeprefix("/portal/signup/").strip("/")
+
+    assert "gamma" not in token
+    with pytest.raises(signing.BadSignature):
+        signing.loads(token, salt=signup.LEGACY_SALT)
+    assert signup.signup_read(token) == ("gamma@example.com", str(customer.public_id))
+
+
+def test_sign_up_link_of_the_previous_format_still_works(client, world):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    old = signing.dumps({"e": "gamma@example.com", "c": str(customer.public_id)}, salt=signup.LEGACY_SALT)
+    link = reverse("portal:signup-complete", args=[old])
+
+    response = client.post(link, {"first_name": "Gia", "password1": PASSWORD, "password2": PASSWORD})
+
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="gamma@example.com")
+    assert PortalAccess.objects.filter(user=user, customer=customer).count() == 1
+
+
+def test_expired_sign_up_link_is_refused_and_creates_nothing(client, world, settings):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    payload = json.dumps({"e": "gamma@example.com", "c": str(customer.public_id)}).encode()
+    sent_at = int(time.time()) - settings.OMS_PORTAL_SIGNUP_MAX_AGE - 5
+    token = crypto.secret_key_keyring(signup.PURPOSE).encrypt_at_time(payload, sent_at).decode()
+    link = reverse("portal:signup-complete", args=[token])
+
+    response = client.post(link, {"first_name": "Gia", "password1": PASSWORD, "password2": PASSWORD})
+
+    assert response.status_code == 400
+    assert not get_user_model().objects.filter(username="gamma@example.com").exists()
+
+
+def test_language_cookie_set_at_sign_in_follows_the_cookie_settings(client, customer_a, settings):
+    settings.LANGUAGE_COOKIE_SECURE = True  # as in production
+    customer_a.language = "bg"
+    customer_a.save(update_fields=["language"])
+
+    response = _login(client, "alpha@example.com", PASSWORD)
+
+    cookie = response.cookies[settings.LANGUAGE_COOKIE_NAME]
+    assert (cookie.value, cookie["secure"], cookie["httponly"], cookie["samesite"]) == (
+        "bg",
+        True,
+        True,
+        "Lax",
+    )
+
+
+def test_sign_up_link_survives_a_new_secret_key_while_the_old_one_is_a_fallback(client, world, settings):
+    customer = make_customer("Gamma Ltd", "gamma@example.com", with_user=False)
+    token = signup.signup_token(customer=customer, email="gamma@example.com")
+    old_key = settings.SECRET_KEY
+
+    settings.SECRET_KEY = "a-new-secret-key-" + "z" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    readable_with_fallback = signup.signup_read(token)
+    settings.SECRET_KEY_FALLBACKS = []
+
+    assert readable_with_fallback == ("gamma@example.com", str(customer.public_id))
+    with pytest.raises(signing.BadSignature):
+        signup.signup_read(token)

@@ -1,4 +1,4 @@
-"""`oms_user EMAIL --role customer|rep|dispatcher|admin [--customer NUMBER] [--password P]`."""
+"""`oms_user EMAIL --role customer|rep|dispatcher|admin [--customer NUMBER] [--password-env VAR | --password-stdin]`."""
 
 from __future__ import annotations
 
@@ -8,20 +8,24 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from oms import roles
+from oms.lib.cli import add_secret_arguments, read_secret
 
 
 class Command(BaseCommand):
     help = "Create or update a login with one role (idempotent)."
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("email")
         parser.add_argument("--role", required=True, choices=roles.ROLES)
         parser.add_argument("--customer", help="Customer number (C-…) for the customer role.")
-        parser.add_argument("--password")
+        add_secret_arguments(parser, "password", "password")
 
     @transaction.atomic
-    def handle(self, email, role, customer=None, password=None, **options):
+    def handle(self, email, role, customer=None, **options):
         from customers.models import Customer, PortalAccess
+
+        password = read_secret(self, options, "password")
 
         email = email.strip().lower()
         if "@" not in email:

@@ -3,22 +3,28 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from erp_sync.services import erp_system_configure
+from oms.lib.cli import add_secret_arguments, read_secret
 from oms.models import ErpSystem
 
 
 class Command(BaseCommand):
-    help = "Create or update an ERP connection (idempotent). Token and secret are stored encrypted."
+    help = (
+        "Create or update an ERP connection (idempotent). Token and secret are stored encrypted; with "
+        "--token-stdin and --secret-stdin the token is the first line of standard input, the secret the second."
+    )
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser):
         parser.add_argument("code")
         parser.add_argument("--adapter", required=True, choices=ErpSystem.Adapter.values)
         parser.add_argument("--base-url")
-        parser.add_argument("--token")
-        parser.add_argument("--secret")
+        add_secret_arguments(parser, "token", "bearer token")
+        add_secret_arguments(parser, "secret", "HMAC secret")
         parser.add_argument("--poll-seconds", type=int)
         parser.add_argument("--disable", action="store_true")
 
-    def handle(self, *args, code, adapter, base_url, token, secret, poll_seconds, disable, **options):
+    def handle(self, *args, code, adapter, base_url, poll_seconds, disable, **options):
+        token, secret = read_secret(self, options, "token"), read_secret(self, options, "secret")
         code = code.strip()
         if not code or len(code) > 30:
             raise CommandError("CODE must be 1 to 30 characters.")
