@@ -10,12 +10,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
+from erp_sync import secrets
+from erp_sync.addresses import AddressRefused, check_base_url
 from erp_sync.models import InboxMessage, OrderDrift, SyncRun
 from erp_sync.services import erp_system_configure, inbox_reapply, outbox_replay
 from oms.models import ErpSystem, ExternalRef, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+CREDENTIAL_AGAIN = gettext_noop("Enter this credential again: the connection's address changes.")
+ENV_CREDENTIALS = gettext_noop(
+    "This connection's credentials come from the environment (%(names)s): its address can be set "
+    "only where they are, with manage.py oms_erp_system."
+)
 
 
 class ErpSystemForm(forms.ModelForm):
@@ -32,6 +40,31 @@ class ErpSystemForm(forms.ModelForm):
     class Meta:
         model = ErpSystem
         fields = ["code", "name", "adapter", "base_url", "enabled", "is_default", "poll_seconds"]
+
+    def clean(self):
+        """Where the credentials would go (docs/erp-integration.md, "Where an ERP may point"): an
+        allowed address, and whoever moves a connection must know its credentials."""
+        data = super().clean()
+        if self.errors:
+            return data
+        adapter, base_url = data["adapter"], data["base_url"]
+        if adapter != ErpSystem.Adapter.HTTP_JSON:
+            return data  # only http_json sends the credentials anywhere
+        try:
+            check_base_url(base_url)
+        except AddressRefused as refused:
+            self.add_error("base_url", _(refused.message) % refused.params)
+            return data
+        old = self.instance if self.instance.pk else None
+        moved = old is None or (old.adapter, old.base_url) != (adapter, base_url)
+        from_env = secrets.env_credentials(data["code"])
+        if from_env and (moved or old.code != data["code"]):
+            self.add_error("base_url", _(ENV_CREDENTIALS) % {"names": ", ".join(from_env)})
+        elif old is not None and moved:
+            for field, stored in (("new_token", old.token_encrypted), ("new_secret", old.secret_encrypted)):
+                if stored and not data.get(field):
+                    self.add_error(field, _(CREDENTIAL_AGAIN))
+        return data
 
     def configure(self) -> ErpSystem:
         """Write the connection through the service (credentials encrypted there; empty ones kept)."""

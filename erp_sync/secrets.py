@@ -71,3 +71,8 @@ def system_token(system) -> str:
 
 def system_secret(system) -> str:
     return os.environ.get(env_name(system.code, "SECRET")) or decrypt(system.secret_encrypted)
+
+
+def env_credentials(code: str) -> list[str]:
+    """The `ERP_<CODE>_TOKEN` / `_SECRET` variables set for `code` (they override stored values)."""
+    return [name for name in (env_name(code, "TOKEN"), env_name(code, "SECRET")) if os.environ.get(name)]

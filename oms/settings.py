@@ -350,6 +350,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
 # Inbound ERP messages applied per transaction (each in its own savepoint).
 OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)
+# Where ERP connections may point (erp_sync.addresses): https only, and no private, loopback,
+# link-local, multicast or reserved address, except for the hosts listed (names or IP addresses).
+OMS_ERP_ALLOW_HTTP = env_bool("OMS_ERP_ALLOW_HTTP", ENVIRONMENT in ("development", "test"))
+OMS_ERP_ALLOWED_PRIVATE_HOSTS = env_list("OMS_ERP_ALLOWED_PRIVATE_HOSTS", [])
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -108,7 +108,8 @@ class CallOffAdmin(admin.ModelAdmin):
 
 @admin.register(ApiClient)
 class ApiClientAdmin(admin.ModelAdmin):
-    """Keys are issued with `manage.py oms_token`; here they can be reviewed and revoked."""
+    """Keys are issued with `manage.py oms_token`; here they can be reviewed, renamed and revoked.
+    Revocation is final: `revoked_at` is set by the action only and never cleared."""
 
     list_display = ("key_prefix", "kind", "sales_point", "created_at", "last_used_at", "revoked_at")
     list_filter = ("kind",)
@@ -120,13 +121,14 @@ class ApiClientAdmin(admin.ModelAdmin):
         "sales_point",
         "created_at",
         "last_used_at",
+        "revoked_at",
     )
     actions = ["revoke"]
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
         count = sum(api_client_revoke(client=client) for client in queryset)
         self.message_user(request, f"Revoked {count} key(s).")

@@ -9,8 +9,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from catalog.models import MONEY, QTY, ZERO_QTY
+from oms.exceptions import InvalidTransition
 
 
 class Channel(models.TextChoices):
@@ -290,6 +292,9 @@ class CallOff(models.Model):
         return f"call-off {self.order_id} @ {self.requested_at:%Y-%m-%d %H:%M}"
 
 
+KEY_REVOKED = gettext_noop("A revoked API key stays revoked: issue a new one.")
+
+
 class ApiClient(models.Model):
     """A device (kiosk / store POS, bound to a sales point) or a driver app, with a hashed key.
 
@@ -326,3 +331,12 @@ class ApiClient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key_prefix}…"
+
+    def save(self, *args, **kwargs):
+        """Revocation is final: a revoked key is never saved as valid again (whatever form or code
+        holds a stale copy of it)."""
+        if self.pk is not None and self.revoked_at is None:
+            revoked_at = ApiClient.objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first()
+            if revoked_at is not None:
+                raise InvalidTransition(KEY_REVOKED)
+        super().save(*args, **kwargs)

@@ -62,3 +62,23 @@ def open_page(
         yield page, problems
         context.close()
         browser.close()
+
+
+# A delivery site's name that is also HTML: shown as markup it would send the viewer elsewhere.
+META_REFRESH_NAME = '<meta http-equiv=refresh content="0;url=https://evil.example/">'
+
+
+def hover_and_read_tooltip(page, marker) -> dict:
+    """Hover `marker` and return what its Leaflet tooltip put in the page: the tooltip's text, how many
+    <meta> elements the page holds, and its URL a moment later. Requests to evil.example are
+    aborted, so a refresh that slips through stays on this machine."""
+    page.route("https://evil.example/**", lambda route: route.abort())
+    url = page.url
+    metas_before = page.locator("meta").count()
+    marker.hover()
+    page.wait_for_timeout(1000)  # the tooltip opens at once; a meta refresh of 0 s fires by then
+    return {
+        "url_unchanged": page.url == url,
+        "new_metas": page.locator("meta").count() - metas_before,
+        "text": page.evaluate("document.querySelector('.leaflet-tooltip')?.textContent ?? null"),
+    }

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests import factories
-from tests.erp_sync.fake_erp import FakeErp
+from tests.erp_sync.fake_erp import HOST, FakeErp
 from tests.helpers import World
 
 
@@ -137,8 +137,10 @@ def world(db) -> World:
 
 
 @pytest.fixture
-def fake_erp():
-    """The fake ERP on loopback (tests/erp_sync/fake_erp.py), with its default token and secret."""
+def fake_erp(settings):
+    """The fake ERP on loopback (tests/erp_sync/fake_erp.py), with its default token and secret;
+    `OMS_ERP_ALLOWED_PRIVATE_HOSTS` lets the transport reach it."""
+    settings.OMS_ERP_ALLOWED_PRIVATE_HOSTS = [HOST]
     erp = FakeErp().start()
     yield erp
     erp.stop()

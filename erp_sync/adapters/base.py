@@ -150,7 +150,7 @@ def parse_order_states(body: Any, numbers: list[str]) -> dict[str, ErpOrderState
 
     def claim(number: Any, where: str) -> str:
         if not isinstance(number, str) or number not in asked:
-            raise _fail(f"{where} names an order that was not asked for: {str(number)[:60]!r}")
+            raise _fail(f"{where} names an order that was not asked for")
         if number in out:
             raise _fail(f"{where}: order {number} is answered twice")
         return number
@@ -167,7 +167,7 @@ def parse_order_states(body: Any, numbers: list[str]) -> dict[str, ErpOrderState
             raise _fail(f"{where}.erp_order is neither a string nor null")
         status = item.get("status")
         if status not in OrderStatus.values:
-            raise _fail(f"{where}.status is not an OMS order status: {str(status)[:40]!r}")
+            raise _fail(f"{where}.status is not an OMS order status")
         raw_lines = item.get("lines")
         if not isinstance(raw_lines, list):
             raise _fail(f"{where}.lines is not a list")

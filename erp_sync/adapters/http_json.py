@@ -1,5 +1,10 @@
 """The reference transport: the ERP exposes `GET/POST {base}/messages` and (added in 0.2)
-`POST {base}/orders/state`; the OMS is the client."""
+`POST {base}/orders/state`; the OMS is the client.
+
+Requests go only to addresses `erp_sync.addresses` allows, checked again as each is sent. An error
+answer is recorded by its status code alone: the body of an answer that is not the ERP's (or not
+what the contract says) is never stored, so a sync run shows nothing a server chose to say.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from erp_sync.adapters.base import (
     parse_order_states,
     parse_results,
 )
+from erp_sync.addresses import PinnedTransport
 from erp_sync.secrets import system_secret, system_token
 from erp_sync.signing import HEADER, sign
 from oms.lib.env import env_str
@@ -60,7 +66,7 @@ class HttpJsonAdapter(Adapter):
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+            self._client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, transport=PinnedTransport())
         return self._client
 
     def _headers(self, body: bytes) -> dict[str, str]:
@@ -83,7 +89,7 @@ class HttpJsonAdapter(Adapter):
         if kind != "results":
             return SendResult(
                 kind=kind,  # type: ignore[arg-type]
-                error=f"HTTP {response.status_code}: {response.text[:300]}",
+                error=f"HTTP {response.status_code}",
                 http_status=response.status_code,
             )
         try:
@@ -110,7 +116,7 @@ class HttpJsonAdapter(Adapter):
         if kind == "auth":
             raise AuthError(f"HTTP {response.status_code}")
         if kind != "results":
-            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+            raise TransportError(f"HTTP {response.status_code}")
         try:
             body = response.json()
         except ValueError as exc:
@@ -141,7 +147,7 @@ class HttpJsonAdapter(Adapter):
         if kind == "auth":
             raise AuthError(f"HTTP {response.status_code}")
         if kind != "results":
-            raise TransportError(f"HTTP {response.status_code}: {response.text[:300]}")
+            raise TransportError(f"HTTP {response.status_code}")
         try:
             answer = response.json()
         except ValueError as exc:

@@ -14,6 +14,13 @@
     }
   }
 
+  // Labels are user data (a site's name): Leaflet would set a string as HTML, so it gets a text node.
+  function textLabel(text) {
+    var span = document.createElement("span");
+    span.textContent = String(text);
+    return span;
+  }
+
   function draw(el, points) {
     var state = el.omsMap;
     state.layer.clearLayers();
@@ -26,7 +33,7 @@
       } else {
         marker = L.marker([p.lat, p.lon], { title: p.label || "", alt: p.label || "", keyboard: true });
       }
-      if (p.label) marker.bindTooltip(String(p.label));
+      if (p.label) marker.bindTooltip(textLabel(p.label));
       marker.addTo(state.layer);
       bounds.push([p.lat, p.lon]);
     });

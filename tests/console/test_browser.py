@@ -12,13 +12,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from customers.models import Site
 from fleet.models import JobStatus
 from fleet.services import order_split_into_jobs, tour_plan
 from oms import roles
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
-from tests.browser import open_page
+from tests.browser import META_REFRESH_NAME, hover_and_read_tooltip, open_page
 from tests.console.conftest import PASSWORD, make_user
 from tests.helpers import World
 
@@ -149,4 +150,20 @@ def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_
     assert page.locator(f"#tour-{tour.number}", has_text=job.ticket).is_visible()
     assert page.locator("#unassigned-jobs", has_text="Nothing to assign.").is_visible()
 
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_page, transactional_db):
+    page, problems = browser_page
+    world = World()
+    Site.objects.filter(pk=world.site.pk).update(name=META_REFRESH_NAME, lat=42.6977, lon=23.3219)
+    order = world.place(quantity="5")
+    make_user(roles.REP, "rita")
+
+    sign_in(page, live_server.url, "rita")
+    page.goto(f"{live_server.url}/admin/console/orders/{order.pk}/")
+    seen = hover_and_read_tooltip(page, page.locator("#order-map path.leaflet-interactive"))
+
+    assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
     assert problems == []

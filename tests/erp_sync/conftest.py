@@ -19,7 +19,7 @@ from django.db import connection
 
 from catalog.models import StockLevel
 from erp_sync.signing import sign
-from tests.erp_sync.fake_erp import SECRET
+from tests.erp_sync.fake_erp import HOST, SECRET
 
 BASE_DIR = Path(settings.BASE_DIR)
 CELERY = str(BASE_DIR / ".venv" / "bin" / "celery")
@@ -163,6 +163,7 @@ def celery_env():
         OMS_ERP_PULL_SECONDS="1",
         OMS_BEAT_LEASE_SECONDS="6",
         OMS_ERP_READ_TIMEOUT=os.environ.get("OMS_ERP_READ_TIMEOUT", "10"),
+        OMS_ERP_ALLOWED_PRIVATE_HOSTS=HOST,
     )
     return env
 

@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, urlparse
 
 TOKEN = "erp-token"
 SECRET = "erp-secret"
+# Loopback: ERP connections may use it only when it is in OMS_ERP_ALLOWED_PRIVATE_HOSTS.
+HOST = "127.0.0.1"
 
 
 class FakeErp:
@@ -53,7 +55,7 @@ class FakeErp:
         self.books: dict[str, dict] = {}
         self.state_requests: list[int] = []
         self.offers_order_state = True  # False: a 0.1 ERP without {base}/orders/state (answers 404)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
         self._server.daemon_threads = True
         # A client killed mid-request leaves a broken pipe: expected in the fault tests, not an error.
         self._server.handle_error = lambda request, client_address: None

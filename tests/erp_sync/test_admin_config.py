@@ -9,6 +9,11 @@ from oms.models import ErpSystem
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def erp_on_the_internal_network(settings):
+    settings.OMS_ERP_ALLOWED_PRIVATE_HOSTS = ["erp"]
+
+
 @pytest.fixture
 def admin_client(client):
     user = get_user_model().objects.create_superuser("admin", "admin@example.com", "pw-123456")

@@ -18,7 +18,8 @@ from tests.helpers import run_command as run
 pytestmark = pytest.mark.django_db
 
 
-def test_credentials_are_encrypted_and_env_overrides(monkeypatch):
+def test_credentials_are_encrypted_and_env_overrides(monkeypatch, settings):
+    settings.OMS_ERP_ALLOWED_PRIVATE_HOSTS = ["erp"]  # an ERP on the internal network
     assert (
         run(
             "oms_erp_system",
@@ -50,7 +51,8 @@ def test_unreadable_ciphertext_reads_as_empty(settings):
     assert secrets.decrypt(token) == ""
 
 
-def test_oms_erp_system_is_idempotent():
+def test_oms_erp_system_is_idempotent(settings):
+    settings.OMS_ERP_ALLOWED_PRIVATE_HOSTS = ["erp"]
     args = [
         "oms_erp_system",
         "ERP1",

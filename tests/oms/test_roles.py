@@ -1,25 +1,61 @@
-"""The role groups exist after migrate and `sync_roles` converges to the same permissions."""
+"""The role groups exist after migrate, hold exactly the permissions of docs/roles.md, and
+`sync_roles` converges to them."""
+
+import re
+from pathlib import Path
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 
 from oms.roles import ADMIN, CUSTOMER, DISPATCHER, REP, ROLES, sync_roles
 
-
-def permissions_of(role, app_label):
-    return set(
-        Group.objects.get(name=role)
-        .permissions.filter(content_type__app_label=app_label)
-        .values_list("codename", flat=True)
-    )
+ROLES_DOC = Path(settings.BASE_DIR) / "docs" / "roles.md"
+# The apps whose every model must have a row in the matrix.
+MATRIX_APPS = ("oms", "catalog", "customers", "orders", "fleet", "erp_sync", "auth", "axes", "otp_totp", "otp_static")
+ACTIONS = {"view", "add", "change", "delete"}
+ROW = re.compile(r"^\| `(?P<name>[a-z_]+\.[a-z_]+)` \|(?P<cells>.*)\|$")
 
 
-def view_permissions_of_app(app_label):
-    return {f"view_{model._meta.model_name}" for model in apps.get_app_config(app_label).get_models()}
+def doc_tables() -> tuple[dict[str, list[str]], dict[str, list[str]], list[str]]:
+    """(model rows, action rows, role columns) of docs/roles.md: name → its cells per role column."""
+    text = ROLES_DOC.read_text()
+    models_part, actions_part = text.split("\n## Actions\n")
+    header = next(line for line in models_part.splitlines() if line.startswith("| model |"))
+    columns = [c.strip() for c in header.strip("|").split("|")][2:]
+
+    def rows(part: str) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for line in part.splitlines():
+            match = ROW.match(line)
+            if match:
+                assert match["name"] not in found, f"{match['name']} has two rows"
+                found[match["name"]] = [c.strip() for c in match["cells"].split("|")][1:]
+        return found
+
+    return rows(models_part), rows(actions_part), columns
 
 
-ERP_PLATFORM = {"erpsystem", "externalref", "outboxmessage", "outboxaggregate"}
+def documented_permissions(role: str) -> set[tuple[str, str]]:
+    """(app label, codename) pairs docs/roles.md grants `role`."""
+    model_rows, action_rows, columns = doc_tables()
+    column = columns.index(role)
+    granted = set()
+    for name, cells in model_rows.items():
+        app_label, model = name.split(".")
+        actions = set() if cells[column] == "—" else set(cells[column].split())
+        assert actions <= ACTIONS, f"{name}: unknown action in {cells[column]!r}"
+        granted |= {(app_label, f"{action}_{model}") for action in actions}
+    for name, cells in action_rows.items():
+        assert cells[column] in {"yes", "—"}, f"{name}: {cells[column]!r}"
+        if cells[column] == "yes":
+            granted.add(tuple(name.split(".")))
+    return granted
+
+
+def group_permissions(role: str) -> set[tuple[str, str]]:
+    return set(Group.objects.get(name=role).permissions.values_list("content_type__app_label", "codename"))
 
 
 def snapshot():
@@ -29,39 +65,63 @@ def snapshot():
     }
 
 
+def test_the_matrix_has_one_row_per_model_a_column_per_role_and_superusers_hold_everything():
+    model_rows, action_rows, columns = doc_tables()
+    every_model = {
+        f"{app_label}.{model._meta.model_name}"
+        for app_label in MATRIX_APPS
+        for model in apps.get_app_config(app_label).get_models()
+    }
+    assert sorted(model_rows) == sorted(every_model)
+    assert columns == [*ROLES, "superuser"]
+    assert {cells[-1] for cells in model_rows.values()} == {"all"}
+    assert {cells[-1] for cells in action_rows.values()} == {"yes"}
+
+
 @pytest.mark.django_db
-def test_role_groups_exist_after_migrations():
+@pytest.mark.parametrize("role", ROLES)
+def test_each_group_holds_exactly_the_permissions_of_docs_roles(role):
+    sync_roles(Group, Permission)
+    granted = group_permissions(role)
+    documented = documented_permissions(role)
+
+    assert sorted(granted - documented) == [], "granted but not in docs/roles.md"
+    assert sorted(documented - granted) == [], "in docs/roles.md but not granted (or no such permission)"
+
+
+@pytest.mark.django_db
+def test_the_migrated_groups_already_match_the_matrix():
     assert sorted(Group.objects.values_list("name", flat=True)) == sorted([CUSTOMER, REP, DISPATCHER, ADMIN])
     assert ROLES == ("customer", "rep", "dispatcher", "admin")
-
-
-@pytest.mark.django_db
-def test_admin_may_view_platform_tables_and_manage_users_but_not_delete_them():
-    platform = permissions_of(ADMIN, "oms")
-    assert {"view_lease", "view_jobslot", "view_idempotencyrecord"} <= platform
-    erp_tables = {f"{action}_{model}" for action in ("add", "change", "delete") for model in ERP_PLATFORM}
-    assert platform == view_permissions_of_app("oms") | erp_tables
-    assert permissions_of(ADMIN, "auth") == {
-        "view_user",
-        "add_user",
-        "change_user",
-        "view_group",
-        "add_group",
-        "change_group",
-        "view_permission",
-        "add_permission",
-        "change_permission",
+    assert {role: group_permissions(role) for role in ROLES} == {
+        role: documented_permissions(role) for role in ROLES
     }
+    assert not Group.objects.get(name=CUSTOMER).permissions.exists()
 
 
 @pytest.mark.django_db
-def test_customers_rep_and_dispatcher_get_nothing_of_the_platform_or_auth_but_view_the_erp_tables():
-    assert permissions_of(CUSTOMER, "oms") == set()
-    for role in (REP, DISPATCHER):
-        assert permissions_of(role, "oms") == {f"view_{model}" for model in ERP_PLATFORM}
-    for role in (CUSTOMER, REP, DISPATCHER):
-        assert permissions_of(role, "auth") == set()
-    assert not Group.objects.get(name=CUSTOMER).permissions.exists()
+def test_no_role_may_edit_prices_products_stock_or_sales_points_but_the_admin():
+    sensitive = {
+        ("catalog", "change_product"),
+        ("catalog", "add_product"),
+        ("catalog", "change_stocklevel"),
+        ("orders", "change_salespoint"),
+        ("orders", "change_apiclient"),
+        ("auth", "change_group"),
+        ("auth", "change_permission"),
+    }
+    assert {role: sorted(group_permissions(role) & sensitive) for role in ROLES} == {
+        CUSTOMER: [],
+        REP: [],
+        DISPATCHER: [],
+        ADMIN: [
+            ("catalog", "add_product"),
+            ("catalog", "change_product"),
+            ("catalog", "change_stocklevel"),
+            ("orders", "change_apiclient"),
+            ("orders", "change_salespoint"),
+        ],
+    }
 
 
 @pytest.mark.django_db
@@ -83,5 +143,5 @@ def test_sync_roles_recreates_a_deleted_group_and_removes_stray_permissions():
 
     sync_roles(Group, Permission)
 
-    assert view_permissions_of_app("oms") <= permissions_of(ADMIN, "oms")
-    assert permissions_of(REP, "auth") == set()
+    assert group_permissions(ADMIN) == documented_permissions(ADMIN)
+    assert group_permissions(REP) == documented_permissions(REP)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from fleet.models import Job, JobStatus
 from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
-from tests.browser import open_page
+from tests.browser import META_REFRESH_NAME, hover_and_read_tooltip, open_page
 from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
@@ -134,4 +134,22 @@ def test_customer_journey(live_server, browser_page, customer_a, world):
     page.get_by_role("button", name="Изход").click()
     page.wait_for_url(f"{base}/portal/login/")
 
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_page, customer_a):
+    page, problems = browser_page
+    customer_a.sites.update(name=META_REFRESH_NAME, lat=42.6977, lon=23.3219)
+    order = place(customer_a, sku="GRAVEL", quantity="5")
+
+    page.goto(f"{live_server.url}/portal/")
+    page.get_by_label("Email").fill("alpha@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/portal/")
+    page.goto(f"{live_server.url}/portal/orders/{order.number}/")
+    seen = hover_and_read_tooltip(page, page.locator("[data-map] .leaflet-marker-icon"))
+
+    assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
     assert problems == []

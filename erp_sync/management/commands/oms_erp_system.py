@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from erp_sync.addresses import AddressRefused, check_base_url
 from erp_sync.services import erp_system_configure
 from oms.lib.cli import add_secret_arguments, read_secret
 from oms.models import ErpSystem
@@ -30,6 +31,11 @@ class Command(BaseCommand):
             raise CommandError("CODE must be 1 to 30 characters.")
         if poll_seconds is not None and poll_seconds < 1:
             raise CommandError("--poll-seconds must be at least 1.")
+        if adapter == ErpSystem.Adapter.HTTP_JSON and base_url is not None:
+            try:
+                check_base_url(base_url)
+            except AddressRefused as refused:
+                raise CommandError(str(refused)) from refused
         system, result = erp_system_configure(
             code=code,
             adapter=adapter,
