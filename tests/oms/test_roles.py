@@ -13,7 +13,18 @@ from oms.roles import ADMIN, CUSTOMER, DISPATCHER, REP, ROLES, sync_roles
 
 ROLES_DOC = Path(settings.BASE_DIR) / "docs" / "roles.md"
 # The apps whose every model must have a row in the matrix.
-MATRIX_APPS = ("oms", "catalog", "customers", "orders", "fleet", "erp_sync", "auth", "axes", "otp_totp", "otp_static")
+MATRIX_APPS = (
+    "oms",
+    "catalog",
+    "customers",
+    "orders",
+    "fleet",
+    "erp_sync",
+    "auth",
+    "axes",
+    "otp_totp",
+    "otp_static",
+)
 ACTIONS = {"view", "add", "change", "delete"}
 ROW = re.compile(r"^\| `(?P<name>[a-z_]+\.[a-z_]+)` \|(?P<cells>.*)\|$")
 
