@@ -15,7 +15,6 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from fleet.models import Driver, Job, Tour, Truck
 from orders.models import Order
@@ -86,7 +85,7 @@ def test_a_delivery_day_through_the_public_surfaces(day):  # noqa: PLR0915 - one
         {
             "truck": Truck.objects.get(code="TRK-1").pk,
             "driver": Driver.objects.get(code="DRV-1").pk,
-            "date": timezone.localdate().isoformat(),
+            "date": day.today().isoformat(),
         },
         follow=True,
     )

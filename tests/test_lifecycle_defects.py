@@ -52,7 +52,7 @@ def planned_on_a_released_tour(day: Day, order: Order) -> tuple[Tour, list[Job]]
         {
             "truck": Truck.objects.get(code="TRK-1").pk,
             "driver": Driver.objects.get(code="DRV-1").pk,
-            "date": timezone.localdate().isoformat(),
+            "date": day.today().isoformat(),
         },
         follow=True,
     )

@@ -8,17 +8,27 @@ LogEntry and redirect; domain errors become messages. Permissions are declared p
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from console import selectors, services
 from oms.exceptions import DomainError
 from oms.lib.actors import Actor
 from orders.models import Order
+
+
+def display_today() -> date:
+    """Today where the staff work (`OMS_DISPLAY_TIME_ZONE`): after 22:00 UTC it is already tomorrow
+    in Sofia, and a phone order for "today" in UTC would be in the past."""
+    return timezone.localdate(timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE))
 
 
 def page_context(request: HttpRequest, title: str, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -19,6 +18,7 @@ from console.views.common import (
     act,
     actor,
     audit,
+    display_today,
     error_text,
     form_error_redirect,
     page_context,
@@ -37,7 +37,7 @@ def _board_params(request: HttpRequest) -> tuple[Date, Plant | None]:
         day, plant = form.cleaned_data["date"], form.cleaned_data["plant"]
     if day is None:
         first = selectors.default_board_plant()
-        day = plant_today(plant or first) if (plant or first) else timezone.localdate()
+        day = plant_today(plant or first) if (plant or first) else display_today()
     return day, plant
 
 

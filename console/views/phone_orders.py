@@ -12,11 +12,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console import forms, selectors
-from console.views.common import actor, audit, error_text, order_url, page_context
+from console.views.common import actor, audit, display_today, error_text, order_url, page_context
 from customers.models import Customer
 from oms.exceptions import DomainError
 from oms.lib.idempotency import run_idempotent
@@ -59,7 +58,7 @@ def phone_order(request: HttpRequest) -> HttpResponse:
     else:
         form = forms.PhoneOrderForm(
             customer=customer,
-            initial={"customer": customer.pk, "requested_date": timezone.localdate()},
+            initial={"customer": customer.pk, "requested_date": display_today()},
         )
         formset = forms.PhoneOrderLineFormSet(prefix="lines")
     return render(

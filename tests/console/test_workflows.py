@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,6 +22,7 @@ from fleet.services import order_split_into_jobs, tour_plan
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord
 from orders.models import Channel, Order, OrderStatus
+from orders.services.placement import plant_today
 from tests import factories
 from tests.console.conftest import client_for
 
@@ -42,7 +43,7 @@ def phone_form(world, token="tok-1", **extra):
         "customer": world.customer.pk,
         "fulfilment": "delivery",
         "site": str(world.site.public_id),
-        "requested_date": timezone.localdate().isoformat(),
+        "requested_date": plant_today(world.plant).isoformat(),
         "notes": "Call before arrival",
         "lines-TOTAL_FORMS": "4",
         "lines-INITIAL_FORMS": "0",
@@ -79,6 +80,14 @@ def test_phone_order_is_placed_through_order_place_once_per_token(world, c25_30,
     assert StockLevel.objects.get(plant=world.plant, product=world.gravel).allocated == Decimal("7.000")
     assert IdempotencyRecord.objects.get().scope == f"user:{rep.pk}"
     assert LogEntry.objects.get().change_message == "Phone order placed for C-100001."
+
+
+def test_phone_order_form_offers_today_in_the_staff_time_zone(world, rep_client, monkeypatch):
+    # 22:30 UTC on 7 December is 00:30 on 8 December in Sofia: "today" for the rep is the 8th.
+    late = datetime(2026, 12, 7, 22, 30, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: late)
+    page = rep_client.get(reverse("admin:console-phone-order"), {"customer": world.customer.pk})
+    assert page.context["form"].initial["requested_date"] == date(2026, 12, 8)
 
 
 def test_phone_order_out_of_stock_shows_the_error_and_places_nothing(world, c25_30, rep_client):
