@@ -18,7 +18,7 @@ from oms import roles
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
-from tests.browser import open_page
+from tests.browser import assert_no_problems, open_page
 from tests.console.conftest import PASSWORD, make_user
 from tests.helpers import World
 
@@ -116,7 +116,7 @@ def test_rep_journey(live_server, browser_page, transactional_db):
     assert OutboxMessage.objects.get(aggregate_id=stuck.number).status == OutboxStatus.PENDING
     assert page.locator("#dead-messages").count() == 0
 
-    assert problems == []
+    assert_no_problems(page, problems)
 
 
 @pytest.mark.browser
@@ -149,4 +149,4 @@ def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_
     assert page.locator(f"#tour-{tour.number}", has_text=job.ticket).is_visible()
     assert page.locator("#unassigned-jobs", has_text="Nothing to assign.").is_visible()
 
-    assert problems == []
+    assert_no_problems(page, problems)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from fleet.models import Job, JobStatus
 from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
-from tests.browser import open_page
+from tests.browser import assert_no_problems, open_page
 from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
@@ -134,4 +134,4 @@ def test_customer_journey(live_server, browser_page, customer_a, world):
     page.get_by_role("button", name="Изход").click()
     page.wait_for_url(f"{base}/portal/login/")
 
-    assert problems == []
+    assert_no_problems(page, problems)
