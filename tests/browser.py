@@ -100,6 +100,102 @@ def assert_no_problems(page, problems: list[str]) -> None:
     assert not problems, "Problems in the browser:\n" + "\n".join(problems)
 
 
+# The focused element, whether it shows a focus indicator (an outline or a box shadow) and whether it
+# matches the selector looked for.
+FOCUS_STATE = """
+(selector) => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0;
+  const shadow = style.boxShadow !== "none";
+  // On the calendar button inside a date or time field (the browser's own, with its own focus ring)
+  // the field itself does not match :focus.
+  const pickerButton = el.matches("input[type=date], input[type=time]") && !el.matches(":focus");
+  return {
+    visible: outline || shadow || pickerButton,
+    found: el.matches(selector),
+    html: el.outerHTML.slice(0, 160),
+  };
+}
+"""
+
+
+def tab_to(page, selector: str, *, backwards: bool = False, limit: int = 80) -> None:
+    """Press Tab (Shift+Tab with `backwards`) until the element matching `selector` has the focus.
+    Every element the focus passes on the way must show where the focus is."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        state = page.evaluate(FOCUS_STATE, selector)
+        if state is None:
+            continue
+        assert state["visible"], f"The focus is not visible on {state['html']}"
+        if state["found"]:
+            return
+    raise AssertionError(f"{selector} was not reached in {limit} presses of Tab")
+
+
+# Every tap target of the page smaller than 24×24 CSS px that the WCAG 2.5.8 exceptions do not cover:
+# a link inside a sentence, or an undersized target whose 24 px circle (centred on it) touches no
+# other target and no other such circle. Hidden and visually-hidden elements are not targets.
+SMALL_TAP_TARGETS = """
+() => {
+  const targets = [...document.querySelectorAll(
+    "a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button]"
+  )].filter((el) => {
+    const r = el.getBoundingClientRect();
+    return r.width > 1 && r.height > 1 && r.right > 0 && r.bottom > 0 && getComputedStyle(el).visibility !== "hidden";
+  });
+  const inSentence = (el) => getComputedStyle(el).display === "inline"
+    && el.parentElement.textContent.trim().length > el.textContent.trim().length;
+  const circle = (r) => ({x: r.left + r.width / 2, y: r.top + r.height / 2});
+  const touchesRect = (c, r) => {
+    const dx = Math.max(r.left - c.x, 0, c.x - r.right), dy = Math.max(r.top - c.y, 0, c.y - r.bottom);
+    return dx * dx + dy * dy < 144;
+  };
+  const small = targets.filter((el) => {
+    const r = el.getBoundingClientRect();
+    return (r.width < 24 || r.height < 24) && !inSentence(el);
+  });
+  return small.filter((el) => {
+    const c = circle(el.getBoundingClientRect());
+    const crowded = targets.some((other) => other !== el && !other.contains(el) && !el.contains(other)
+      && touchesRect(c, other.getBoundingClientRect()));
+    const near = small.some((other) => {
+      if (other === el) return false;
+      const o = circle(other.getBoundingClientRect());
+      return Math.hypot(o.x - c.x, o.y - c.y) < 24;
+    });
+    return crowded || near;
+  }).map((el) => {
+    const r = el.getBoundingClientRect();
+    return `${el.outerHTML.slice(0, 100)} is ${Math.round(r.width)}×${Math.round(r.height)} px`;
+  });
+}
+"""
+
+
+# The innermost elements that reach past the right edge of a viewport `width` px wide.
+TOO_WIDE = """
+(width) => [...document.body.querySelectorAll("*")]
+  .filter((el) => el.getBoundingClientRect().right > width
+    && ![...el.children].some((child) => child.getBoundingClientRect().right > width))
+  .map((el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}${el.className ? "." + el.className : ""}`)
+"""
+
+
+def phone_layout_problems(page, width: int) -> list[str]:
+    """What makes the page hard to use on a phone `width` CSS px wide: a horizontal scroll bar, tap
+    targets too small and too close together."""
+    problems = []
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    if scroll_width > width:
+        problems.append(
+            f"the page is {scroll_width} px wide; too wide: " + ", ".join(page.evaluate(TOO_WIDE, width))
+        )
+    return problems + page.evaluate(SMALL_TAP_TARGETS)
+
+
 def chromium_path() -> str:
     """The system Chromium (`make test` installs it); a missing browser is an error, never a skip."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")
