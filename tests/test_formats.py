@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.test import Client
+from django.utils import timezone
 
 from fleet.models import Job, JobStatus, ProofOfDelivery, Tour
 from fleet.pdf import render_epod_pdf
@@ -87,6 +89,15 @@ def test_portal_order_list_in_bulgarian(order, customer):
 def test_tracking_page_in_bulgarian(order):
     page = text_of(in_bulgarian(Client()).get(f"/track/{order.tracking_token}/"))
     assert "Заявена дата 7 Декември 2026 г. TK-1 На път Очаквано пристигане 17:46" in page
+
+
+def test_bulgarian_date_fields_keep_the_iso_dates_the_browser_needs(customer):
+    client = Client()
+    client.force_login(user_of(customer))
+    page = in_bulgarian(client).get("/portal/orders/new/").content.decode()
+    today = timezone.localdate(timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE))  # the portal's day
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert f'<input type="date" name="requested_date" value="{tomorrow}"' in page
 
 
 def test_english_keeps_the_english_formats(order, customer):
