@@ -27,7 +27,10 @@ cookie_header() { awk '$6 == "sessionid" || $6 == "csrftoken" {printf "%s=%s; ",
 
 sign_in /portal/login/ customer@oms.example demo-customer-pass "$OUT/portal.jar"
 sign_in /admin/login/ dispatcher@oms.example demo-dispatch-pass "$OUT/staff.jar"
-order=$(curl -s -b "$OUT/portal.jar" "$BASE/portal/" | grep -o '/portal/orders/ORD-[0-9-]*/' | head -1)
+# The newest order of the list that shows a map (a delivery still under way).
+for order in $(curl -s -b "$OUT/portal.jar" "$BASE/portal/" | grep -o '/portal/orders/ORD-[0-9-]*/' | uniq); do
+  curl -s -b "$OUT/portal.jar" "$BASE$order" | grep -q 'data-map' && break
+done
 track=$(curl -s -b "$OUT/portal.jar" "$BASE$order" | grep -o '/track/[A-Za-z0-9_-]*/' | head -1)
 
 pages=("portal /portal/" "portal $order" "public $track" "staff /admin/console/dispatch/")
