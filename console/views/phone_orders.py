@@ -7,7 +7,9 @@ from datetime import date as Date
 from datetime import time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -59,7 +61,11 @@ def phone_order(request: HttpRequest) -> HttpResponse:
     else:
         form = forms.PhoneOrderForm(
             customer=customer,
-            initial={"customer": customer.pk, "requested_date": timezone.localdate()},
+            # Today where the customers are: UTC's date is yesterday there late in the evening.
+            initial={
+                "customer": customer.pk,
+                "requested_date": timezone.localdate(timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE)),
+            },
         )
         formset = forms.PhoneOrderLineFormSet(prefix="lines")
     return render(

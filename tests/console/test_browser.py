@@ -9,8 +9,10 @@ import os
 import re
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from fleet.models import JobStatus
@@ -203,7 +205,7 @@ def test_phone_order_with_the_keyboard_only(live_server, browser_page, transacti
         world.customer,
         world.site,
         "Called at 9, gate code 1234",
-        timezone.localdate(),
+        timezone.localdate(timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE)),
     )
     assert list(order.lines.values_list("sku", "quantity")) == [("GRAVEL", Decimal("3.500"))]
     assert_no_problems(page, problems)
