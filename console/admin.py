@@ -35,6 +35,10 @@ def _inject_console_urls(site: admin.AdminSite) -> None:
 
 _inject_console_urls(admin.site)
 admin.site.login_form = StaffLoginForm
+# The staff site introduces itself as the OMS console, not as a generic "Django administration".
+admin.site.site_header = gettext_lazy("OMS console")
+admin.site.site_title = gettext_lazy("OMS console")
+admin.site.index_title = gettext_lazy("Records and settings")
 
 
 class ConsoleCustomerAdmin(CustomerAdmin):

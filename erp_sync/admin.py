@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Min, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
@@ -190,7 +191,12 @@ class ErpSystemAdmin(admin.ModelAdmin):
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
-                    (r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.direction, r.outcome, r.counts)
+                    (
+                        date_format(timezone.localtime(r.started_at), "SHORT_DATETIME_FORMAT"),
+                        r.direction,
+                        r.outcome,
+                        r.counts,
+                    )
                     for r in runs
                 ),
             ),
@@ -220,7 +226,12 @@ class ErpSystemAdmin(admin.ModelAdmin):
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
-                    (m.received_at.strftime("%Y-%m-%d %H:%M:%S"), m.message_id[:60], m.type, m.error[:200])
+                    (
+                        date_format(timezone.localtime(m.received_at), "SHORT_DATETIME_FORMAT"),
+                        m.message_id[:60],
+                        m.type,
+                        m.error[:200],
+                    )
                     for m in rows
                 ),
             ),

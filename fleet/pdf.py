@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.utils import translation
+from django.utils.formats import date_format
 from fpdf import FPDF
 
 from fleet.models import ProofOfDelivery
@@ -16,12 +19,20 @@ def _text(value) -> str:
 
 
 def render_epod_pdf(epod: ProofOfDelivery) -> bytes:
+    """The e-ticket with its times in the plant's zone, written the way the customer's language
+    writes them (07.12.2026 17:46 in Bulgarian)."""
+    order = epod.job.order
+    with translation.override(order.customer.language if order else settings.LANGUAGE_CODE):
+        return _render(epod)
+
+
+def _render(epod: ProofOfDelivery) -> bytes:
     job = epod.job
     order = job.order
     zone = ZoneInfo(job.plant.timezone)
 
     def when(value) -> str:
-        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else "-"
+        return date_format(value.astimezone(zone), "SHORT_DATETIME_FORMAT") if value else "-"
 
     pdf = FPDF(format="A4")
     pdf.set_title(f"Delivery ticket {job.ticket}")

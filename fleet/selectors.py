@@ -175,11 +175,12 @@ def driver_message(*, driver: Driver, message_id: UUID | str) -> Message:
     return message
 
 
-def orders_to_plan(*, date: Date, plant_id: int | None = None, limit: int = 50) -> list[Order]:
+def orders_to_plan(*, date: Date, plant_id: int | None = None) -> QuerySet[Order]:
     """Delivery orders due by `date` with a quantity no live load covers yet: an order never planned,
     an on-call order with a call-off not yet planned (every call-off, until the ordered quantity is
     used up), a load that failed. Each carries `to_plan` (the open quantity), and on-call orders
-    `called_off` and `left` (what is still to call off); paused orders are listed, marked paused."""
+    `called_off` and `left` (what is still to call off); paused orders are listed, marked paused.
+    Oldest request first; the caller pages through them."""
     live = (
         JobLine.objects.filter(order_line__order=OuterRef("pk"))
         .exclude(job__status__in=[JobStatus.CANCELLED, JobStatus.FAILED])
@@ -210,4 +211,4 @@ def orders_to_plan(*, date: Date, plant_id: int | None = None, limit: int = 50) 
     )
     if plant_id:
         orders = orders.filter(plant_id=plant_id)
-    return list(orders[:limit])
+    return orders

@@ -73,6 +73,9 @@ MIDDLEWARE = [
     "oms.lib.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages are gzipped (static files are WhiteNoise's: precompressed in production). BREACH: see
+    # "Compression and caching" in docs/operations.md.
+    "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -177,6 +180,8 @@ OMS_PORTAL_SIGNUP_MAX_AGE = env_int("OMS_PORTAL_SIGNUP_MAX_AGE", 2 * 24 * 3600)
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("bg", _("Bulgarian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Bulgarian date-times as Bulgarians write them (07.12.2026 17:46), not Django's American fallback.
+FORMAT_MODULE_PATH = ["oms.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -201,6 +206,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+# WhiteNoise caches the hashed names of the production manifest for ten years ("immutable"). A file
+# under its plain name may change at any deploy (production: an hour) or edit (development: never).
+WHITENOISE_MAX_AGE = 3600 if PRODUCTION else 0
 MAP_TILE_URL = env_str("MAP_TILE_URL", "")
 
 # --- Security --------------------------------------------------------------------------------

@@ -159,7 +159,14 @@ def order_for_tracking(*, token: str) -> tuple[Order, list[Job]]:
     """The order of a tracking link (only the fields the public page shows) and its jobs, or 404."""
     order = get_object_or_404(
         Order.objects.only(
-            "number", "status", "requested_date", "window_from", "window_to", "on_call", "tracking_token"
+            "number",
+            "status",
+            "fulfilment",
+            "requested_date",
+            "window_from",
+            "window_to",
+            "on_call",
+            "tracking_token",
         ),
         tracking_token=token,
     )

@@ -6,6 +6,7 @@ from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -19,6 +20,8 @@ NOT_DEPARTED = frozenset({JobStatus.PLANNED, JobStatus.ASSIGNED, JobStatus.LOADI
 OPEN_TOURS = (TourStatus.PLANNED, TourStatus.RELEASED, TourStatus.STARTED)
 # A truck position older than this is shown as stale on the map.
 STALE_POSITION = timedelta(minutes=10)
+# Orders to plan shown per page of the board: a busy day has hundreds, and every row is a form.
+PLAN_PAGE_SIZE = 25
 
 
 def job_is_late(job: Job, now: datetime) -> bool:
@@ -35,8 +38,11 @@ def default_board_plant() -> Plant | None:
     return Plant.objects.filter(active=True).first()
 
 
-def dispatch_board(*, date: Date, plant_id: int | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Tours of the day per plant with their jobs, jobs waiting for a truck, trucks and their state."""
+def dispatch_board(
+    *, date: Date, plant_id: int | None = None, plan_page: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Tours of the day per plant with their jobs, jobs waiting for a truck, trucks and their state,
+    and one page (`plan_page`, the first when missing or out of range) of the orders to plan."""
     now = now or timezone.now()
     tours = _tours(date, plant_id, now)
     open_tours = [
@@ -61,9 +67,18 @@ def dispatch_board(*, date: Date, plant_id: int | None = None, now: datetime | N
         "unassigned": unassigned,
         "trucks": trucks,
         "drivers": list(drivers_qs),
-        "orders_to_plan": fleet_selectors.orders_to_plan(date=date, plant_id=plant_id),
+        **_orders_to_plan_page(date, plant_id, plan_page),
         "late_count": sum(t.late_jobs for t in tours) + sum(j.late for j in unassigned),
     }
+
+
+def _orders_to_plan_page(date: Date, plant_id: int | None, number: str | None) -> dict[str, Any]:
+    """`orders_to_plan` (the rows of the page) and `plan_page` (the page, for its navigation)."""
+    page: Page = Paginator(
+        fleet_selectors.orders_to_plan(date=date, plant_id=plant_id), PLAN_PAGE_SIZE
+    ).get_page(number)
+    page.object_list = list(page.object_list)
+    return {"orders_to_plan": page.object_list, "plan_page": page}
 
 
 def _tours(date: Date, plant_id: int | None, now: datetime) -> list[Tour]:

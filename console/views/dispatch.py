@@ -43,7 +43,9 @@ def _board_params(request: HttpRequest) -> tuple[Date, Plant | None]:
 
 def dispatch_board(request: HttpRequest) -> HttpResponse:
     day, plant = _board_params(request)
-    board = selectors.dispatch_board(date=day, plant_id=plant.pk if plant else None)
+    board = selectors.dispatch_board(
+        date=day, plant_id=plant.pk if plant else None, plan_page=request.GET.get("page")
+    )
     query = urlencode({"date": day.isoformat(), **({"plant": plant.pk} if plant else {})})
     return render(
         request,
@@ -52,7 +54,8 @@ def dispatch_board(request: HttpRequest) -> HttpResponse:
             request,
             _("Dispatch board"),
             filter_form=forms.BoardFilterForm(initial={"date": day, "plant": plant}),
-            plan_form=forms.PlanTourForm(initial={"date": day}),
+            # Its own ids: the filter form above has a date field too.
+            plan_form=forms.PlanTourForm(initial={"date": day}, auto_id="plan_%s"),
             trucks_url=f"{reverse('admin:console-dispatch-trucks')}?{urlencode({'plant': plant.pk} if plant else {})}",
             board_query=query,
             tile_url=settings.MAP_TILE_URL,

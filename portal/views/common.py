@@ -14,12 +14,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from oms.exceptions import DomainError
-from orders.models import Order, OrderStatus
+from orders.models import Fulfilment, Order, OrderStatus
 from portal import selectors
 
 # Nothing moves any more on these orders: the jobs fragment stops polling. (A delivered order keeps
 # polling a little longer: its EPOD PDF is rendered by a worker after the delivery.)
 FINISHED = frozenset({OrderStatus.COMPLETED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+# A truck may still come to an order for delivery in these states: its page shows a map even while no
+# marker is there yet (the polled fragment brings them in).
+TRUCKS_EXPECTED = frozenset(
+    {
+        OrderStatus.PLACED,
+        OrderStatus.CONFIRMED,
+        OrderStatus.SCHEDULED,
+        OrderStatus.IN_DELIVERY,
+        OrderStatus.PARTIALLY_DELIVERED,
+    }
+)
 
 
 def display_tz(view):
@@ -78,9 +89,14 @@ def is_htmx(request: HttpRequest) -> bool:
 
 
 def map_context(order: Order, jobs, *, include_site: bool) -> dict[str, Any]:
-    """The map's markers (JSON), tiles and whether the page keeps polling."""
+    """The map's markers (JSON for the map, a list for their text equivalent), tiles, whether the page
+    has a map at all (the map library loads only then) and whether the page keeps polling."""
+    points = selectors.map_points(order, jobs, include_site=include_site)
     return {
-        "map_points": json.dumps(selectors.map_points(order, jobs, include_site=include_site)),
+        "map_points": json.dumps(points),
+        "map_places": points,
+        "has_map": bool(points)
+        or (order.fulfilment == Fulfilment.DELIVERY and order.status in TRUCKS_EXPECTED),
         "tile_url": settings.MAP_TILE_URL,
         "live": order.status not in FINISHED,
     }

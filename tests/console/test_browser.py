@@ -6,10 +6,13 @@ Zero console errors and zero CSP violations are allowed during each journey.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from customers.models import Site
@@ -19,7 +22,7 @@ from oms import roles
 from oms.lib.actors import Actor
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Channel, Order, OrderLine, OrderStatus
-from tests.browser import META_REFRESH_NAME, hover_and_read_tooltip, open_page
+from tests.browser import META_REFRESH_NAME, assert_no_problems, hover_and_read_tooltip, open_page, tab_to
 from tests.console.conftest import PASSWORD, make_user
 from tests.helpers import World
 
@@ -84,7 +87,7 @@ def test_rep_journey(live_server, browser_page, transactional_db):
     page.locator("#avail-0", has_text="SOF: 91 t").wait_for()
     page.locator("#id_lines-0-quantity").fill("3")
     page.locator("#place-order").dblclick()
-    page.wait_for_url(f"{base}/admin/console/orders/*/")
+    page.wait_for_url(re.compile(r".*/admin/console/orders/\d+/$"))  # not orders/new/
     phone_order = Order.objects.get(channel=Channel.PHONE)
     assert page.url == f"{base}/admin/console/orders/{phone_order.pk}/"
     assert flash(page) == [f"Order {phone_order.number} placed."]
@@ -117,7 +120,7 @@ def test_rep_journey(live_server, browser_page, transactional_db):
     assert OutboxMessage.objects.get(aggregate_id=stuck.number).status == OutboxStatus.PENDING
     assert page.locator("#dead-messages").count() == 0
 
-    assert problems == []
+    assert_no_problems(page, problems)
 
 
 @pytest.mark.browser
@@ -150,7 +153,63 @@ def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_
     assert page.locator(f"#tour-{tour.number}", has_text=job.ticket).is_visible()
     assert page.locator("#unassigned-jobs", has_text="Nothing to assign.").is_visible()
 
-    assert problems == []
+    assert_no_problems(page, problems)
+
+
+@pytest.mark.browser
+def test_phone_order_with_the_keyboard_only(live_server, browser_page, transactional_db):
+    """Sign in, find the customer, place a phone order: Tab, Shift+Tab, Enter and typing only."""
+    page, problems = browser_page
+    base = live_server.url
+    world = World()
+    make_user(roles.REP, "rita")
+
+    page.goto(f"{base}/admin/login/?next=/admin/console/")
+    tab_to(page, "#id_username")
+    page.keyboard.type("rita")
+    tab_to(page, "#id_password")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/admin/console/")
+
+    tab_to(page, ".console-nav a[href='/admin/console/search/']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/admin/console/search/")
+    tab_to(page, "#console-q")
+    page.keyboard.type("0888 123 456")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/admin/console/search/?q=*")
+    tab_to(page, "#search-customers a")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/admin/console/customers/{world.customer.pk}/")
+    tab_to(page, "#new-phone-order")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/admin/console/orders/new/?customer={world.customer.pk}")
+
+    tab_to(page, "#id_site")
+    page.keyboard.type("Lozenets")
+    tab_to(page, "#id_lines-0-sku")
+    page.keyboard.type("GRAVEL")
+    page.locator("#avail-0", has_text="SOF: 100 t").wait_for()
+    tab_to(page, "#id_lines-0-quantity")
+    page.keyboard.type("3.5")
+    tab_to(page, "#id_notes", backwards=True)
+    page.keyboard.type("Called at 9, gate code 1234")
+    tab_to(page, "#place-order")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/admin/console/orders/\d+/$"))  # not orders/new/
+
+    order = Order.objects.get(channel=Channel.PHONE)
+    assert page.url == f"{base}/admin/console/orders/{order.pk}/"
+    assert flash(page) == [f"Order {order.number} placed."]
+    assert (order.customer, order.site, order.notes, order.requested_date) == (
+        world.customer,
+        world.site,
+        "Called at 9, gate code 1234",
+        timezone.localdate(timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE)),
+    )
+    assert list(order.lines.values_list("sku", "quantity")) == [("GRAVEL", Decimal("3.500"))]
+    assert_no_problems(page, problems)
 
 
 @pytest.mark.browser
@@ -166,4 +225,4 @@ def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_pa
     seen = hover_and_read_tooltip(page, page.locator("#order-map path.leaflet-interactive"))
 
     assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
-    assert problems == []
+    assert_no_problems(page, problems)

@@ -13,8 +13,15 @@ import pytest
 from django.utils import timezone
 
 from fleet.models import Job, JobStatus
-from orders.models import CallOff, Channel, Order, OrderStatus, ReturnRequest
-from tests.browser import META_REFRESH_NAME, hover_and_read_tooltip, open_page
+from orders.models import CallOff, Channel, Order, OrderLine, OrderStatus, ReturnRequest
+from tests.browser import (
+    META_REFRESH_NAME,
+    assert_no_problems,
+    hover_and_read_tooltip,
+    open_page,
+    phone_layout_problems,
+    tab_to,
+)
 from tests.portal.conftest import MINIMAL_PDF, PASSWORD, add_job, place, set_status
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls below are still synchronous.
@@ -134,7 +141,90 @@ def test_customer_journey(live_server, browser_page, customer_a, world):
     page.get_by_role("button", name="Изход").click()
     page.wait_for_url(f"{base}/portal/login/")
 
-    assert problems == []
+    assert_no_problems(page, problems)
+
+
+@pytest.mark.browser
+def test_placing_an_order_with_the_keyboard_only(live_server, customer_a, world):
+    base = live_server.url
+    with open_page(viewport={"width": 1200, "height": 900}) as (page, problems):
+        page.goto(f"{base}/portal/login/")
+        tab_to(page, "#id_username")
+        page.keyboard.type("alpha@example.com")
+        tab_to(page, "#id_password")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/portal/")
+
+        tab_to(page, "nav a[href='/portal/orders/new/']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/portal/orders/new/")
+        tab_to(page, "#id_lines-0-product")
+        page.keyboard.type("Gravel")  # the select's type-ahead picks "Gravel 4-16"
+        page.locator("#avail-0", has_text="Sofia plant").wait_for()
+        tab_to(page, "#id_lines-0-quantity")
+        page.keyboard.type("6.5")
+        tab_to(page, "#id_on_call")
+        page.keyboard.press("Space")
+        tab_to(page, "#id_notes")
+        page.keyboard.type("Gate 3, call on arrival")
+        tab_to(page, "#id_on_call", backwards=True)  # back to check the box again: still ticked
+        assert page.locator("#id_on_call").is_checked()
+        tab_to(page, "#place-order")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/portal/orders/ORD-*/")
+
+        order = Order.objects.get(customer=customer_a)
+        assert page.url == f"{base}/portal/orders/{order.number}/"
+        assert (order.channel, order.on_call, order.notes, order.site) == (
+            Channel.WEB,
+            True,
+            "Gate 3, call on arrival",
+            customer_a.sites.get(),
+        )
+        assert list(OrderLine.objects.filter(order=order).values_list("sku", "quantity")) == [
+            ("GRAVEL", Decimal("6.500"))
+        ]
+        assert_no_problems(page, problems)
+
+
+PHONE = {"width": 375, "height": 812}
+
+
+@pytest.mark.browser
+def test_the_portal_on_a_phone(live_server, customer_a, world, tmp_path):
+    """375 CSS px wide: no sideways scrolling and tap targets of 24×24 px or well apart (WCAG 2.5.8);
+    a screenshot of each page is in the test's temporary directory."""
+    base = live_server.url
+    order = place(customer_a, channel=Channel.WEB, sku="GRAVEL", quantity="10")
+    add_job(order, world, ticket="TK-NEXT", status=JobStatus.EN_ROUTE)
+    with open_page(viewport=PHONE) as (page, problems):
+        page.goto(f"{base}/portal/login/")
+        page.get_by_label("Email").fill("alpha@example.com")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/portal/")
+
+        for name, path in (
+            ("orders", "/portal/"),
+            ("order", f"/portal/orders/{order.number}/"),
+            ("new-order", "/portal/orders/new/"),
+            ("tracking", f"/track/{order.tracking_token}/"),
+        ):
+            page.goto(f"{base}{path}")
+            if name in ("order", "tracking"):
+                page.locator(".leaflet-interactive").first.wait_for()  # the truck is on the map
+            shot = tmp_path / f"{name}.png"
+            page.screenshot(path=shot, full_page=True)
+            layout = phone_layout_problems(page, PHONE["width"])
+            assert layout == [], f"{name} page on a phone ({shot}):\n" + "\n".join(layout)
+            if name == "order":
+                assert page.locator(".page-head .status").inner_text() == "Placed"
+                job = page.locator('.job[data-ticket="TK-NEXT"]')
+                assert job.locator(".job-status").inner_text() == "En route"
+                assert job.locator(".eta").is_visible()
+                assert page.locator(".map").bounding_box()["width"] <= PHONE["width"]
+        assert_no_problems(page, problems)
 
 
 @pytest.mark.browser
@@ -152,4 +242,4 @@ def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_pa
     seen = hover_and_read_tooltip(page, page.locator("[data-map] .leaflet-marker-icon"))
 
     assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
-    assert problems == []
+    assert_no_problems(page, problems)
