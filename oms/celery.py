@@ -30,6 +30,44 @@ app.conf.update(
 )
 app.autodiscover_tasks()
 
+# Three queues, so that a slow ERP or a long export never delays the others: run a worker per queue
+# in production (docs/operations.md, "Queues and workers"); `make run` runs one worker for all three.
+QUEUE_ERP = "erp"
+QUEUE_FILES = "files"
+QUEUE_DEFAULT = "default"
+QUEUES = (QUEUE_ERP, QUEUE_FILES, QUEUE_DEFAULT)
+# Every task that talks to an ERP, and every task that writes a file; the rest go to `default`.
+TASK_QUEUES: dict[str, str] = {
+    "erp_sync.tasks.relay_nudge": QUEUE_ERP,
+    "erp_sync.tasks.relay_sweep": QUEUE_ERP,
+    "erp_sync.tasks.apply_pending": QUEUE_ERP,
+    "erp_sync.tasks.apply_sweep": QUEUE_ERP,
+    "erp_sync.tasks.pull_system": QUEUE_ERP,
+    "erp_sync.tasks.pull_all": QUEUE_ERP,
+    "erp_sync.tasks.reconcile": QUEUE_ERP,
+    "erp_sync.tasks.compare_system": QUEUE_ERP,
+    "erp_sync.tasks.compare_all": QUEUE_ERP,
+    "fleet.tasks.epod_render_pdf": QUEUE_FILES,
+    "console.export_orders": QUEUE_FILES,
+}
+app.conf.update(
+    task_default_queue=QUEUE_DEFAULT,
+    task_create_missing_queues=True,
+    task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
+)
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def long_task_limits() -> dict:
+    """Time limits of the long tasks (exports, housekeeping): `OMS_LONG_TASK_TIME_LIMIT`, soft 100 s less."""
+    from django.conf import settings
+
+    hard = settings.OMS_LONG_TASK_TIME_LIMIT
+    return {"soft_time_limit": hard - 100, "time_limit": hard, "ignore_result": True}
+
+
 # Periodic jobs: name → (task, seconds). Each task is idempotent; the beat lease keeps one beat active.
 BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
     "purge-idempotency-keys": ("oms.tasks.purge_idempotency_keys", 3600.0),
@@ -45,7 +83,10 @@ def register_periodic(name: str, task: str, seconds: float) -> None:
     }
 
 
-register_periodic("purge-idempotency-keys", "oms.tasks.purge_idempotency_keys", 3600.0)
+register_periodic("purge-idempotency-keys", "oms.tasks.purge_idempotency_keys", HOUR)
+# Daily housekeeping is offered every hour and runs once per UTC day (each claims its day slot), so
+# a beat that restarts more often than daily still runs it.
+register_periodic("clear-sessions", "oms.tasks.clear_sessions", HOUR)
 
 
 @before_task_publish.connect

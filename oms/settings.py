@@ -279,24 +279,43 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
+# Hard limit of the long tasks (order exports, housekeeping); each is asked to stop 100 s before.
+OMS_LONG_TASK_TIME_LIMIT = env_int("OMS_LONG_TASK_TIME_LIMIT", 1900)
+# A task is acknowledged when it ends (acks_late), so the broker must not hand it to another worker
+# while the first one may still run it: the Redis visibility timeout (and RabbitMQ's server-side
+# `consumer_timeout`, docs/operations.md) must exceed the longest hard time limit.
+OMS_BROKER_ACK_TIMEOUT = max(CELERY_TASK_TIME_LIMIT, OMS_LONG_TASK_TIME_LIMIT) + 300
+BROKER_KIND = CELERY_BROKER_URL.split("://", 1)[0].split("+", 1)[0]
 _broker_dir = VAR_DIR / "broker"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {
+if BROKER_KIND == "filesystem":
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-    if CELERY_BROKER_URL.startswith("filesystem://")
-    else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
-)
-if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+elif BROKER_KIND in ("amqp", "amqps", "pyamqp"):
+    # RabbitMQ redelivers an unacknowledged message only when the consumer's channel closes; how long
+    # a delivery may stay unacknowledged is the server's `consumer_timeout`, not a client option.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_HEARTBEAT = 60
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OMS_BROKER_ACK_TIMEOUT}
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
 # Inbound ERP messages applied per transaction (each in its own savepoint).
 OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)
+# Housekeeping on the beat (docs/operations.md, "Housekeeping and retention"): days the finished
+# ERP sync history is kept, GPS points older than this are thinned to one per truck and 5 minutes.
+OMS_RETENTION_INBOX_DAYS = env_int("OMS_RETENTION_INBOX_DAYS", 30)
+OMS_RETENTION_OUTBOX_DAYS = env_int("OMS_RETENTION_OUTBOX_DAYS", 30)
+OMS_RETENTION_SYNC_RUNS_DAYS = env_int("OMS_RETENTION_SYNC_RUNS_DAYS", 90)
+OMS_POSITIONS_COMPACT_DAYS = env_int("OMS_POSITIONS_COMPACT_DAYS", 7)
+# Rows deleted per transaction, and where deleted rows are archived first (empty: not archived).
+OMS_RETENTION_BATCH_SIZE = env_int("OMS_RETENTION_BATCH_SIZE", 5000)
+OMS_RETENTION_ARCHIVE_DIR = env_str("OMS_RETENTION_ARCHIVE_DIR", "")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
