@@ -11,7 +11,7 @@ import logging
 
 from celery import shared_task
 
-from oms.celery import DAY, HOUR, long_task_limits, register_periodic
+from oms.celery import DAY, HOUR, long_task_limits, quiet_when_idle, register_periodic
 from oms.lib.env import env_int
 from oms.lib.lease import period_claim
 
@@ -152,3 +152,9 @@ register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
 register_periodic(JOB_RECONCILE, "erp_sync.tasks.reconcile", float(RECONCILE_SECONDS))
 register_periodic(JOB_COMPARE, "erp_sync.tasks.compare_all", float(COMPARE_SECONDS))
 register_periodic(JOB_HISTORY_PURGE, "erp_sync.tasks.history_purge", HOUR)
+# What the sweeps fan out to is as routine when it finds nothing: a nudge or an apply run with nothing
+# to do, a pull of one empty page. That a pull was queued is never news (its pull shows if it finds any).
+quiet_when_idle("erp_sync.tasks.relay_nudge")
+quiet_when_idle("erp_sync.tasks.apply_pending")
+quiet_when_idle("erp_sync.tasks.pull_system", lambda counts: not counts or dict(counts) == {"pages": 1})
+quiet_when_idle("erp_sync.tasks.pull_all", lambda codes: True)

@@ -7,9 +7,12 @@ periodic sweeps re-dispatch whatever a lost nudge left behind.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
+
+from oms.lib.logs import empty_result
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms.settings")
 
@@ -68,6 +71,15 @@ def long_task_limits() -> dict:
     return {"soft_time_limit": hard - 100, "time_limit": hard, "ignore_result": True}
 
 
+# Routine ticks whose Celery log lines are noise unless they did something: task name → the test of
+# its return value that says it did nothing (`oms.lib.logs.QuietPeriodicFilter` drops those lines).
+QUIET_WHEN_IDLE: dict[str, Callable[[object], bool]] = {}
+
+
+def quiet_when_idle(task: str, did_nothing: Callable[[object], bool] = empty_result) -> None:
+    QUIET_WHEN_IDLE[task] = did_nothing
+
+
 # Periodic jobs: name → (task, seconds). Each task is idempotent; the beat lease keeps one beat active.
 BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
     "purge-idempotency-keys": ("oms.tasks.purge_idempotency_keys", 3600.0),
@@ -77,6 +89,7 @@ BEAT_SCHEDULE: dict[str, tuple[str, float]] = {
 def register_periodic(name: str, task: str, seconds: float) -> None:
     """Apps add their periodic jobs here (from their `tasks` module) so the schedule lives in code."""
     BEAT_SCHEDULE[name] = (task, seconds)
+    QUIET_WHEN_IDLE.setdefault(task, empty_result)
     app.conf.beat_schedule = {
         key: {"task": t, "schedule": s, "options": {"expires": max(s, 5)}}
         for key, (t, s) in BEAT_SCHEDULE.items()
@@ -103,7 +116,9 @@ _task_tokens: dict[str, object] = {}
 @task_prerun.connect
 def _restore_request_id(task_id=None, task=None, **kwargs):
     from oms.lib.requestid import request_id_var
+    from oms.metrics import task_started
 
+    task_started(task_id)
     rid = (
         getattr(task.request, "request_id", None) or (task.request.headers or {}).get("request_id") or task_id
     )
@@ -111,9 +126,11 @@ def _restore_request_id(task_id=None, task=None, **kwargs):
 
 
 @task_postrun.connect
-def _clear_request_id(task_id=None, **kwargs):
+def _clear_request_id(task_id=None, task=None, state=None, **kwargs):
     from oms.lib.requestid import request_id_var
+    from oms.metrics import task_finished
 
+    task_finished(task_id, task.name, state)
     token = _task_tokens.pop(task_id, None)
     if token is not None:
         request_id_var.reset(token)

@@ -7,6 +7,8 @@ turns on the production guards: a real secret key is required and DEBUG must be 
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oms.lib.requestid.RequestIdMiddleware",
+    "oms.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -288,6 +291,7 @@ OMS_BROKER_ACK_TIMEOUT = max(CELERY_TASK_TIME_LIMIT, OMS_LONG_TASK_TIME_LIMIT) +
 BROKER_KIND = CELERY_BROKER_URL.split("://", 1)[0].split("+", 1)[0]
 _broker_dir = VAR_DIR / "broker"
 if BROKER_KIND == "filesystem":
+    CELERY_BROKER_TRANSPORT = "oms.lib.fsbroker:Transport"  # kombu's, with atomic writes
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
@@ -319,13 +323,27 @@ OMS_RETENTION_ARCHIVE_DIR = env_str("OMS_RETENTION_ARCHIVE_DIR", "")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# JSON lines for machines, or one readable line per event for a developer's terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if ENVIRONMENT == "development" else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "oms.lib.requestid.RequestIdFilter"}},
-    "formatters": {"json": {"()": "oms.lib.logs.JsonFormatter"}},
+    "filters": {
+        "request_id": {"()": "oms.lib.requestid.RequestIdFilter"},
+        "quiet_periodic": {"()": "oms.lib.logs.QuietPeriodicFilter"},
+    },
+    "formatters": {
+        "json": {"()": "oms.lib.logs.JsonFormatter"},
+        "text": {"()": "oms.lib.logs.TextFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "quiet_periodic"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -333,3 +351,24 @@ LOGGING = {
         "celery": {"level": LOG_LEVEL},
     },
 }
+
+# --- Metrics and error tracking --------------------------------------------------------------
+# Prometheus multiprocess mode: every web and worker process writes its samples here, `/metrics`
+# adds them up (oms/metrics.py). Empty it before the processes start (scripts/run.sh does).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)  # read by prometheus-client
+# `/metrics` answers a request with `Authorization: Bearer <token>` or from these networks; else 404.
+OMS_METRICS_TOKEN = env_str("OMS_METRICS_TOKEN", "")
+OMS_METRICS_ALLOWED_NETWORKS = env_list("OMS_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+for _network in OMS_METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"OMS_METRICS_ALLOWED_NETWORKS: {exc}") from exc
+# Error tracking with Sentry (or a compatible service) when a DSN is set; no personal data is sent.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from oms.lib.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=ENVIRONMENT)

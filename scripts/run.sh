@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Brings the whole system up in the foreground: migrate, demo data, then web + worker + beat.
+# Brings the whole system up in the foreground: migrate, demo data, then web + worker (all three
+# queues: erp, files, default) + beat.
 # In demo mode (OMS_DEMO=1, the default) the ERP and fleet simulators run too.
 # Ctrl-C stops them all. Embedded defaults (SQLite, file broker) unless DATABASE_URL /
 # CELERY_BROKER_URL are set.
@@ -10,6 +11,12 @@ BIN=$(dirname "$PY")
 PORT=${PORT:-8000}
 export OMS_SITE_URL=${OMS_SITE_URL:-http://127.0.0.1:$PORT}
 export OMS_DEMO=${OMS_DEMO:-1}
+# Development: readable log lines (LOG_FORMAT=text) and the development defaults of the settings.
+export DJANGO_ENV=${DJANGO_ENV:-development}
+# Prometheus multiprocess files of earlier runs would add their old counts to this run's.
+METRICS_DIR=${PROMETHEUS_MULTIPROC_DIR:-${OMS_VAR_DIR:-var}/prometheus}
+mkdir -p "$METRICS_DIR"
+find "$METRICS_DIR" -maxdepth 1 -name '*.db' -delete
 
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py seed_demo --if-empty
@@ -37,7 +44,8 @@ trap cleanup INT TERM EXIT
 "$BIN/gunicorn" oms.wsgi:application --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
   --access-logfile - --graceful-timeout 5 &
 pids+=($!)
-"$BIN/celery" -A oms worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" --pool prefork &
+"$BIN/celery" -A oms worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" --pool prefork \
+  -Q erp,files,default &
 pids+=($!)
 "$BIN/celery" -A oms beat --loglevel INFO --schedule var/celerybeat-schedule &
 pids+=($!)
@@ -55,6 +63,7 @@ cat <<TXT
                                                   dispatcher@oms.example / demo-dispatch-pass
     API docs       http://127.0.0.1:$PORT/api/v1/docs/
     health         http://127.0.0.1:$PORT/healthz
+    metrics        http://127.0.0.1:$PORT/metrics  (from this machine)
   Ctrl-C stops everything.
 
 TXT
