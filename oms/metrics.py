@@ -97,7 +97,9 @@ def _outbox_gauges() -> Iterator[GaugeMetricFamily]:
 def _broker_gauges() -> Iterator[GaugeMetricFamily]:
     up = GaugeMetricFamily("oms_broker_up", "1 when the Celery broker answered this scrape, else 0.")
     depth = GaugeMetricFamily(
-        "oms_queue_depth", "Messages waiting in a Celery queue (absent while the broker is down).", ["queue"]
+        "oms_queue_depth",
+        "Messages waiting in a Celery queue (absent while the broker is down).",
+        labels=["queue"],
     )
     depths = queue_depths()
     up.add_metric([], 0 if depths is None else 1)

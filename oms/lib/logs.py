@@ -67,7 +67,10 @@ class QuietPeriodicFilter(logging.Filter):
     did nothing. Failures and retries always stay; with `LOG_LEVEL=DEBUG` everything stays."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if logging.getLogger().isEnabledFor(logging.DEBUG):
+        from django.conf import settings
+
+        # The setting, not the root logger's level: `celery worker --loglevel` resets that one.
+        if settings.LOG_LEVEL.upper() == "DEBUG":
             return True
         return not _is_idle_tick(record)
 

@@ -2,8 +2,8 @@
 
 Started by the settings when `SENTRY_DSN` is set. Every event carries the request id (the same one as
 the logs and the `X-Request-ID` response header) as the tag `request_id`, so an error report leads to
-its log lines. No personal data is sent: no cookies, headers with credentials, user ids or IPs
-(`send_default_pii=False`).
+its log lines. No personal data is sent: no cookies, credentials, user ids or IP addresses
+(`send_default_pii` stays off; that is the SDK's default, and setting it explicitly is deprecated).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ def sentry_init(dsn: str, *, environment: str) -> None:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
         traces_sample_rate=0.0,
         before_send=tag_request_id,
     )
