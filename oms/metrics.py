@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 BROKER_TIMEOUT_SECONDS = 1.0
+HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 REQUEST_SECONDS = Histogram(
     "oms_http_request_duration_seconds",
@@ -172,10 +173,15 @@ class RequestMetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         route = (match.view_name or match.route) if match else "unmatched"
-        REQUEST_SECONDS.labels(route=route, method=request.method, status=response.status_code).observe(
+        method = request.method if request.method in HTTP_METHODS else "other"  # labels stay bounded
+        REQUEST_SECONDS.labels(route=route, method=method, status=response.status_code).observe(
             time.perf_counter() - started
         )
         return response
+
+
+# Start times of the tasks running in this process (Celery's task_prerun → task_postrun signals).
+_task_started: dict[str, float] = {}
 
 
 def task_started(task_id: str) -> None:
@@ -186,9 +192,6 @@ def task_finished(task_id: str, name: str, state: str | None) -> None:
     started = _task_started.pop(task_id, None)
     if started is not None:
         TASK_SECONDS.labels(task=name, state=state or "UNKNOWN").observe(time.perf_counter() - started)
-
-
-_task_started: dict[str, float] = {}
 
 
 def metrics_text() -> tuple[bytes, str]:
