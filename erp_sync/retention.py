@@ -23,6 +23,7 @@ INBOX_FINISHED = [InboxMessage.Status.PROCESSED, InboxMessage.Status.STALE]
 def erp_history_purge() -> dict[str, int]:
     """Delete the finished sync history past its retention; returns the rows deleted per table."""
     now = timezone.now()
+    archive_dir = settings.OMS_RETENTION_ARCHIVE_DIR
 
     def cutoff(days: int):
         return now - timedelta(days=days)
@@ -31,14 +32,17 @@ def erp_history_purge() -> dict[str, int]:
         "inbox": rows_purge(
             InboxMessage.objects.filter(
                 status__in=INBOX_FINISHED, received_at__lt=cutoff(settings.OMS_RETENTION_INBOX_DAYS)
-            )
+            ),
+            archive_dir=archive_dir,
         ),
         "outbox": rows_purge(
             OutboxMessage.objects.filter(
                 status=OutboxStatus.SENT, sent_at__lt=cutoff(settings.OMS_RETENTION_OUTBOX_DAYS)
-            )
+            ),
+            archive_dir=archive_dir,
         ),
         "sync_runs": rows_purge(
-            SyncRun.objects.filter(started_at__lt=cutoff(settings.OMS_RETENTION_SYNC_RUNS_DAYS))
+            SyncRun.objects.filter(started_at__lt=cutoff(settings.OMS_RETENTION_SYNC_RUNS_DAYS)),
+            archive_dir=archive_dir,
         ),
     }

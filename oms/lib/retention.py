@@ -1,9 +1,9 @@
 """Retention: delete old rows in short batches, archiving them first when an archive is configured.
 
 Each batch of at most `OMS_RETENTION_BATCH_SIZE` rows is one transaction, so locks stay short and a
-busy table is never locked for the whole purge. With `OMS_RETENTION_ARCHIVE_DIR` set, every run writes
-the rows it deletes to `<dir>/<table>-<UTC time>.jsonl.gz` (one JSON object per line, one file per
-table and run). Each batch is appended as a complete gzip member and fsynced *before* its rows are
+busy table is never locked for the whole purge. Given an archive directory (the ERP history passes
+`OMS_RETENTION_ARCHIVE_DIR`), a run writes the rows it deletes to `<dir>/<table>-<UTC time>.jsonl.gz`
+(one JSON object per line, one file per table and run). Each batch is appended as a complete gzip member and fsynced *before* its rows are
 deleted: a crash can leave rows archived and not yet deleted (the next run archives them again), never
 rows deleted and not archived. `gzip.open(path)` reads all members of a file as one stream.
 """
@@ -22,11 +22,10 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
 
-def rows_purge(queryset: models.QuerySet) -> int:
+def rows_purge(queryset: models.QuerySet, *, archive_dir: str = "") -> int:
     """Delete the rows of `queryset` batch by batch (archived first, see above); returns how many."""
     model = queryset.model
     pk_name = model._meta.pk.attname
-    archive_dir = settings.OMS_RETENTION_ARCHIVE_DIR
     archive: IO[bytes] | None = None
     deleted = 0
     try:
