@@ -76,3 +76,18 @@ def test_rabbitmq_worker_killed_mid_drain_loses_nothing(fake_erp, erp_system, ce
     assert "Connected to amqp://guest:**@127.0.0.1:5672//" in worker.log_path.read_text()
     # Only the queues of the sweep's route were used, and nothing is left in them.
     wait_until(lambda: queue_depths(rabbitmq) == {"erp": 0, "files": 0, "default": 0}, timeout=15)
+
+
+def test_metrics_read_the_queue_depths_from_rabbitmq(rabbitmq, monkeypatch):
+    from oms.metrics import queue_depths as metrics_queue_depths
+
+    with Connection(rabbitmq, connect_timeout=5) as connection:
+        producer = connection.Producer()
+        for n in range(2):
+            producer.publish({"n": n}, exchange="", routing_key="files", retry=False)
+    monkeypatch.setenv("CELERY_BROKER_READ_URL", rabbitmq)
+
+    assert metrics_queue_depths() == {"erp": 0, "files": 2, "default": 0}
+
+    monkeypatch.setenv("CELERY_BROKER_READ_URL", "amqp://guest:guest@127.0.0.1:1//")  # nothing listens
+    assert metrics_queue_depths() is None
