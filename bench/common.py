@@ -165,9 +165,17 @@ def stop_gunicorn(server: subprocess.Popen) -> None:
 
 
 def start_celery_worker(
-    *, env: dict[str, str], log: Path, tree: Tree = HERE, queues: str = "celery", concurrency: int = 1
+    *,
+    env: dict[str, str],
+    log: Path,
+    tree: Tree = HERE,
+    queues: str = "erp,files,default,celery",
+    concurrency: int = 1,
 ) -> subprocess.Popen:
-    """One `celery worker` (prefork) of `tree`, in a process group of its own, logging to `log`."""
+    """One `celery worker` (prefork) of `tree`, in a process group of its own, logging to `log`.
+
+    It consumes the three queues and `celery`, the only queue of the code before they were split (the
+    paired rounds run an older tree too)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         return subprocess.Popen(

@@ -9,3 +9,7 @@ class ErpSyncConfig(AppConfig):
     def ready(self) -> None:
         # Registers the periodic jobs (register_periodic) in every process, beat included.
         from erp_sync import tasks  # noqa: F401
+        from erp_sync.metrics import inbox_failed_gauge
+        from oms.metrics import register_scrape_gauge
+
+        register_scrape_gauge(inbox_failed_gauge)

@@ -8,13 +8,12 @@ slot in the database first, so two beats cannot run one slot twice.
 from __future__ import annotations
 
 import logging
-import time
 
 from celery import shared_task
 
-from oms.celery import register_periodic
+from oms.celery import DAY, HOUR, long_task_limits, quiet_when_idle, register_periodic
 from oms.lib.env import env_int
-from oms.lib.lease import slot_claim
+from oms.lib.lease import period_claim
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +29,8 @@ JOB_APPLY_SWEEP = "erp-apply-sweep"
 JOB_PULL_ALL = "erp-pull-all"
 JOB_RECONCILE = "erp-reconcile"
 JOB_COMPARE = "erp-compare"
+JOB_HISTORY_PURGE = "erp-history-purge"
 COMPARE_LIMITS = {"soft_time_limit": 600, "time_limit": 660, "ignore_result": True}
-
-
-def claim_slot(job: str, seconds: float, holder: str | None) -> bool:
-    """True when this run owns the current `seconds`-wide slot of `job`."""
-    return slot_claim(job, str(int(time.time() // seconds)), holder=holder or "direct")
 
 
 @shared_task(name="erp_sync.tasks.relay_nudge", bind=True, **LIMITS)
@@ -54,7 +49,7 @@ def relay_nudge(self) -> dict:
 @shared_task(name="erp_sync.tasks.relay_sweep", bind=True, **LIMITS)
 def relay_sweep(self) -> dict | None:
     """Periodic safety net for lost nudges and for retries whose backoff has passed."""
-    if not claim_slot(JOB_RELAY_SWEEP, SWEEP_SECONDS, self.request.id):
+    if not period_claim(JOB_RELAY_SWEEP, SWEEP_SECONDS, holder=self.request.id):
         return None
     return relay_nudge.run()
 
@@ -72,7 +67,7 @@ def apply_pending(self) -> dict:
 
 @shared_task(name="erp_sync.tasks.apply_sweep", bind=True, **LIMITS)
 def apply_sweep(self) -> dict | None:
-    if not claim_slot(JOB_APPLY_SWEEP, SWEEP_SECONDS, self.request.id):
+    if not period_claim(JOB_APPLY_SWEEP, SWEEP_SECONDS, holder=self.request.id):
         return None
     return apply_pending.run()
 
@@ -95,7 +90,7 @@ def pull_all(self) -> list[str] | None:
     """Queue a pull for every ERP whose poll interval has passed."""
     from erp_sync.pull import systems_due_for_pull
 
-    if not claim_slot(JOB_PULL_ALL, PULL_SECONDS, self.request.id):
+    if not period_claim(JOB_PULL_ALL, PULL_SECONDS, holder=self.request.id):
         return None
     codes = [system.code for system in systems_due_for_pull()]
     for code in codes:
@@ -110,7 +105,7 @@ def reconcile(self) -> dict | None:
     """Daily: compare the OMS with what the ERPs were told and repair the drift (see reconcile.py)."""
     from erp_sync.reconcile import erp_reconcile
 
-    if not claim_slot(JOB_RECONCILE, RECONCILE_SECONDS, self.request.id):
+    if not period_claim(JOB_RECONCILE, RECONCILE_SECONDS, holder=self.request.id):
         return None
     return erp_reconcile(days=2)
 
@@ -133,7 +128,7 @@ def compare_all(self) -> list[str] | None:
     """Hourly: queue a comparison for every enabled, unpaused ERP."""
     from erp_sync.reconcile import systems_to_compare
 
-    if not claim_slot(JOB_COMPARE, COMPARE_SECONDS, self.request.id):
+    if not period_claim(JOB_COMPARE, COMPARE_SECONDS, holder=self.request.id):
         return None
     codes = [system.code for system in systems_to_compare()]
     for code in codes:
@@ -141,8 +136,25 @@ def compare_all(self) -> list[str] | None:
     return codes
 
 
+@shared_task(name="erp_sync.tasks.history_purge", bind=True, **long_task_limits())
+def history_purge(self) -> dict | None:
+    """Daily: delete (and archive) the finished inbox, outbox and sync-run rows past their retention."""
+    from erp_sync.retention import erp_history_purge
+
+    if not period_claim(JOB_HISTORY_PURGE, DAY, holder=self.request.id):
+        return None
+    return erp_history_purge()
+
+
 register_periodic(JOB_RELAY_SWEEP, "erp_sync.tasks.relay_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_APPLY_SWEEP, "erp_sync.tasks.apply_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
 register_periodic(JOB_RECONCILE, "erp_sync.tasks.reconcile", float(RECONCILE_SECONDS))
 register_periodic(JOB_COMPARE, "erp_sync.tasks.compare_all", float(COMPARE_SECONDS))
+register_periodic(JOB_HISTORY_PURGE, "erp_sync.tasks.history_purge", HOUR)
+# What the sweeps fan out to is as routine when it finds nothing: a nudge or an apply run with nothing
+# to do, a pull of one empty page. That a pull was queued is never news (its pull shows if it finds any).
+quiet_when_idle("erp_sync.tasks.relay_nudge")
+quiet_when_idle("erp_sync.tasks.apply_pending")
+quiet_when_idle("erp_sync.tasks.pull_system", lambda counts: not counts or dict(counts) == {"pages": 1})
+quiet_when_idle("erp_sync.tasks.pull_all", lambda codes: True)

@@ -11,3 +11,5 @@ class FleetConfig(AppConfig):
         from orders.ports import register_fulfilment
 
         register_fulfilment(FleetFulfilment())
+        # Registers the periodic jobs (register_periodic) in every process, beat included.
+        from fleet import tasks  # noqa: F401

@@ -9,6 +9,8 @@ SQLite in `var/` and a file-system Celery broker, so `make run` needs no server.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "oms.lib.requestid.RequestIdMiddleware",
+    "oms.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages are gzipped (static files are WhiteNoise's: precompressed in production). BREACH: see
@@ -340,21 +343,32 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
+# Hard limit of the long tasks (order exports, housekeeping); each is asked to stop 100 s before.
+OMS_LONG_TASK_TIME_LIMIT = env_int("OMS_LONG_TASK_TIME_LIMIT", 1900)
+# A task is acknowledged when it ends (acks_late), so the broker must not hand it to another worker
+# while the first one may still run it: the Redis visibility timeout (and RabbitMQ's server-side
+# `consumer_timeout`, docs/operations.md) must exceed the longest hard time limit.
+OMS_BROKER_ACK_TIMEOUT = max(CELERY_TASK_TIME_LIMIT, OMS_LONG_TASK_TIME_LIMIT) + 300
+BROKER_KIND = CELERY_BROKER_URL.split("://", 1)[0].split("+", 1)[0]
 _broker_dir = VAR_DIR / "broker"
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
-    {
+if BROKER_KIND == "filesystem":
+    CELERY_BROKER_TRANSPORT = "oms.lib.fsbroker:Transport"  # kombu's, with atomic writes
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
-    if CELERY_BROKER_URL.startswith("filesystem://")
-    else {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
-)
-if CELERY_BROKER_URL.startswith("filesystem://"):
     for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+elif BROKER_KIND in ("amqp", "amqps", "pyamqp"):
+    # RabbitMQ redelivers an unacknowledged message only when the consumer's channel closes; how long
+    # a delivery may stay unacknowledged is the server's `consumer_timeout`, not a client option.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_HEARTBEAT = 60
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OMS_BROKER_ACK_TIMEOUT}
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
 # Inbound ERP messages applied per transaction (each in its own savepoint).
 OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)
@@ -362,16 +376,39 @@ OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)
 # link-local, multicast or reserved address, except for the hosts listed (names or IP addresses).
 OMS_ERP_ALLOW_HTTP = env_bool("OMS_ERP_ALLOW_HTTP", ENVIRONMENT in ("development", "test"))
 OMS_ERP_ALLOWED_PRIVATE_HOSTS = env_list("OMS_ERP_ALLOWED_PRIVATE_HOSTS", [])
+# Housekeeping on the beat (docs/operations.md, "Housekeeping and retention"): days the finished
+# ERP sync history is kept, GPS points older than this are thinned to one per truck and 5 minutes.
+OMS_RETENTION_INBOX_DAYS = env_int("OMS_RETENTION_INBOX_DAYS", 30)
+OMS_RETENTION_OUTBOX_DAYS = env_int("OMS_RETENTION_OUTBOX_DAYS", 30)
+OMS_RETENTION_SYNC_RUNS_DAYS = env_int("OMS_RETENTION_SYNC_RUNS_DAYS", 90)
+OMS_POSITIONS_COMPACT_DAYS = env_int("OMS_POSITIONS_COMPACT_DAYS", 7)
+# Rows deleted per transaction, and where deleted rows are archived first (empty: not archived).
+OMS_RETENTION_BATCH_SIZE = env_int("OMS_RETENTION_BATCH_SIZE", 5000)
+OMS_RETENTION_ARCHIVE_DIR = env_str("OMS_RETENTION_ARCHIVE_DIR", "")
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# JSON lines for machines, or one readable line per event for a developer's terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if ENVIRONMENT == "development" else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "oms.lib.requestid.RequestIdFilter"}},
-    "formatters": {"json": {"()": "oms.lib.logs.JsonFormatter"}},
+    "filters": {
+        "request_id": {"()": "oms.lib.requestid.RequestIdFilter"},
+        "quiet_periodic": {"()": "oms.lib.logs.QuietPeriodicFilter"},
+    },
+    "formatters": {
+        "json": {"()": "oms.lib.logs.JsonFormatter"},
+        "text": {"()": "oms.lib.logs.TextFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_id"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "quiet_periodic"],
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -380,6 +417,27 @@ LOGGING = {
         "axes": {"level": "WARNING"},  # every failed sign-in and lockout; not each successful one
     },
 }
+
+# --- Metrics and error tracking --------------------------------------------------------------
+# Prometheus multiprocess mode: every web and worker process writes its samples here, `/metrics`
+# adds them up (oms/metrics.py). Empty it before the processes start (scripts/run.sh does).
+PROMETHEUS_MULTIPROC_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus")))
+PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(PROMETHEUS_MULTIPROC_DIR)  # read by prometheus-client
+# `/metrics` answers a request with `Authorization: Bearer <token>` or from these networks; else 404.
+OMS_METRICS_TOKEN = env_str("OMS_METRICS_TOKEN", "")
+OMS_METRICS_ALLOWED_NETWORKS = env_list("OMS_METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+for _network in OMS_METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"OMS_METRICS_ALLOWED_NETWORKS: {exc}") from exc
+# Error tracking with Sentry (or a compatible service) when a DSN is set; no personal data is sent.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from oms.lib.sentry import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=ENVIRONMENT)
 
 
 # --- Production guards -----------------------------------------------------------------------

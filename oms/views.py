@@ -1,13 +1,25 @@
-from django.http import JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from oms.lib.problems import PROBLEM_CONTENT_TYPE, problem
+from oms.metrics import metrics_allowed, metrics_text
 
 
 @require_GET
 def home(request):
     return render(request, "home.html")
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    """Prometheus exposition; a 404 to anyone without the token or outside the allowed networks."""
+    if not metrics_allowed(request):
+        raise Http404
+    body, content_type = metrics_text()
+    return HttpResponse(body, content_type=content_type)
 
 
 def _wants_problem(request) -> bool:

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on loopback before the tests run. If one is installed here but
+# Makes sure PostgreSQL, Redis and RabbitMQ answer on loopback before the tests run. If one is installed here but
 # stopped, it is started; if it cannot be reached, this fails loudly (the suite never skips them).
 set -u
 PGHOST=${PGHOST:-127.0.0.1}
 PGPORT=${PGPORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
+AMQP_PORT=${AMQP_PORT:-5672}
 
 pg_up() { pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null || python3 - "$PGHOST" "$PGPORT" <<'PY'
 import socket, sys
@@ -43,4 +44,16 @@ if ! redis_up; then
   echo "ERROR: Redis is required for the test suite and is not reachable on 127.0.0.1:$REDIS_PORT." >&2
   exit 1
 fi
-echo "PostgreSQL and Redis are up."
+amqp_up() { (exec 3<>/dev/tcp/127.0.0.1/"$AMQP_PORT") 2>/dev/null; }
+if ! amqp_up; then
+  echo "RabbitMQ is not answering on 127.0.0.1:$AMQP_PORT; trying to start it."
+  if command -v rabbitmq-server >/dev/null 2>&1; then
+    rabbitmq-server -detached 2>&1 || true
+  fi
+  for _ in $(seq 1 60); do amqp_up && break; sleep 1; done
+fi
+if ! amqp_up; then
+  echo "ERROR: RabbitMQ is required for the test suite and is not reachable on 127.0.0.1:$AMQP_PORT." >&2
+  exit 1
+fi
+echo "PostgreSQL, Redis and RabbitMQ are up."

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Brings the whole system up in the foreground: migrate, demo data, then web + worker + beat.
+# Brings the whole system up in the foreground: migrate, demo data, then web + worker (all three
+# queues: erp, files, default) + beat.
 # In demo mode (OMS_DEMO=1, the default) the ERP and fleet simulators run too.
 # Ctrl-C stops them all. Embedded defaults (SQLite, file broker) unless DATABASE_URL /
 # CELERY_BROKER_URL are set; DJANGO_ENV=development unless set.
@@ -8,10 +9,15 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 BIN=$(dirname "$PY")
 PORT=${PORT:-8000}
-# A workstation: the settings are production's unless told otherwise.
+# A workstation: the settings are production's unless told otherwise (development also means
+# readable log lines, LOG_FORMAT=text).
 export DJANGO_ENV=${DJANGO_ENV:-development}
 export OMS_SITE_URL=${OMS_SITE_URL:-http://127.0.0.1:$PORT}
 export OMS_DEMO=${OMS_DEMO:-1}
+# Prometheus multiprocess files of earlier runs would add their old counts to this run's.
+METRICS_DIR=${PROMETHEUS_MULTIPROC_DIR:-${OMS_VAR_DIR:-var}/prometheus}
+mkdir -p "$METRICS_DIR"
+find "$METRICS_DIR" -maxdepth 1 -name '*.db' -delete
 
 demo_user() {  # EMAIL PASSWORD ARGS...: the password goes through the environment, not the command line
   DEMO_PASSWORD=$2 "$PY" manage.py oms_user "$1" --password-env DEMO_PASSWORD "${@:3}" >/dev/null
@@ -42,7 +48,8 @@ trap cleanup INT TERM EXIT
 "$BIN/gunicorn" oms.wsgi:application --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-2}" \
   --access-logfile - --graceful-timeout 5 &
 pids+=($!)
-"$BIN/celery" -A oms worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" --pool prefork &
+"$BIN/celery" -A oms worker --loglevel INFO --concurrency "${WORKER_CONCURRENCY:-2}" --pool prefork \
+  -Q erp,files,default &
 pids+=($!)
 "$BIN/celery" -A oms beat --loglevel INFO --schedule var/celerybeat-schedule &
 pids+=($!)
@@ -60,6 +67,7 @@ cat <<TXT
                                                   dispatcher@oms.example / demo-dispatch-pass
     API docs       http://127.0.0.1:$PORT/api/v1/docs/
     health         http://127.0.0.1:$PORT/healthz
+    metrics        http://127.0.0.1:$PORT/metrics  (from this machine)
   Ctrl-C stops everything.
 
 TXT

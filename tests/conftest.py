@@ -13,12 +13,15 @@ from tests.helpers import World
 
 
 def pytest_configure(config):
-    # Under CI nothing that needs PostgreSQL may quietly run elsewhere.
-    if os.environ.get("CI") == "true":
-        from django.conf import settings
+    from django.conf import settings
 
-        if not settings.USING_POSTGRES:
-            raise pytest.UsageError("CI=true requires the suite to run on PostgreSQL (set DATABASE_URL).")
+    # Under CI nothing that needs PostgreSQL may quietly run elsewhere.
+    if os.environ.get("CI") == "true" and not settings.USING_POSTGRES:
+        raise pytest.UsageError("CI=true requires the suite to run on PostgreSQL (set DATABASE_URL).")
+    # Metric files of earlier runs (one per process and metric) would only pile up; the metric tests
+    # compare values before and after, so starting empty changes no result.
+    for stale in settings.PROMETHEUS_MULTIPROC_DIR.glob("*.db"):
+        stale.unlink()
 
 
 # --- factories ------------------------------------------------------------------------------------

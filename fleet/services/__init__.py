@@ -21,7 +21,7 @@ from fleet.services.dispatch import (
     tour_plan,
     tour_release,
 )
-from fleet.services.driving import job_status_apply, positions_ingest
+from fleet.services.driving import job_status_apply, positions_compact, positions_ingest
 from fleet.services.epod import epod_pdf_render, epod_submit
 from fleet.services.erp import (
     order_loading_status_apply,
@@ -47,6 +47,7 @@ __all__ = [
     "message_post",
     "order_loading_status_apply",
     "order_split_into_jobs",
+    "positions_compact",
     "positions_ingest",
     "task_cancellation_apply",
     "task_delivery_apply",

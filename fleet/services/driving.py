@@ -16,15 +16,19 @@ Signatures:
 - `positions_ingest(*, truck, points) -> int` — bulk insert of validated points
   (`{"at","lat","lon","speed","heading"}`); the truck's cached last position moves forward only
   (one conditional UPDATE per batch); ETAs of the truck's open jobs are recomputed.
+- `positions_compact(*, days, keep_every_minutes=5, delete=False) -> int` — thins the points older
+  than `days`: keeps the first point per truck and `keep_every_minutes` bucket (or deletes them all),
+  one truck per transaction; returns the number of points removed. Idempotent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from fleet.eta import eta_refresh_truck, plant_speed_learn
 from fleet.models import (
@@ -224,3 +228,35 @@ def positions_ingest(*, truck: Truck, points: list[dict[str, Any]]) -> int:
 
 
 __all__ = ["job_site", "job_status_apply", "positions_ingest"]
+
+
+def positions_compact(*, days: int, keep_every_minutes: int = 5, delete: bool = False) -> int:
+    cutoff = timezone.now() - timedelta(days=days)
+    removed = 0
+    # One truck per transaction: short locks, and the (truck, -at) index serves every statement.
+    for truck_id in Truck.objects.values_list("pk", flat=True).order_by("pk"):
+        with transaction.atomic():
+            if delete:
+                removed += PositionReport.objects.filter(truck_id=truck_id, at__lt=cutoff).delete()[0]
+            else:
+                removed += _positions_thin(truck_id, cutoff, keep_every_minutes * 60)
+    return removed
+
+
+def _positions_thin(truck_id: int, cutoff: datetime, bucket_seconds: int) -> int:
+    """Delete all but the first point of every bucket before `cutoff` (a window function per truck)."""
+    table = connection.ops.quote_name(PositionReport._meta.db_table)
+    if connection.vendor == "postgresql":
+        bucket = "floor(extract(epoch from at) / %s)"
+    else:
+        bucket = "CAST(strftime('%%s', at) AS INTEGER) / %s"
+    sql = (
+        f"DELETE FROM {table} WHERE id IN ("  # noqa: S608 - quoted table name only
+        f"  SELECT id FROM ("
+        f"    SELECT id, row_number() OVER (PARTITION BY {bucket} ORDER BY at, id) AS rn"
+        f"    FROM {table} WHERE truck_id = %s AND at < %s"
+        f"  ) ranked WHERE rn > 1)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [bucket_seconds, truck_id, cutoff])
+        return cursor.rowcount

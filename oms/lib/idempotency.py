@@ -37,6 +37,7 @@ from oms.exceptions import (
     IdempotencyKeyReused,
     ValidationError,
 )
+from oms.lib.retention import rows_purge
 from oms.models import IdempotencyRecord
 
 if TYPE_CHECKING:
@@ -259,5 +260,4 @@ def purge_expired(*, days: int | None = None) -> int:
     """Delete records older than the retention (default `OMS_IDEMPOTENCY_RETENTION_DAYS`)."""
     keep = days if days is not None else settings.OMS_IDEMPOTENCY_RETENTION_DAYS
     cutoff = timezone.now() - timedelta(days=keep)
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    return rows_purge(IdempotencyRecord.objects.filter(created_at__lt=cutoff))

@@ -6,6 +6,7 @@ already ours, and reports whether we hold it. Works on PostgreSQL and SQLite (â‰
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
@@ -46,6 +47,11 @@ def slot_claim(job: str, slot: str, *, holder: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def period_claim(job: str, seconds: float, *, holder: str | None) -> bool:
+    """Claim the current `seconds`-wide time slot of periodic `job`: True for the first run in it."""
+    return slot_claim(job, str(int(time.time() // seconds)), holder=holder or "direct")
 
 
 def _db(value: datetime):

@@ -20,6 +20,7 @@ from oms.exceptions import ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import bulk_insert, insert_rows
 from oms.lib.sequences import next_values
+from oms.metrics import orders_placed
 from orders.models import (
     ZERO_QTY,
     Channel,
@@ -177,4 +178,5 @@ def erp_orders_import(*, orders: list[ErpOrderInput], erp_system, actor: Actor) 
         bulk_insert([order for order, _lines in placed])
         bulk_insert([line for _order, order_lines in placed for line in order_lines])
         insert_rows(OrderEvent, _event_rows(placed, actor=actor, now=now))
+        orders_placed(Channel.ERP, len(placed))
     return [order for order, _lines in placed]

@@ -35,6 +35,7 @@ from oms.exceptions import DuplicateExternalRef, ValidationError
 from oms.lib.actors import Actor
 from oms.lib.bulk import fetch_where
 from oms.lib.sequences import next_value
+from oms.metrics import orders_placed
 from orders.models import (
     ZERO_QTY,
     Channel,
@@ -348,4 +349,5 @@ def order_place(
         # Last: the stock rows stay locked until the commit, and every order of a product at a plant
         # waits for them. Short stock rolls back what was written above (the order number is spent).
         stock_allocate(plant_id=plant.pk, items=needs.items(), skus={p.pk: p.sku for p in products.values()})
+        orders_placed(channel)
     return order

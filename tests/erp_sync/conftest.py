@@ -108,7 +108,7 @@ class CeleryProcess:
                 "-c",
                 "1",
                 "-Q",
-                "celery",
+                "erp,files,default",
                 "--without-heartbeat",
                 "--without-gossip",
                 "--without-mingle",

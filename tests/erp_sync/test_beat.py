@@ -37,7 +37,8 @@ def runs_in_logs(paths) -> tuple[Counter, Counter]:
 
 
 def two_beats(erp_system, celery_procs, seconds: float):
-    workers = [celery_procs("worker"), celery_procs("worker")]
+    # DEBUG keeps Celery's lines of idle ticks, which the logs drop otherwise (QuietPeriodicFilter).
+    workers = [celery_procs("worker", LOG_LEVEL="DEBUG"), celery_procs("worker", LOG_LEVEL="DEBUG")]
     beats = [celery_procs("beat"), celery_procs("beat")]
     started = time.time()
     time.sleep(seconds)

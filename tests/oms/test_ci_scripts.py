@@ -28,13 +28,13 @@ def test_ensure_services_fails_loudly_when_postgres_cannot_be_reached():
     )
 
 
-def test_ensure_services_passes_when_postgres_and_redis_answer():
+def test_ensure_services_passes_when_postgres_redis_and_rabbitmq_answer():
     result = subprocess.run(
         ["bash", str(ROOT / "scripts" / "ensure-services.sh")], capture_output=True, text=True, timeout=120
     )
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().endswith("PostgreSQL and Redis are up.")
+    assert result.stdout.strip().endswith("PostgreSQL, Redis and RabbitMQ are up.")
 
 
 def test_ci_entry_point_runs_make_test():
