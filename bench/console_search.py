@@ -7,10 +7,11 @@ dedicated database of its own):
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python bench/console_search.py
 
 Queries are sampled from the data itself (read only): exact order numbers, external refs, ERP order
-numbers, tickets, phones in E.164 and local format, emails, customer numbers, partial names, site
-addresses and partial order numbers. Every query runs once to warm up, then `--rounds` times; the
-script prints p50/p95/p99/max per kind and overall, as a markdown table. Environment knobs:
-BENCH_PER_KIND (default 30), BENCH_ROUNDS (default 3), BENCH_SEED_SIZE (small or large).
+numbers, tickets, phones in E.164 and local format and their last 6, 7 and 8 digits, emails,
+customer numbers, partial names, site addresses and partial order numbers. Every query runs once to
+warm up, then `--rounds` times; the script prints p50/p95/p99/max per kind and overall, as a
+markdown table. Environment knobs: BENCH_PER_KIND (default 30), BENCH_ROUNDS (default 3),
+BENCH_SEED_SIZE (small or large).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def build_queries(n: int, rng: random.Random) -> dict[str, list[str]]:
         "ticket": sample(Job.objects.all(), "ticket", n, rng),
         "phone (E.164)": phones,
         "phone (local, spaced)": [local_phone(p) for p in phones],
+        **{f"phone (last {n} digits)": [p[-n:] for p in phones] for n in (6, 7, 8)},
         "email": sample(customers.exclude(email=""), "email", n, rng),
         "customer number": sample(customers, "number", n, rng),
         "customer name (partial)": [name.split()[-1][:6] for name in names],
