@@ -12,6 +12,7 @@ import time
 
 from celery import shared_task
 
+from erp_sync.services import SAMPLE_SECONDS
 from oms.celery import register_periodic
 from oms.lib.env import env_int
 from oms.lib.lease import slot_claim
@@ -30,6 +31,7 @@ JOB_APPLY_SWEEP = "erp-apply-sweep"
 JOB_PULL_ALL = "erp-pull-all"
 JOB_RECONCILE = "erp-reconcile"
 JOB_COMPARE = "erp-compare"
+JOB_OUTBOX_SAMPLE = "erp-outbox-sample"
 COMPARE_LIMITS = {"soft_time_limit": 600, "time_limit": 660, "ignore_result": True}
 
 
@@ -141,8 +143,17 @@ def compare_all(self) -> list[str] | None:
     return codes
 
 
+@shared_task(name="erp_sync.tasks.outbox_sample", bind=True, **LIMITS)
+def outbox_sample(self) -> bool:
+    """Every 5 minutes: the outbox backlog's sample for the console dashboard (once per slot)."""
+    from erp_sync.services import outbox_sample_take
+
+    return outbox_sample_take()
+
+
 register_periodic(JOB_RELAY_SWEEP, "erp_sync.tasks.relay_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_APPLY_SWEEP, "erp_sync.tasks.apply_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
 register_periodic(JOB_RECONCILE, "erp_sync.tasks.reconcile", float(RECONCILE_SECONDS))
 register_periodic(JOB_COMPARE, "erp_sync.tasks.compare_all", float(COMPARE_SECONDS))
+register_periodic(JOB_OUTBOX_SAMPLE, "erp_sync.tasks.outbox_sample", float(SAMPLE_SECONDS))

@@ -187,7 +187,15 @@ class Job(models.Model):
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
         ordering = ["tour_id", "sequence", "pk"]
-        indexes = [models.Index(fields=["status", "planned_at"], name="job_status_planned_idx")]
+        indexes = [
+            models.Index(fields=["status", "planned_at"], name="job_status_planned_idx"),
+            # The console dashboard's deliveries per day.
+            models.Index(
+                fields=["delivered_at"],
+                name="job_delivered_at_idx",
+                condition=models.Q(delivered_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.ticket
@@ -400,11 +408,17 @@ class CallRequest(models.Model):
     outcome = models.CharField(max_length=200, blank=True, default="")
     due_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    # When a rep started the call (open → in progress): the answer time of the call-back SLA.
+    started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "pk"]
-        indexes = [models.Index(fields=["status", "due_at"], name="callrequest_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="callrequest_status_due_idx"),
+            # The console dashboard's call-backs of a day.
+            models.Index(fields=["created_at"], name="callrequest_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reason[:30]}"

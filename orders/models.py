@@ -148,6 +148,8 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_recent_idx"),
             models.Index(fields=["sales_point", "-created_at", "-id"], name="order_salespoint_recent_idx"),
             models.Index(fields=["status", "requested_date"], name="order_status_date_idx"),
+            # The console dashboard's loads of a day, per plant.
+            models.Index(fields=["requested_date", "plant"], name="order_date_plant_idx"),
             models.Index(fields=["erp_order_number"], name="order_erp_number_idx"),
         ]
 
