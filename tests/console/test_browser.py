@@ -152,6 +152,18 @@ def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_
     assert problems == []
 
 
+DASHBOARD_CHARTS = (
+    "status",
+    "plant",
+    "on-time",
+    "truck",
+    "callbacks",
+    "volume",
+    "backlog-waiting",
+    "backlog-age",
+)
+
+
 @pytest.mark.browser
 def test_dashboard_in_english_and_bulgarian(live_server, browser_page, transactional_db):
     page, problems = browser_page
@@ -166,7 +178,7 @@ def test_dashboard_in_english_and_bulgarian(live_server, browser_page, transacti
     page.get_by_role("link", name="Picture of the day").click()
     page.locator("h1", has_text="Picture of the day").wait_for()
     assert page.locator("#dash-loads .dash-big").inner_text() == "1 load"
-    for chart in ("status", "plant", "on-time", "truck", "callbacks", "volume", "backlog-waiting", "backlog-age"):
+    for chart in DASHBOARD_CHARTS:
         assert page.locator(f"#chart-{chart}-title").count() == 1
     page.locator("#dash-volume summary").click()
     assert page.locator("#volume-table caption").is_visible()
