@@ -189,9 +189,9 @@ class Job(models.Model):
         ordering = ["tour_id", "sequence", "pk"]
         indexes = [
             models.Index(fields=["status", "planned_at"], name="job_status_planned_idx"),
-            # The console dashboard's deliveries per day.
+            # The console dashboard's deliveries per day, read from the index alone.
             models.Index(
-                fields=["delivered_at"],
+                fields=["delivered_at", "plant", "type", "id"],
                 name="job_delivered_at_idx",
                 condition=models.Q(delivered_at__isnull=False),
             ),
@@ -211,6 +211,8 @@ class JobLine(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "order_line"], name="jobline_unique")]
+        # The console dashboard's delivered quantities of a day's loads, read from the index alone.
+        indexes = [models.Index(fields=["job", "order_line", "delivered"], name="jobline_job_delivered_idx")]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.order_line_id} × {self.planned}"

@@ -149,15 +149,15 @@ def dashboard(*, day: Date, plant: Plant | None = None, now: datetime | None = N
     loads = Job.objects.filter(
         type=JobType.DELIVERY, order__requested_date=day, plant_id__in=[p.pk for p in plants]
     )
-    by_status, by_plant = _loads_by_status_and_plant(loads, plants)
+    day_loads = _day_loads(loads, plants, zones) if plants else _DayLoads([], [], [], OnTime(0, 0, 0, 0))
     since, until = _backlog_window(day, now)
     return Dashboard(
         day=day,
         plants=plants,
-        loads_by_status=by_status,
-        loads_by_plant=by_plant,
-        loads_per_truck=_loads_per_truck(loads),
-        on_time=_on_time(loads, zones),
+        loads_by_status=day_loads.by_status,
+        loads_by_plant=day_loads.by_plant,
+        loads_per_truck=day_loads.per_truck,
+        on_time=day_loads.on_time,
         volume=_volume(day, plants, zones),
         callbacks=_callbacks(day, plant, now),
         backlog=_backlog(since, until, now),
@@ -207,45 +207,64 @@ def _local_days(
 # --- loads ----------------------------------------------------------------------------------------
 
 
-def _loads_by_status_and_plant(
-    loads: QuerySet[Job], plants: list[Plant]
-) -> tuple[list[Figure], list[Figure]]:
-    """Every job status in its lifecycle order, and every plant, with its count of the day's loads."""
+@dataclass(frozen=True)
+class _DayLoads:
+    by_status: list[Figure]
+    by_plant: list[Figure]
+    per_truck: list[Figure]
+    on_time: OnTime
+
+
+def _day_loads(loads: QuerySet[Job], plants: list[Plant], zones: dict[str, list[int]]) -> _DayLoads:
+    """The day's loads in one pass: counted per (status, plant, truck), with the delivered ones
+    early or late; every figure of the loads is a sum over these few groups."""
+    delivered = Q(status=JobStatus.DELIVERED, delivered_at__isnull=False)
+    early, late = _early_late(zones)
+    rows = (
+        loads.annotate(
+            local_day=_local(TruncDate, "delivered_at", zones, plant_field="plant_id"),
+            local_time=_local(TruncTime, "delivered_at", zones, plant_field="plant_id"),
+        )
+        .values("status", "plant_id", "tour__truck__code")
+        .annotate(
+            n=Count("id"),
+            early=Count("id", filter=delivered & early),
+            late=Count("id", filter=delivered & late),
+        )
+        .order_by()
+    )
     statuses: dict[str, int] = defaultdict(int)
     per_plant: dict[int, int] = defaultdict(int)
-    for row in loads.values("status", "plant_id").annotate(n=Count("id")).order_by():
+    per_truck: dict[str, int] = defaultdict(int)
+    early_n = late_n = 0
+    for row in rows:
         statuses[row["status"]] += row["n"]
         per_plant[row["plant_id"]] += row["n"]
-    return (
-        [Figure(status.value, str(status.label), statuses[status.value]) for status in JobStatus],
-        [Figure(plant.code, str(plant), per_plant[plant.pk]) for plant in plants],
+        per_truck[row["tour__truck__code"] or ""] += row["n"]
+        early_n += row["early"]
+        late_n += row["late"]
+    delivered_n = statuses[JobStatus.DELIVERED]
+    return _DayLoads(
+        by_status=[Figure(status.value, str(status.label), statuses[status.value]) for status in JobStatus],
+        by_plant=[Figure(plant.code, str(plant), per_plant[plant.pk]) for plant in plants],
+        # Most loads first; loads on no tour yet count as truck "".
+        per_truck=[
+            Figure(code, code, n)
+            for code, n in sorted(per_truck.items(), key=lambda item: (-item[1], item[0] == "", item[0]))
+        ],
+        on_time=OnTime(delivered_n, delivered_n - early_n - late_n, early_n, late_n),
     )
 
 
-def _loads_per_truck(loads: QuerySet[Job]) -> list[Figure]:
-    """The trucks of the day's loads, most loads first; loads on no tour yet count as truck ""."""
-    rows = loads.values("tour__truck__code").annotate(n=Count("id")).order_by("-n", "tour__truck__code")
-    return [Figure(row["tour__truck__code"] or "", row["tour__truck__code"] or "", row["n"]) for row in rows]
-
-
-def _on_time(loads: QuerySet[Job], zones: dict[str, list[int]]) -> OnTime:
-    if not zones:
-        return OnTime(0, 0, 0, 0)
-    local_day = _local(TruncDate, "delivered_at", zones, plant_field="plant_id")
-    local_time = _local(TruncTime, "delivered_at", zones, plant_field="plant_id")
-    delivered = loads.filter(status=JobStatus.DELIVERED, delivered_at__isnull=False).annotate(
-        local_day=local_day, local_time=local_time
-    )
+def _early_late(zones: dict[str, list[int]]) -> tuple[Q, Q]:
+    """Delivered (local day and time of `delivered_at`, annotated) before or after the order's window."""
     on_the_day = Q(local_day=F("order__requested_date"))
     before_window = Q(order__window_from__isnull=False, local_time__lt=F("order__window_from"))
     after_window = Q(order__window_to__isnull=False, local_time__gt=F("order__window_to"))
-    counts = delivered.aggregate(
-        delivered=Count("id"),
-        early=Count("id", filter=Q(local_day__lt=F("order__requested_date")) | (on_the_day & before_window)),
-        late=Count("id", filter=Q(local_day__gt=F("order__requested_date")) | (on_the_day & after_window)),
+    return (
+        Q(local_day__lt=F("order__requested_date")) | (on_the_day & before_window),
+        Q(local_day__gt=F("order__requested_date")) | (on_the_day & after_window),
     )
-    on_time = counts["delivered"] - counts["early"] - counts["late"]
-    return OnTime(counts["delivered"], on_time, counts["early"], counts["late"])
 
 
 # --- m³ per plant per day -------------------------------------------------------------------------
