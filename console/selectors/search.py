@@ -58,13 +58,17 @@ class _Query:
 
     def phone_substrings(self) -> Q:
         """Stored phones containing what was typed: the digits as typed (the last digits of a number,
-        or a whole number with its country code) or, when it reads as a whole number, its E.164 (a
-        national "0888 123 456" or an international "00359 …").
+        or a whole number with its country code), the same without the trunk or international zeros
+        ("0888 123 456" → "888123456", also for numbers the phone library does not accept) or, when
+        it reads as a whole number, its E.164.
 
-        Both are needed: the last 7 or 8 digits of a mobile number also read as a whole landline
-        number ("2523283" is Sofia's +3592523283), whose E.164 is no substring of +359882523283.
+        The E.164 alone is not enough: the last 7 or 8 digits of a mobile number also read as a whole
+        landline number ("2523283" is Sofia's +3592523283), which is no substring of +359882523283.
         """
-        cond = Q(phone__icontains=self.phone_digits) if self.phone_digits else Q(pk__in=[])
+        cond = Q(pk__in=[])
+        for digits in dict.fromkeys((self.phone_digits, self.phone_digits.lstrip("0"))):
+            if len(digits) >= MIN_PHONE_DIGITS:
+                cond |= Q(phone__icontains=digits)
         if self.phone:
             cond |= Q(phone__icontains=self.phone)
         return cond

@@ -106,6 +106,15 @@ def test_a_whole_phone_number_in_any_format_finds_the_customer_first(phone_book,
     assert missed == []
 
 
+def test_a_number_the_phone_library_rejects_is_found_in_national_format(db):
+    # As the demo data stores some numbers (and an ERP may send them).
+    factories.CustomerFactory(number="C-800001", phone="+359851012345")
+    assert not phonenumbers.is_valid_number(phonenumbers.parse("+359851012345"))
+
+    assert customers_found("0851 012 345") == ["C-800001"]
+    assert customers_found("012345") == ["C-800001"]
+
+
 def test_exact_order_number_ranks_first(world, orders):
     results = console_search(q=orders["web"].number.lower())
     assert numbers(results)[0] == orders["web"].number
