@@ -1,5 +1,5 @@
 """The console dashboard, "a picture of the day": the day's loads, on-time deliveries, m³ delivered,
-loads per truck, the call-back SLA and the ERP backlog. Every figure is one aggregate query.
+loads per truck, the call-back SLA and the ERP backlog, from six aggregate queries in all.
 
 Definitions (the page states them too; docs/architecture.md, "Console dashboard"):
 
