@@ -16,6 +16,7 @@ from django.urls import URLPattern, path
 
 from console.reconcile import drift_check, drift_report, drift_resend
 from console.views import (
+    dashboard,
     dispatch,
     exports,
     lifecycle,
@@ -52,6 +53,7 @@ def _get(route: str, view: Callable, name: str, *perms: str) -> Route:
 ROUTES: list[Route] = [
     _get("", search.console_index, "console-index", VIEW_ORDER, DISPATCH),
     _get("search/", search.search, "console-search", VIEW_ORDER),
+    _get("dashboard/", dashboard.dashboard, "console-dashboard", VIEW_ORDER, DISPATCH),
     # customers
     _get("customers/<int:pk>/", search.customer_360, "console-customer", "customers.view_customer"),
     _post(

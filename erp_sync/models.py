@@ -152,3 +152,22 @@ class OrderDrift(models.Model):
     def __str__(self) -> str:
         where = f"/{self.position}" if self.position is not None else ""
         return f"{self.system_id}:{self.order_id}{where} {self.field} {self.oms_value!r}≠{self.erp_value!r}"
+
+
+class OutboxSample(models.Model):
+    """The outbox backlog at the start of a sampling slot (`erp_sync.tasks.outbox_sample`), for the
+    console dashboard's last 24 hours. It cannot be recomputed from the messages: the outbox keeps no
+    time for a message that died or was replayed, only when it was created and sent."""
+
+    at = models.DateTimeField(unique=True)
+    # Messages waiting to be delivered (pending, or failed and retrying).
+    waiting = models.PositiveIntegerField()
+    oldest_created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("outbox sample")
+        verbose_name_plural = _("outbox samples")
+        ordering = ["at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.waiting}"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from erp_sync.models import InboxMessage, OrderDrift, SyncRun
+from erp_sync.models import InboxMessage, OrderDrift, OutboxSample, SyncRun
 from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
@@ -42,6 +43,19 @@ def outbox_backlog() -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def outbox_waiting() -> tuple[int, datetime | None]:
+    """All systems together: how many messages wait to be delivered, and when the oldest was created."""
+    row = OutboxMessage.objects.filter(status__in=UNSENT).aggregate(
+        waiting=Count("id"), oldest=Min("created_at")
+    )
+    return row["waiting"], row["oldest"]
+
+
+def outbox_samples(*, since: datetime, until: datetime) -> list[OutboxSample]:
+    """The backlog samples taken in [since, until], oldest first."""
+    return list(OutboxSample.objects.filter(at__gte=since, at__lte=until).order_by("at"))
 
 
 def dead_messages(system: ErpSystem | None = None):

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from erp_sync import secrets
-from erp_sync.models import InboxMessage, OrderDrift
+from erp_sync.models import InboxMessage, OrderDrift, OutboxSample
+from erp_sync.selectors import outbox_waiting
 from oms.exceptions import InvalidTransition, NotFound
 from oms.lib.actors import Actor
 from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 from oms.outbox import _nudge_relay
 
 DRIFT_RESOLVED = gettext_noop("This drift is already resolved.")
+# The outbox backlog is sampled every SAMPLE_SECONDS; samples are kept for SAMPLE_RETENTION.
+SAMPLE_SECONDS = 300
+SAMPLE_RETENTION = timedelta(days=8)
+
+
+def outbox_sample_take(*, now: datetime | None = None) -> bool:
+    """Record the backlog for the current slot (once: a second run of the slot writes nothing) and
+    drop the samples past their retention. True when this run wrote the slot's sample."""
+    now = now or timezone.now()
+    slot = datetime.fromtimestamp(now.timestamp() // SAMPLE_SECONDS * SAMPLE_SECONDS, tz=now.tzinfo)
+    waiting, oldest = outbox_waiting()
+    _sample, created = OutboxSample.objects.get_or_create(
+        at=slot, defaults={"waiting": waiting, "oldest_created_at": oldest}
+    )
+    OutboxSample.objects.filter(at__lt=now - SAMPLE_RETENTION).delete()
+    return created
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ import logging
 
 from celery import shared_task
 
+from erp_sync.services import SAMPLE_SECONDS
 from oms.celery import DAY, HOUR, long_task_limits, quiet_when_idle, register_periodic
 from oms.lib.env import env_int
 from oms.lib.lease import period_claim
@@ -30,6 +31,7 @@ JOB_PULL_ALL = "erp-pull-all"
 JOB_RECONCILE = "erp-reconcile"
 JOB_COMPARE = "erp-compare"
 JOB_HISTORY_PURGE = "erp-history-purge"
+JOB_OUTBOX_SAMPLE = "erp-outbox-sample"
 COMPARE_LIMITS = {"soft_time_limit": 600, "time_limit": 660, "ignore_result": True}
 
 
@@ -146,6 +148,14 @@ def history_purge(self) -> dict | None:
     return erp_history_purge()
 
 
+@shared_task(name="erp_sync.tasks.outbox_sample", bind=True, **LIMITS)
+def outbox_sample(self) -> bool:
+    """Every 5 minutes: the outbox backlog's sample for the console dashboard (once per slot)."""
+    from erp_sync.services import outbox_sample_take
+
+    return outbox_sample_take()
+
+
 register_periodic(JOB_RELAY_SWEEP, "erp_sync.tasks.relay_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_APPLY_SWEEP, "erp_sync.tasks.apply_sweep", float(SWEEP_SECONDS))
 register_periodic(JOB_PULL_ALL, "erp_sync.tasks.pull_all", float(PULL_SECONDS))
@@ -158,3 +168,4 @@ quiet_when_idle("erp_sync.tasks.relay_nudge")
 quiet_when_idle("erp_sync.tasks.apply_pending")
 quiet_when_idle("erp_sync.tasks.pull_system", lambda counts: not counts or dict(counts) == {"pages": 1})
 quiet_when_idle("erp_sync.tasks.pull_all", lambda codes: True)
+register_periodic(JOB_OUTBOX_SAMPLE, "erp_sync.tasks.outbox_sample", float(SAMPLE_SECONDS))

@@ -187,7 +187,15 @@ class Job(models.Model):
         verbose_name = _("job")
         verbose_name_plural = _("jobs")
         ordering = ["tour_id", "sequence", "pk"]
-        indexes = [models.Index(fields=["status", "planned_at"], name="job_status_planned_idx")]
+        indexes = [
+            models.Index(fields=["status", "planned_at"], name="job_status_planned_idx"),
+            # The console dashboard's deliveries per day, read from the index alone.
+            models.Index(
+                fields=["delivered_at", "plant", "type", "id"],
+                name="job_delivered_at_idx",
+                condition=models.Q(delivered_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.ticket
@@ -203,6 +211,8 @@ class JobLine(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "order_line"], name="jobline_unique")]
+        # The console dashboard's delivered quantities of a day's loads, read from the index alone.
+        indexes = [models.Index(fields=["job", "order_line", "delivered"], name="jobline_job_delivered_idx")]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.order_line_id} × {self.planned}"
@@ -400,11 +410,17 @@ class CallRequest(models.Model):
     outcome = models.CharField(max_length=200, blank=True, default="")
     due_at = models.DateTimeField()
     created_at = models.DateTimeField()
+    # When a rep started the call (open → in progress): the answer time of the call-back SLA.
+    started_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "pk"]
-        indexes = [models.Index(fields=["status", "due_at"], name="callrequest_status_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="callrequest_status_due_idx"),
+            # The console dashboard's call-backs of a day.
+            models.Index(fields=["created_at"], name="callrequest_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reason[:30]}"

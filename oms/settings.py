@@ -190,6 +190,9 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 OMS_DISPLAY_TIME_ZONE = env_str("OMS_DISPLAY_TIME_ZONE", "Europe/Sofia")
 OMS_CURRENCY = "EUR"
+# The console dashboard's call-back SLA: a call-back is answered in time when a rep starts the call
+# within this many minutes of the request.
+OMS_CALLBACK_SLA_MINUTES = env_int("OMS_CALLBACK_SLA_MINUTES", 15)
 
 # --- Static and media ------------------------------------------------------------------------
 STATIC_URL = "/static/"

@@ -150,6 +150,11 @@ class Order(models.Model):
             models.Index(fields=["customer", "-created_at", "-id"], name="order_customer_recent_idx"),
             models.Index(fields=["sales_point", "-created_at", "-id"], name="order_salespoint_recent_idx"),
             models.Index(fields=["status", "requested_date"], name="order_status_date_idx"),
+            # The console dashboard's loads of a day, per plant (index-only, with the delivery window).
+            models.Index(
+                fields=["requested_date", "plant", "id", "window_from", "window_to"],
+                name="order_date_plant_idx",
+            ),
             models.Index(fields=["erp_order_number"], name="order_erp_number_idx"),
         ]
 
@@ -181,6 +186,8 @@ class OrderLine(models.Model):
 
     class Meta:
         ordering = ["order_id", "position"]
+        # The console dashboard's m³ delivered: which lines are sold in m³, from the index alone.
+        indexes = [models.Index(fields=["id"], condition=models.Q(unit="m3"), name="orderline_m3_idx")]
         constraints = [
             models.UniqueConstraint(fields=["order", "position"], name="orderline_position_unique"),
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="orderline_quantity_positive"),

@@ -5,6 +5,7 @@ The package exports every page's selectors, so callers write `selectors.order_pa
 
 from console.selectors.common import CLOSED_JOB, OPEN_CALLS, OPEN_RETURNS, erp_refs_of
 from console.selectors.customers import customer_360, customer_for_360, customer_get
+from console.selectors.dashboard import dashboard, dashboard_default_day
 from console.selectors.dispatch import (
     NOT_DEPARTED,
     OPEN_TOURS,
@@ -78,6 +79,8 @@ __all__ = [
     "customer_360",
     "customer_for_360",
     "customer_get",
+    "dashboard",
+    "dashboard_default_day",
     "default_board_plant",
     "dispatch_board",
     "driver_job_for_message",

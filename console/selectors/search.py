@@ -20,6 +20,8 @@ SEARCH_LIMIT = 20
 CANDIDATES = 200
 # Substring search needs 3 characters: below that a trigram index cannot help and every row matches.
 MIN_SUBSTRING = 3
+# Fewer digits than this are not searched in phone numbers: too many numbers contain them.
+MIN_PHONE_DIGITS = 6
 
 
 @dataclass
@@ -42,23 +44,39 @@ class _Query:
     """The query string and what it may also be read as."""
 
     text: str
-    phone: str  # normalised E.164 when it reads as a phone number
-    phone_digits: str  # digits as typed, without the trunk 0
+    phone: str  # normalised E.164 when it reads as a whole phone number
+    phone_digits: str  # the digits as typed, when they may be (part of) a phone number
     substring: bool  # long enough for substring matches
     limit: int
 
     @classmethod
     def parse(cls, q: str, limit: int) -> _Query:
         phone = _phone(q)
-        # Digits as typed, without the trunk 0 ("0888 123 456" → "888123456"): a substring of the E.164.
-        digits = "".join(ch for ch in q if ch.isdigit()).lstrip("0")
-        phone_digits = digits if len(digits) >= 6 and not any(ch.isalpha() for ch in q) else ""
+        digits = "".join(ch for ch in q if ch.isdigit())
+        phone_digits = digits if len(digits) >= MIN_PHONE_DIGITS and not any(ch.isalpha() for ch in q) else ""
         return cls(q, phone, phone_digits, len(q) >= MIN_SUBSTRING, limit)
+
+    def phone_substrings(self) -> Q:
+        """Stored phones containing what was typed: the digits as typed (the last digits of a number,
+        or a whole number with its country code), the same without the trunk or international zeros
+        ("0888 123 456" → "888123456", also for numbers the phone library does not accept) or, when
+        it reads as a whole number, its E.164.
+
+        The E.164 alone is not enough: the last 7 or 8 digits of a mobile number also read as a whole
+        landline number ("2523283" is Sofia's +3592523283), which is no substring of +359882523283.
+        """
+        cond = Q(pk__in=[])
+        for digits in dict.fromkeys((self.phone_digits, self.phone_digits.lstrip("0"))):
+            if len(digits) >= MIN_PHONE_DIGITS:
+                cond |= Q(phone__icontains=digits)
+        if self.phone:
+            cond |= Q(phone__icontains=self.phone)
+        return cond
 
 
 def _phone(q: str) -> str:
     digits = sum(ch.isdigit() for ch in q)
-    if digits < 6:
+    if digits < MIN_PHONE_DIGITS:
         return ""
     try:
         return normalize_phone(q)
@@ -162,7 +180,7 @@ def _search_customers(query: _Query, ref_ids: dict[str, list[str]], results: Sea
     if query.substring:
         cond = Q(name__icontains=q) | Q(number__icontains=q) | Q(email__icontains=q)
         if query.phone or query.phone_digits:
-            cond |= Q(phone__icontains=query.phone or query.phone_digits)
+            cond |= query.phone_substrings()
         fuzzy_customers = list(customers_base.filter(cond).order_by()[:CANDIDATES])
         fuzzy_customers.sort(
             key=lambda c: (min(_rank_text(c.name, q), _rank_text(c.number, q), _rank_text(c.email, q)), -c.pk)

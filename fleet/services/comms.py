@@ -386,7 +386,7 @@ def call_request_start(*, call: CallRequest, actor: Actor) -> CallRequest:
     if call.status != CallRequest.Status.OPEN:
         raise InvalidTransition(CALL_NOT_OPEN)
     also = {"assigned_to": actor.user} if actor.user is not None and call.assigned_to_id is None else {}
-    call_request_transition(call, CallRequest.Status.IN_PROGRESS, **also)
+    call_request_transition(call, CallRequest.Status.IN_PROGRESS, started_at=timezone.now(), **also)
     return _call_request_changed(call, "call_request.started", actor)
 
 

@@ -226,3 +226,43 @@ def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_pa
 
     assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
     assert_no_problems(page, problems)
+
+
+DASHBOARD_CHARTS = (
+    "status",
+    "plant",
+    "on-time",
+    "truck",
+    "callbacks",
+    "volume",
+    "backlog-waiting",
+    "backlog-age",
+)
+
+
+@pytest.mark.browser
+def test_dashboard_in_english_and_bulgarian(live_server, browser_page, transactional_db):
+    page, problems = browser_page
+    base = live_server.url
+    world = World()
+    make_user(roles.DISPATCHER, "dan")
+    order = world.place(quantity="8")
+    system = Actor.system("test")
+    order_split_into_jobs(order=order, actor=system)
+
+    sign_in(page, base, "dan")
+    page.get_by_role("link", name="Picture of the day").click()
+    page.locator("h1", has_text="Picture of the day").wait_for()
+    assert page.locator("#dash-loads .dash-big").inner_text() == "1 load"
+    for chart in DASHBOARD_CHARTS:
+        assert page.locator(f"#chart-{chart}-title").count() == 1
+    page.locator("#dash-volume summary").click()
+    assert page.locator("#volume-table caption").is_visible()
+
+    page.context.add_cookies([{"name": "django_language", "value": "bg", "url": base}])
+    page.reload()
+    page.locator("h1", has_text="Картина на деня").wait_for()
+    day = order.requested_date
+    assert page.locator("#dashboard-day").inner_text().startswith(day.strftime("%d.%m.%Y"))
+
+    assert_no_problems(page, problems)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+
+import phonenumbers
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
@@ -37,6 +40,79 @@ def test_phone_number_in_any_format_finds_the_customer_and_their_orders(world, o
         assert [c.number for c in results.customers] == ["C-100001"]
         assert numbers(results) == [orders["phone"].number, orders["web"].number]
         assert {o.match for o in results.orders} == {"customer"}
+
+
+# Bulgarian numbers after +359: mobile operators' 87/88/89/98 with 7 digits; landlines of Sofia (2, 7
+# digits) and of Plovdiv, Varna and Burgas (32, 52, 56, 6 digits).
+PHONE_PLANS = [("87", 7), ("88", 7), ("89", 7), ("98", 7), ("2", 7), ("32", 6), ("52", 6), ("56", 6)]
+
+
+def bulgarian_numbers(count: int, rng: random.Random) -> list[str]:
+    """`count` different valid Bulgarian numbers in E.164, the plans of PHONE_PLANS in turn."""
+    found: list[str] = []
+    while len(found) < count:
+        prefix, length = PHONE_PLANS[len(found) % len(PHONE_PLANS)]
+        e164 = f"+359{prefix}{rng.randrange(10 ** (length - 1), 10**length)}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(e164)) and e164 not in found:
+            found.append(e164)
+    return found
+
+
+@pytest.fixture
+def phone_book(db) -> dict[str, str]:
+    """200 customers with random Bulgarian numbers (seeded): E.164 → customer number."""
+    phones = bulgarian_numbers(200, random.Random(359))
+    Customer.objects.bulk_create(
+        Customer(number=f"C-7{i:05d}", name=f"Caller {i}", email=f"caller{i}@example.com", phone=phone)
+        for i, phone in enumerate(phones)
+    )
+    return {str(c.phone): c.number for c in Customer.objects.filter(number__startswith="C-7")}
+
+
+def customers_found(q: str) -> list[str]:
+    return [c.number for c in console_search(q=q).customers]
+
+
+@pytest.mark.parametrize("digits", [6, 7, 8])
+def test_the_last_digits_of_a_phone_number_find_the_customer(phone_book, digits):
+    missed = [phone for phone, number in phone_book.items() if number not in customers_found(phone[-digits:])]
+    assert missed == []
+
+
+def national(e164: str) -> str:
+    return "0" + e164.removeprefix("+359")
+
+
+def spaced(e164: str) -> str:
+    """As printed: "+359 88 252 3283" (the area code, then groups of three)."""
+    return phonenumbers.format_number(phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        lambda e164: e164,
+        national,
+        lambda e164: spaced(e164),
+        lambda e164: "0" + spaced(e164).removeprefix("+359 "),
+        lambda e164: "00" + e164.removeprefix("+"),
+    ],
+    ids=["e164", "national", "international spaced", "national spaced", "00 prefix"],
+)
+def test_a_whole_phone_number_in_any_format_finds_the_customer_first(phone_book, written):
+    # Every fifth number (40 of them): all 200 in every format would add minutes to the suite.
+    sample = sorted(phone_book)[::5]
+    missed = [phone for phone in sample if customers_found(written(phone))[:1] != [phone_book[phone]]]
+    assert missed == []
+
+
+def test_a_number_the_phone_library_rejects_is_found_in_national_format(db):
+    # As the demo data stores some numbers (and an ERP may send them).
+    factories.CustomerFactory(number="C-800001", phone="+359851012345")
+    assert not phonenumbers.is_valid_number(phonenumbers.parse("+359851012345"))
+
+    assert customers_found("0851 012 345") == ["C-800001"]
+    assert customers_found("012345") == ["C-800001"]
 
 
 def test_exact_order_number_ranks_first(world, orders):

@@ -138,10 +138,16 @@ def test_callback_queue_overdue_assign_start_done(world, rep, rep_client):
     assert f'<tr class="is-overdue" id="call-{late.pk}">' in page.content.decode()
 
     rep_client.post(reverse("admin:console-callback-assign", args=[late.pk]))
+    before_start = timezone.now()
     rep_client.post(reverse("admin:console-callback-start", args=[late.pk]))
+    late.refresh_from_db()
+    assert (late.status, late.closed_at) == (CallRequest.Status.IN_PROGRESS, None)
+    assert before_start <= late.started_at <= timezone.now()
+    started_at = late.started_at
     rep_client.post(reverse("admin:console-callback-done", args=[late.pk]), {"outcome": "Told ETA 11:00"})
     late.refresh_from_db()
     assert (late.status, late.assigned_to, late.outcome) == (CallRequest.Status.DONE, rep, "Told ETA 11:00")
+    assert late.started_at == started_at
     assert list(order.events.filter(type__startswith="call_request.").values_list("type", flat=True)) == [
         "call_request.assigned",
         "call_request.started",

@@ -11,6 +11,7 @@ EXPECTED_QUEUES = {
     "erp_sync.tasks.compare_all": "erp",
     "erp_sync.tasks.compare_system": "erp",
     "erp_sync.tasks.history_purge": "default",
+    "erp_sync.tasks.outbox_sample": "default",
     "erp_sync.tasks.pull_all": "erp",
     "erp_sync.tasks.pull_system": "erp",
     "erp_sync.tasks.reconcile": "erp",
@@ -58,6 +59,7 @@ def test_the_beat_schedules_the_sweeps_and_the_housekeeping():
             "erp-reconcile": "erp_sync.tasks.reconcile",
             "erp-compare": "erp_sync.tasks.compare_all",
             "erp-history-purge": "erp_sync.tasks.history_purge",
+            "erp-outbox-sample": "erp_sync.tasks.outbox_sample",
             "positions-compact": "fleet.tasks.positions_compact",
         }.items()
     )
