@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -431,6 +432,18 @@ def crawled_paths(session_dir: Path) -> list[tuple[str, str, int]]:
             "SELECT method, path, http_status FROM paths WHERE evil = 0 AND headers IS NOT NULL"
         ).fetchall()
     return [(method, urlsplit(url).path, status or 0) for method, url, status in rows]
+
+
+ACCESS_LINE = re.compile(r'"(?P<request>[A-Z]+ \S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+
+
+def server_errors(log: Path) -> list[str]:
+    """`METHOD path status` of every request gunicorn answered with a 5xx (its access log)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        if (match := ACCESS_LINE.search(line)) and match["status"].startswith("5"):
+            found.append(f"{match['request']} {match['status']}")
+    return found
 
 
 # --- triage ------------------------------------------------------------------------------------
