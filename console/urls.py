@@ -52,6 +52,7 @@ ROUTES: list[Route] = [
     ),
     # order page and actions
     _get("orders/<int:pk>/", orders.order_page, "console-order", VIEW_ORDER),
+    _get("jobs/<int:pk>/epod/<str:kind>", orders.epod_file, "console-epod-file", VIEW_ORDER),
     _post("orders/<int:pk>/confirm/", order_actions.order_confirm, "console-order-confirm", CHANGE_ORDER),
     _post("orders/<int:pk>/hold/", order_actions.order_hold, "console-order-hold", CHANGE_ORDER),
     _post("orders/<int:pk>/release/", order_actions.order_release, "console-order-release", CHANGE_ORDER),

@@ -261,10 +261,20 @@ class WindowOutputSerializer(serializers.Serializer):
         return fields
 
 
+class MaskedNameField(serializers.CharField):
+    """A person's or company's name as a device may show it: masked like the customer lookup's."""
+
+    def to_representation(self, value) -> str:
+        return mask_name(str(value))
+
+
 class OrderCustomerOutputSerializer(serializers.Serializer):
+    """The order's customer for a kiosk or POS key: id and number, and the name masked (a device is
+    a shared screen, and its key must not turn the order list into a customer directory)."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
     number = serializers.CharField(read_only=True)
-    name = serializers.CharField(read_only=True)
+    name = MaskedNameField(read_only=True, help_text='Masked: "Ivan Petrov" → "I*** P***".')
 
 
 class OrderLineOutputSerializer(serializers.Serializer):
