@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -17,7 +18,7 @@ from rest_framework import serializers
 from catalog.models import Product, Unit
 from customers.models import Customer
 from orders.models import QTY, Fulfilment, Order, OrderStatus
-from orders.payloads import tracking_url, window_of
+from orders.payloads import order_document, tracking_url, window_of
 
 NAME_MAX = 200
 NOTES_MAX = 2000
@@ -38,6 +39,14 @@ NOT_FINITE = "A finite number is required."
 def mask_name(name: str) -> str:
     """Keep the first letter of each word and mask the rest: "Ivan Petrov" → "I*** P***"."""
     return " ".join(f"{word[0]}***" for word in name.split())
+
+
+def device_order_document(order) -> dict[str, Any]:
+    """`order_document` (the shape every channel and the ERP share) as a device key sees it: with
+    the customer's name masked, like `OrderCustomerOutputSerializer`."""
+    document = order_document(order)
+    document["customer"] = {**document["customer"], "name": mask_name(document["customer"]["name"])}
+    return document
 
 
 class FiniteFloatField(serializers.FloatField):

@@ -19,6 +19,7 @@ from fleet import selectors as fleet_selectors
 from oms.exceptions import DomainError, IdempotencyInProgress
 from oms.lib.files import stored_file_response
 from oms.lib.idempotency import run_idempotent
+from oms.lib.throttle import throttled_writes
 from orders.models import Channel, OrderStatus
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import RETURNABLE_ORDER
@@ -198,6 +199,7 @@ def _place(request: HttpRequest, form: PlaceOrderForm, lines: LineFormSet) -> st
 
 
 @portal_view
+@throttled_writes("order")
 @require_http_methods(["GET", "POST"])
 def order_new(request: HttpRequest) -> HttpResponse:
     customer = request.customer
