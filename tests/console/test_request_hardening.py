@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
+from console import services as console_services
 from fleet.models import EpodPhoto, Job, JobStatus, Message, ProofOfDelivery
 from oms.models import OutboxMessage
 from orders.models import OrderEvent
@@ -106,6 +108,30 @@ def test_small_export_is_not_stored_by_caches(world, rep_client):
     response = rep_client.get(reverse("admin:console-export-orders"))
     assert response.status_code == 200
     assert private_no_store(response)
+
+
+def test_prepared_export_is_read_through_the_storage_by_its_owner_only(
+    world, rep, rep_client, admin_user, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    world.place()
+    name = console_services.export_new_name()
+    stored = console_services.order_export_write(user_id=rep.pk, name=name, filters={})
+    expected = default_storage.open(stored).read()
+
+    listing = rep_client.get(reverse("admin:console-exports")).context["files"]
+    download = rep_client.get(reverse("admin:console-export-download", args=[name]))
+    other = client_for(admin_user).get(reverse("admin:console-export-download", args=[name]))
+
+    assert [(f["name"], f["ready"], f["size"]) for f in listing] == [(name, True, len(expected))]
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == expected
+    assert expected.decode().splitlines()[0].startswith("number,")
+    assert download["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert private_no_store(download) and download["X-Content-Type-Options"] == "nosniff"
+    assert other.status_code == 404
+    for bad in ("..", "x.csv", name.replace(".csv", ".txt")):
+        assert rep_client.get(reverse("admin:console-export-download", args=[bad])).status_code == 404
 
 
 def test_messages_over_the_limit_are_429_and_write_nothing(world, rep_client, settings):

@@ -83,11 +83,6 @@ def test_anonymous_is_sent_to_sign_in(client, delivered):
     assert response["Location"] == f"{reverse('portal:login')}?next={url}"
 
 
-def test_media_url_is_not_served_outside_debug(client, delivered):
-    _, job = delivered
-    assert client.get("/media/" + job.epod.pdf.name).status_code == 404
-
-
 # --- caching ---------------------------------------------------------------------------------------
 
 
