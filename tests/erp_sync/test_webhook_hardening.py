@@ -36,7 +36,9 @@ class CountingInput(io.BytesIO):
 def push(client, body: bytes, *, code="ERP1", signature=None, timestamp=None, content_length=None):
     """POST `body` through a counting input; returns the response and the input."""
     stream = CountingInput(body)
-    headers = {"HTTP_X_OMS_SIGNATURE": signature if signature is not None else sign(SECRET, body, timestamp)}
+    if signature is None:
+        signature = sign(SECRET, body) if timestamp is None else sign(SECRET, body, timestamp)
+    headers = {"HTTP_X_OMS_SIGNATURE": signature}
     if timestamp is not None:
         headers["HTTP_X_OMS_TIMESTAMP"] = timestamp
     response = client.generic(
