@@ -8,14 +8,18 @@ Each is one transaction: lock (or conditional update) → check → change → t
 from __future__ import annotations
 
 import csv
-import os
+import io
+import re
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -212,12 +216,22 @@ def export_rows(orders: Iterable[Order]) -> Iterator[list[Any]]:
         ]
 
 
-def export_dir(user_id: int) -> Path:
-    return Path(settings.MEDIA_ROOT) / "exports" / str(int(user_id))
+EXPORT_NAME = re.compile(r"orders-[0-9]{8}-[0-9]{6}-[0-9a-f]{8}\.csv")
+PREPARING = ".part"
+
+
+def export_path(user_id: int, name: str = "") -> str:
+    """The storage name of one of the user's exports (or of their folder): `exports/<user id>/<name>`."""
+    return f"exports/{int(user_id)}/{name}"
 
 
 def export_new_name() -> str:
     return f"orders-{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.csv"
+
+
+def is_export_name(name: str) -> bool:
+    """Only names `export_new_name` makes can be downloaded: nothing else, no path, is ever opened."""
+    return EXPORT_NAME.fullmatch(name) is not None
 
 
 def order_export_queue(*, user_id: int, filters: dict[str, Any]) -> str:
@@ -229,21 +243,30 @@ def order_export_queue(*, user_id: int, filters: dict[str, Any]) -> str:
     return name
 
 
-def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> Path:
-    """Write the filtered order list to MEDIA_ROOT/exports/<user>/<name> (a `.part` file until done).
+def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> str:
+    """Write the filtered order list to the storage as `exports/<user>/<name>`; returns its name.
 
-    Idempotent: a finished file is left as it is.
+    The CSV is written to a local temporary file, then saved whole; meanwhile an empty `<name>.part`
+    marks it as being prepared. Idempotent: a finished file is left as it is.
     """
     from console.selectors import order_export_queryset
 
-    target = export_dir(user_id) / name
-    if target.exists():
+    target = export_path(user_id, name)
+    if default_storage.exists(target):
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_suffix(".csv.part")
-    with open(part, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(EXPORT_HEADER)
-        writer.writerows(export_rows(order_export_queryset(filters).iterator(chunk_size=2000)))
-    os.replace(part, target)
+    marker = default_storage.save(target + PREPARING, ContentFile(b""))
+    try:
+        with tempfile.TemporaryFile("w+b") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.writer(text)
+            writer.writerow(EXPORT_HEADER)
+            writer.writerows(export_rows(order_export_queryset(filters).iterator(chunk_size=2000)))
+            text.flush()
+            raw.seek(0)
+            saved = default_storage.save(target, File(raw))
+            text.detach()
+    finally:
+        default_storage.delete(marker)
+    if saved != target:  # a parallel run of the same task got there first
+        default_storage.delete(saved)
     return target

@@ -27,6 +27,7 @@ from console.views import (
     search,
     second_factor,
 )
+from oms.lib.throttle import too_many_requests, write_wait
 
 VIEW_ORDER = "orders.view_order"
 CHANGE_ORDER = "orders.change_order"
@@ -40,10 +41,12 @@ class Route:
     name: str
     perms: tuple[str, ...]  # any one of them is enough
     methods: tuple[str, ...] = ("GET",)
+    # The kind of write whose POSTs are rate-limited per user and per object (oms.lib.throttle).
+    throttle: str = ""
 
 
-def _post(route: str, view: Callable, name: str, *perms: str) -> Route:
-    return Route(route, view, name, perms, ("POST",))
+def _post(route: str, view: Callable, name: str, *perms: str, throttle: str = "") -> Route:
+    return Route(route, view, name, perms, ("POST",), throttle)
 
 
 def _get(route: str, view: Callable, name: str, *perms: str) -> Route:
@@ -64,11 +67,16 @@ ROUTES: list[Route] = [
     ),
     # order page and actions
     _get("orders/<int:pk>/", orders.order_page, "console-order", VIEW_ORDER),
+    _get("jobs/<int:pk>/epod/<str:kind>", orders.epod_file, "console-epod-file", VIEW_ORDER),
     _post("orders/<int:pk>/confirm/", order_actions.order_confirm, "console-order-confirm", CHANGE_ORDER),
     _post("orders/<int:pk>/hold/", order_actions.order_hold, "console-order-hold", CHANGE_ORDER),
     _post("orders/<int:pk>/release/", order_actions.order_release, "console-order-release", CHANGE_ORDER),
     _post(
-        "orders/<int:pk>/cancel/", order_actions.order_cancel, "console-order-cancel", "orders.cancel_order"
+        "orders/<int:pk>/cancel/",
+        order_actions.order_cancel,
+        "console-order-cancel",
+        "orders.cancel_order",
+        throttle="cancel",
     ),
     _post(
         "orders/<int:pk>/cancel/approve/",
@@ -93,6 +101,7 @@ ROUTES: list[Route] = [
         order_actions.order_return_create,
         "console-order-return",
         "orders.manage_returns",
+        throttle="return",
     ),
     _post(
         "returns/<int:pk>/approve/",
@@ -118,9 +127,21 @@ ROUTES: list[Route] = [
         "console-order-resend",
         "erp_sync.replay_outbox",
     ),
-    _post("orders/<int:pk>/message/", order_actions.order_message, "console-order-message", CHANGE_ORDER),
+    _post(
+        "orders/<int:pk>/message/",
+        order_actions.order_message,
+        "console-order-message",
+        CHANGE_ORDER,
+        throttle="message",
+    ),
     # the delivery lifecycle (docs/lifecycle.md)
-    _post("orders/<int:pk>/call-off/", lifecycle.order_call_off, "console-order-call-off", CHANGE_ORDER),
+    _post(
+        "orders/<int:pk>/call-off/",
+        lifecycle.order_call_off,
+        "console-order-call-off",
+        CHANGE_ORDER,
+        throttle="call_off",
+    ),
     _post("orders/<int:pk>/pause/", lifecycle.order_pause, "console-order-pause", CHANGE_ORDER, DISPATCH),
     _post("orders/<int:pk>/resume/", lifecycle.order_resume, "console-order-resume", CHANGE_ORDER, DISPATCH),
     _post(
@@ -147,6 +168,7 @@ ROUTES: list[Route] = [
         "console-phone-order",
         ("orders.place_phone_order",),
         ("GET", "POST"),
+        throttle="order",
     ),
     _get("availability/", phone_orders.availability, "console-availability", "orders.place_phone_order"),
     # queues
@@ -170,7 +192,14 @@ ROUTES: list[Route] = [
         "orders.manage_returns",
     ),
     _get("queues/messages/", queues.queue_messages, "console-queue-messages", "fleet.view_message"),
-    _post("messages/<int:pk>/reply/", queues.message_reply, "console-message-reply", CHANGE_ORDER, DISPATCH),
+    _post(
+        "messages/<int:pk>/reply/",
+        queues.message_reply,
+        "console-message-reply",
+        CHANGE_ORDER,
+        DISPATCH,
+        throttle="message",
+    ),
     # dispatch
     _get("dispatch/", dispatch.dispatch_board, "console-dispatch", DISPATCH),
     _get("dispatch/trucks.json", dispatch.dispatch_trucks, "console-dispatch-trucks", DISPATCH),
@@ -194,7 +223,7 @@ def has_any_perm(user, perms: tuple[str, ...]) -> bool:
 
 
 def guarded(route: Route) -> Callable:
-    """The view behind its permission rule and allowed methods (405 for others)."""
+    """The view behind its permission rule and allowed methods (405 for others), and its write limit."""
 
     @wraps(route.view)
     def view(request, *args, **kwargs):
@@ -204,6 +233,11 @@ def guarded(route: Route) -> Callable:
             from django.http import HttpResponseNotAllowed
 
             return HttpResponseNotAllowed(route.methods)
+        if route.throttle and request.method == "POST":
+            target = f"{route.name}:{kwargs['pk']}" if "pk" in kwargs else None
+            wait = write_wait(kind=route.throttle, user_id=request.user.pk, order=target)
+            if wait is not None:
+                return too_many_requests(request, wait)
         return route.view(request, *args, **kwargs)
 
     return view

@@ -92,11 +92,13 @@ the cursor it was given. The OMS stores `next` only in the transaction that stor
 messages in its inbox. A GET signs the empty body."""
 
 WEBHOOK_DESCRIPTION = """\
-The ERP pushes inbound messages to the OMS: body `{"messages": [envelope, ...]}` (at most 32 MB),
-header `X-OMS-Signature`. Answer 202 `{"results": [{"id", "status": "accepted|duplicate|rejected",
-"error"?}]}`, one result per message in order. `accepted` means stored in the inbox; it is applied
-asynchronously. A bad or missing signature, or an unknown or disabled system, is answered 401 and
-nothing is stored."""
+The ERP pushes inbound messages to the OMS: body `{"messages": [envelope, ...]}` (at most 32 MB by
+default, `OMS_ERP_WEBHOOK_MAX_BYTES`; larger is 413), header `X-OMS-Signature` and, recommended,
+`X-OMS-Timestamp` (Unix seconds, signed with the body; refused outside 300 s of the OMS clock).
+Answer 202 `{"results": [{"id", "status": "accepted|duplicate|rejected", "error"?}]}`, one result
+per message in order. `accepted` means stored in the inbox; it is applied asynchronously. A bad or
+missing signature or timestamp, or an unknown or disabled system, is answered 401 and nothing is
+stored."""
 
 PUSH_DESCRIPTION = """\
 The OMS delivers its outbound messages: `POST {base}/messages` with `{"messages": [envelope, ...]}`.
@@ -250,7 +252,9 @@ def build_document() -> dict[str, Any]:
                     "description": (
                         "`sha256=<lowercase hex HMAC-SHA256 of the raw body>`, keyed with the UTF-8 "
                         "bytes of the ERP system's secret. Sent on every request in both directions; "
-                        "a GET signs the empty body."
+                        "a GET signs the empty body. On the push webhook an ERP may add "
+                        "`X-OMS-Timestamp: <Unix seconds>`; the signed string is then "
+                        "`<timestamp>.<raw body>`."
                     ),
                 },
                 "erpBearer": {

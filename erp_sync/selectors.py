@@ -14,6 +14,11 @@ from oms.models import ErpSystem, OutboxMessage, OutboxStatus
 UNSENT = (OutboxStatus.PENDING, OutboxStatus.FAILED)
 
 
+def webhook_system(code: str) -> ErpSystem | None:
+    """The enabled ERP system `code` a webhook call names, or None (answered like a bad signature)."""
+    return ErpSystem.objects.filter(code=code, enabled=True).first()
+
+
 def outbox_backlog() -> list[dict[str, Any]]:
     """Per ERP system (and unrouted messages as system None): pending, dead, oldest pending age."""
     now = timezone.now()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +40,7 @@ from fleet.models import (
     Truck,
 )
 from oms.exceptions import NotFound
+from oms.lib.files import safe_name
 from orders.models import Order
 
 DRIVER_VISIBLE_TOURS = (TourStatus.RELEASED, TourStatus.STARTED, TourStatus.COMPLETED)
@@ -138,6 +141,44 @@ def driver_epod(*, driver: Driver, epod_id: UUID | str) -> ProofOfDelivery:
     if epod is None:
         raise NotFound()
     return epod
+
+
+@dataclass(frozen=True)
+class EpodFile:
+    """One stored file of a proof of delivery, with the name and type it is downloaded under."""
+
+    name: str
+    filename: str
+    content_type: str
+
+
+EPOD_FILE_KINDS = "`pdf`, `signature` or `photo-<n>` (1-based)"
+_PHOTO_KIND = re.compile(r"photo-([1-9][0-9]?)")
+_IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg"}
+
+
+def epod_file(epod: ProofOfDelivery, kind: str) -> EpodFile | None:
+    """The EPOD's file of `kind` (EPOD_FILE_KINDS), or None when there is none (not rendered yet).
+
+    The caller has already checked who may see the EPOD; the download name is built from the
+    ticket through `safe_name`, never taken as it is.
+    """
+    stem = f"EPOD-{safe_name(epod.job.ticket)}"
+    if kind == "pdf":
+        return EpodFile(epod.pdf.name, f"{stem}.pdf", "application/pdf") if epod.pdf else None
+    if kind == "signature":
+        return EpodFile(epod.signature.name, f"{stem}-signature.png", "image/png") if epod.signature else None
+    match = _PHOTO_KIND.fullmatch(kind)
+    if match is None:
+        return None
+    photos = list(epod.photos.order_by("pk"))  # at most MAX_PHOTOS
+    index = int(match.group(1))
+    if index > len(photos):
+        return None
+    photo = photos[index - 1]
+    extension = photo.image.name.rsplit(".", 1)[-1].lower()
+    content_type = _IMAGE_TYPES.get(extension, "application/octet-stream")
+    return EpodFile(photo.image.name, f"{stem}-{kind}.{extension}", content_type)
 
 
 def _driver_inbox(driver: Driver) -> QuerySet[Message]:

@@ -106,3 +106,25 @@ class CallOffExceedsRemaining(ValidationError):
     code = "call_off_exceeds_remaining"
     title = "Call-off exceeds the remaining quantity"
     default_detail = "The call-off exceeds the quantity not yet released."
+
+
+class TooLarge(DomainError):
+    """A request body or an uploaded file over its limit; nothing of it was stored."""
+
+    status = 413
+    code = "too_large"
+    title = "Body too large"
+    default_detail = "The request is too large."
+
+
+class Throttled(DomainError):
+    """Too many writes of one kind in a short time; `retry_after` is the seconds to wait."""
+
+    status = 429
+    code = "throttled"
+    title = "Too many requests"
+    default_detail = "Too many requests."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, **kwargs):
+        super().__init__(detail, **kwargs)
+        self.retry_after = max(1, int(retry_after))

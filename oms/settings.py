@@ -79,6 +79,7 @@ MIDDLEWARE = [
     # Pages are gzipped (static files are WhiteNoise's: precompressed in production). BREACH: see
     # "Compression and caching" in docs/operations.md.
     "django.middleware.gzip.GZipMiddleware",
+    "oms.lib.cache_control.PrivateCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -341,6 +342,19 @@ OMS_ORDER_RATE_PER_MINUTE = env_int("OMS_ORDER_RATE_PER_MINUTE", 120)
 OMS_IDEMPOTENCY_RETENTION_DAYS = env_int("OMS_IDEMPOTENCY_RETENTION_DAYS", 7)
 # An in-flight idempotency record older than this belongs to a request that died; it may be retaken.
 OMS_IDEMPOTENCY_STALE_SECONDS = env_int("OMS_IDEMPOTENCY_STALE_SECONDS", 60)
+
+# --- Request limits --------------------------------------------------------------------------
+# ERP push webhook: the largest body (checked before it is read), how far `X-OMS-Timestamp` may be
+# from our clock, and the ERP systems that must send the timestamp (codes, or `*` for every system).
+OMS_ERP_WEBHOOK_MAX_BYTES = env_int("OMS_ERP_WEBHOOK_MAX_BYTES", 32 * 1024 * 1024)
+OMS_ERP_WEBHOOK_TOLERANCE_SECONDS = env_int("OMS_ERP_WEBHOOK_TOLERANCE_SECONDS", 300)
+OMS_ERP_WEBHOOK_REQUIRE_TIMESTAMP = env_list("OMS_ERP_WEBHOOK_REQUIRE_TIMESTAMP", [])
+# Writes a person makes in the portal and the console (orders, messages, call-backs, call-offs,
+# cancellations, returns), per kind and per minute: for each user, and for each order.
+OMS_WRITES_PER_USER_PER_MINUTE = env_int("OMS_WRITES_PER_USER_PER_MINUTE", 20)
+OMS_WRITES_PER_ORDER_PER_MINUTE = env_int("OMS_WRITES_PER_ORDER_PER_MINUTE", 10)
+# Customer lookups and registrations through the API, per device key and per minute.
+OMS_CUSTOMER_API_RATE_PER_MINUTE = env_int("OMS_CUSTOMER_API_RATE_PER_MINUTE", 30)
 
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

@@ -24,6 +24,23 @@ def pytest_configure(config):
         stale.unlink()
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limit_counts():
+    """Rate-limit counters (oms.lib.throttle) outlive a test in Redis, and ids repeat across runs:
+    every test starts with none."""
+    from django.core.cache import cache
+
+    from oms.lib.redis import redis_client
+
+    client = redis_client()
+    if client is not None:
+        keys = list(client.scan_iter("oms:throttle:write:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
 # --- factories ------------------------------------------------------------------------------------
 
 

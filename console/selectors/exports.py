@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 
-from console.services import export_dir
+from console.services import PREPARING, export_path, is_export_name
 from orders.models import Order
 
 EXPORT_FILTERS = (
@@ -63,16 +63,22 @@ def order_export_iterator(filters: dict[str, Any], *, chunk_size: int = 1000) ->
 
 def export_files(user_id: int) -> list[dict[str, Any]]:
     """The user's export files, newest first; a file still being written is not `ready`."""
-    folder = export_dir(user_id)
+    folder = export_path(user_id)
+    try:
+        _, names = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return []
     files = []
-    if folder.exists():
-        for path in sorted(folder.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True):
-            files.append(
-                {
-                    "name": path.name.removesuffix(".part"),
-                    "ready": path.suffix == ".csv",
-                    "size": path.stat().st_size,
-                    "at": datetime.fromtimestamp(path.stat().st_mtime, tz=UTC),
-                }
-            )
-    return files
+    for name in names:
+        ready = not name.endswith(PREPARING)
+        if not is_export_name(name.removesuffix(PREPARING)):
+            continue
+        files.append(
+            {
+                "name": name.removesuffix(PREPARING),
+                "ready": ready,
+                "size": default_storage.size(folder + name),
+                "at": default_storage.get_modified_time(folder + name),
+            }
+        )
+    return sorted(files, key=lambda f: f["at"], reverse=True)

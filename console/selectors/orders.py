@@ -8,7 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 
 from console.selectors.common import CLOSED_JOB, erp_refs_of
-from fleet.models import Job, JobLine, Message
+from fleet.models import Job, JobLine, Message, ProofOfDelivery
 from oms.models import OutboxMessage, OutboxStatus
 from orders.models import Order, OrderEvent, OrderLine, ReturnRequest
 
@@ -42,6 +42,11 @@ def order_for_console() -> QuerySet[Order]:
     )
 
 
+def epod_of_job(*, pk: int) -> ProofOfDelivery:
+    """The proof of delivery of the job `pk` with its job (for the ticket), or 404."""
+    return get_object_or_404(ProofOfDelivery.objects.select_related("job"), job_id=pk)
+
+
 def order_for_page(*, pk: int) -> Order:
     """The order of the order page with its customer, site, plant, sales point and ERP, or 404."""
     return get_object_or_404(order_for_console(), pk=pk)
@@ -60,7 +65,9 @@ def order_page(*, order: Order) -> dict[str, Any]:
         Job.objects.filter(order=order)
         .select_related("tour__truck", "tour__driver", "plant", "epod")
         .prefetch_related(
-            Prefetch("lines", queryset=JobLine.objects.select_related("order_line")), "amendments"
+            Prefetch("lines", queryset=JobLine.objects.select_related("order_line")),
+            "amendments",
+            "epod__photos",
         )
         .order_by("planned_at", "pk")
     )

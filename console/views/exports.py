@@ -6,13 +6,14 @@ import csv
 import json
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from console import forms, selectors, services
 from console.views.common import audit, form_error_redirect, page_context
+from oms.lib.files import PRIVATE_NO_STORE, stored_file_response
 
 # Above this many rows the export runs in a Celery task and the rep gets a link.
 EXPORT_SYNC_LIMIT = 5000
@@ -50,6 +51,7 @@ def export_orders(request: HttpRequest) -> HttpResponse:
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{services.export_new_name()}"'
+    response["Cache-Control"] = PRIVATE_NO_STORE
     return response
 
 
@@ -59,9 +61,9 @@ def exports(request: HttpRequest) -> HttpResponse:
 
 
 def export_download(request: HttpRequest, name: str) -> HttpResponse:
-    if "/" in name or "\\" in name or not name.endswith(".csv") or name.startswith("."):
+    """One of the user's own exports (another user's name is simply not in their folder: 404)."""
+    if not services.is_export_name(name):
         raise Http404
-    path = services.export_dir(request.user.pk) / name
-    if not path.is_file():
-        raise Http404
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=name, content_type="text/csv")  # noqa: SIM115
+    return stored_file_response(
+        services.export_path(request.user.pk, name), filename=name, content_type="text/csv; charset=utf-8"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import urlencode
@@ -13,6 +13,8 @@ from django.utils.translation import gettext as _
 
 from console import forms, selectors
 from console.views.common import page_context
+from fleet import selectors as fleet_selectors
+from oms.lib.files import stored_file_response
 from orders.models import Order, OrderStatus
 from orders.services import lifecycle, returns
 from orders.state import RESUMABLE
@@ -54,3 +56,11 @@ def order_page(request: HttpRequest, pk: int) -> HttpResponse:
             **data,
         ),
     )
+
+
+def epod_file(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """A file of the EPOD of job `pk` (PDF, signature, photos), for staff who may view orders."""
+    found = fleet_selectors.epod_file(selectors.epod_of_job(pk=pk), kind)
+    if found is None:
+        raise Http404
+    return stored_file_response(found.name, filename=found.filename, content_type=found.content_type)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,7 +14,14 @@ from rest_framework.views import APIView
 from fleet import selectors
 from fleet.api import serializers as s
 from fleet.api.permissions import IsDriver
-from fleet.evidence import MAX_PHOTOS, TOO_MANY_PHOTOS, EvidenceError, read_image
+from fleet.evidence import (
+    MAX_IMAGE_BYTES,
+    MAX_PHOTOS,
+    TOO_LARGE,
+    TOO_MANY_PHOTOS,
+    EvidenceError,
+    read_image,
+)
 from fleet.models import SenderRole
 from fleet.services import (
     batch_record_create,
@@ -28,11 +34,15 @@ from fleet.services import (
     positions_ingest,
 )
 from fleet.services.common import driver_actor, epod_pdf_url
-from oms.exceptions import ValidationError
+from oms.exceptions import NotFound, ValidationError
+from oms.lib.files import stored_file_response
 from oms.lib.idempotency import IdempotentViewMixin
+from oms.lib.uploads import cap_uploads, check_uploads
 from orders.api.auth import TokenAuthentication
 
 UNKNOWN_PARAMETER = "Unknown query parameter."
+# The signature and MAX_PHOTOS photos of at most MAX_IMAGE_BYTES each, and 1 MB for the form fields.
+MAX_EPOD_BODY_BYTES = (1 + MAX_PHOTOS) * MAX_IMAGE_BYTES + 1024 * 1024
 REPEATED_PARAMETER = "Give this parameter once."
 
 
@@ -143,13 +153,22 @@ class EpodView(DriverView):
 
     @extend_schema(
         request={"multipart/form-data": s.EpodIn},
-        responses={201: s.EpodOut},
+        responses={
+            201: s.EpodOut,
+            413: OpenApiResponse(
+                description="A file over 5 MB, or a body over 31 MB (`too_large`); nothing is stored."
+            ),
+        },
         summary="Electronic proof of delivery (Idempotency-Key required).",
     )
     def post(self, request, job_id):
+        uploads = cap_uploads(
+            request, max_body_bytes=MAX_EPOD_BODY_BYTES, max_file_bytes=MAX_IMAGE_BYTES, detail=TOO_LARGE
+        )
         self.idempotency_key(request, required=True)
         job = selectors.driver_job(driver=self.driver, job_id=job_id)
         photos = request.FILES.getlist("photos")
+        check_uploads(uploads, detail=TOO_LARGE)
         if len(photos) > MAX_PHOTOS:
             raise ValidationError(TOO_MANY_PHOTOS, errors={"photos": [TOO_MANY_PHOTOS]})
         form = {key: request.data.get(key) for key in request.data if key not in ("signature", "photos")}
@@ -208,9 +227,10 @@ class EpodPdfView(DriverView):
         if not epod.pdf:
             epod_pdf_render(epod_id=epod.pk)
             epod.refresh_from_db(fields=["pdf"])
-        return FileResponse(
-            epod.pdf.open("rb"), content_type="application/pdf", filename=f"{epod.job.ticket}.pdf"
-        )
+        found = selectors.epod_file(epod, "pdf")
+        if found is None:
+            raise NotFound()
+        return stored_file_response(found.name, filename=found.filename, content_type=found.content_type)
 
 
 class BatchDataView(DriverView):

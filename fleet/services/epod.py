@@ -33,6 +33,7 @@ from fleet.services.delivery import delivery_confirm_locked
 from fleet.services.driving import _apply_locked
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
+from oms.lib.files import safe_name
 from orders.models import Order
 from orders.services.fulfilment import order_job_timeline
 
@@ -122,16 +123,20 @@ def _canonical_lines(resolved: list[tuple[Any, Decimal, Decimal]], lines: list[d
     ]
 
 
+def epod_file_stem(job: Job) -> str:
+    """The stored files' name stem: the ticket (an ERP's text) as a safe slug, and the job's own id."""
+    return f"{safe_name(job.ticket, fallback='job')}-{job.pk}"
+
+
 def _store_epod(*, job: Job, signature: Evidence, photos: list[Evidence], **fields) -> ProofOfDelivery:
     """The EPOD row (`fields` as the model's) with its signature and photo files."""
     epod = ProofOfDelivery(job=job, **fields)
-    epod.signature.save(f"{job.ticket}-signature.png", ContentFile(signature.content), save=False)
+    stem = epod_file_stem(job)
+    epod.signature.save(f"{stem}-signature.png", ContentFile(signature.content), save=False)
     epod.save(force_insert=True)
     for index, photo in enumerate(photos, start=1):
         item = EpodPhoto(epod=epod, sha256=photo.sha256)
-        item.image.save(
-            f"{job.ticket}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False
-        )
+        item.image.save(f"{stem}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False)
         item.save()
     return epod
 
@@ -244,7 +249,7 @@ def epod_pdf_render(*, epod_id: int) -> bool:
     if epod.pdf:
         return False
     content = render_epod_pdf(epod)
-    name = epod.pdf.storage.save(f"epod/pdf/{epod.job.ticket}.pdf", ContentFile(content))
+    name = epod.pdf.storage.save(f"epod/pdf/{epod_file_stem(epod.job)}.pdf", ContentFile(content))
     updated = ProofOfDelivery.objects.filter(pk=epod.pk, pdf="").update(pdf=name)
     if not updated:
         epod.pdf.storage.delete(name)

@@ -10,7 +10,7 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from oms.exceptions import DomainError
+from oms.exceptions import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def problem_for_exception(exc: Exception) -> tuple[dict[str, Any], dict[str, str
         )
         if exc.code == "idempotency_in_progress":
             headers["Retry-After"] = "1"
+        if isinstance(exc, Throttled):
+            headers["Retry-After"] = str(exc.retry_after)
         return body, headers
     if isinstance(exc, Http404):
         exc = drf.NotFound()

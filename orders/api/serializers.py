@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -17,7 +18,7 @@ from rest_framework import serializers
 from catalog.models import Product, Unit
 from customers.models import Customer
 from orders.models import QTY, Fulfilment, Order, OrderStatus
-from orders.payloads import tracking_url, window_of
+from orders.payloads import order_document, tracking_url, window_of
 
 NAME_MAX = 200
 NOTES_MAX = 2000
@@ -38,6 +39,14 @@ NOT_FINITE = "A finite number is required."
 def mask_name(name: str) -> str:
     """Keep the first letter of each word and mask the rest: "Ivan Petrov" → "I*** P***"."""
     return " ".join(f"{word[0]}***" for word in name.split())
+
+
+def device_order_document(order) -> dict[str, Any]:
+    """`order_document` (the shape every channel and the ERP share) as a device key sees it: with
+    the customer's name masked, like `OrderCustomerOutputSerializer`."""
+    document = order_document(order)
+    document["customer"] = {**document["customer"], "name": mask_name(document["customer"]["name"])}
+    return document
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -261,10 +270,20 @@ class WindowOutputSerializer(serializers.Serializer):
         return fields
 
 
+class MaskedNameField(serializers.CharField):
+    """A person's or company's name as a device may show it: masked like the customer lookup's."""
+
+    def to_representation(self, value) -> str:
+        return mask_name(str(value))
+
+
 class OrderCustomerOutputSerializer(serializers.Serializer):
+    """The order's customer for a kiosk or POS key: id and number, and the name masked (a device is
+    a shared screen, and its key must not turn the order list into a customer directory)."""
+
     id = serializers.UUIDField(source="public_id", read_only=True)
     number = serializers.CharField(read_only=True)
-    name = serializers.CharField(read_only=True)
+    name = MaskedNameField(read_only=True, help_text='Masked: "Ivan Petrov" → "I*** P***".')
 
 
 class OrderLineOutputSerializer(serializers.Serializer):

@@ -17,10 +17,9 @@ from orders import selectors
 from orders.api import serializers as s
 from orders.api.auth import IsDevice, TokenAuthentication
 from orders.api.schema import TokenAuthenticationScheme  # noqa: F401 - registers the scheme
-from orders.api.throttles import OrderCreateThrottle
+from orders.api.throttles import CustomerThrottle, OrderCreateThrottle
 from orders.filters import OrderFilter, ProductFilter
 from orders.models import ApiClient, Order
-from orders.payloads import order_document
 
 CUSTOMER_NOT_FOUND = "No customer matches."
 
@@ -199,16 +198,22 @@ class CustomerViewSet(DeviceViewMixin, viewsets.GenericViewSet):
     serializer_class = s.CustomerOutputSerializer
     pagination_class = None
     filter_backends: list = []
+    throttle_classes = [CustomerThrottle]
 
     @extend_schema(
         summary="Register a customer",
         request=s.CustomerCreateInputSerializer,
-        parameters=[idempotency_parameter(required=False), replayed_header(201, 409)],
+        parameters=[
+            idempotency_parameter(required=False),
+            replayed_header(201, 409),
+            retry_after_header(429),
+        ],
         responses={
             201: s.CustomerOutputSerializer,
             400: INVALID,
             409: _problem("A customer with this email or phone exists (`customer_exists`, top-level `id`)."),
             422: REUSED,
+            429: THROTTLED,
         },
     )
     def create(self, request):
@@ -233,7 +238,8 @@ class CustomerViewSet(DeviceViewMixin, viewsets.GenericViewSet):
         operation_id="customers_lookup",
         summary="Find a customer by phone, email or customer number",
         request=s.CustomerLookupInputSerializer,
-        responses={200: s.CustomerLookupOutputSerializer, 400: INVALID, 404: NOT_FOUND},
+        parameters=[retry_after_header(429)],
+        responses={200: s.CustomerLookupOutputSerializer, 400: INVALID, 404: NOT_FOUND, 429: THROTTLED},
     )
     @action(detail=False, methods=["post"])
     def lookup(self, request):
@@ -332,7 +338,7 @@ class OrderViewSet(
                 savepoint=False,  # run_idempotent's transaction ends with any error raised here
             )
             # The order, customer, plant and sales point are in memory: only the lines are read back.
-            return status.HTTP_201_CREATED, order_document(order), order.number
+            return status.HTTP_201_CREATED, s.device_order_document(order), order.number
 
         return self.respond_idempotent(request, operation, required=True)
 

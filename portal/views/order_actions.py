@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from oms.exceptions import DomainError
+from oms.lib.throttle import throttled_writes
 from orders.models import Order, OrderStatus
 from orders.services.lifecycle import (
     CANCEL_AT_ONCE_FROM,
@@ -54,6 +55,7 @@ def cancel_info(order: Order) -> dict[str, str]:
 
 
 @portal_view
+@throttled_writes("message", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_messages(request: HttpRequest, number: str) -> HttpResponse:
     """The order's message thread (fragment); POST adds the customer's message."""
@@ -74,6 +76,7 @@ def order_messages(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("callback", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_callback(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.order_get_plain(customer=request.customer, number=number)
@@ -96,6 +99,7 @@ def order_callback(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("call_off", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_call_off_view(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.order_get_plain(customer=request.customer, number=number)
@@ -126,6 +130,7 @@ def order_call_off_view(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("cancel", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.order_get_plain(customer=request.customer, number=number)
@@ -154,6 +159,7 @@ def order_cancel_view(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("return", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_return_view(request: HttpRequest, number: str) -> HttpResponse:
     order = selectors.order_get(customer=request.customer, number=number)
@@ -178,6 +184,7 @@ def order_return_view(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("pacing", order_kwarg="number")
 @require_http_methods(["GET", "POST"])
 def order_pacing_view(request: HttpRequest, number: str) -> HttpResponse:
     """Pause or resume the loads not yet planned, or set the minutes between loads."""

@@ -8,15 +8,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from customers.services import SiteData
+from fleet import selectors as fleet_selectors
 from oms.exceptions import DomainError, IdempotencyInProgress
+from oms.lib.files import stored_file_response
 from oms.lib.idempotency import run_idempotent
+from oms.lib.throttle import throttled_writes
 from orders.models import Channel, OrderStatus
 from orders.services.placement import CustomerRef, LineInput, SiteRef, order_place
 from orders.services.returns import RETURNABLE_ORDER
@@ -106,17 +109,13 @@ def order_jobs(request: HttpRequest, number: str) -> HttpResponse:
 
 @portal_view
 @require_GET
-def epod_pdf(request: HttpRequest, number: str, ticket: str) -> HttpResponse:
+def epod_file(request: HttpRequest, number: str, ticket: str, kind: str = "pdf") -> HttpResponse:
+    """A file of the EPOD of one of the customer's own jobs (another customer's is a 404)."""
     epod = selectors.epod_get(customer=request.customer, number=number, ticket=ticket)
-    if not epod.pdf:
+    found = fleet_selectors.epod_file(epod, kind)
+    if found is None:
         raise Http404
-    try:
-        handle = epod.pdf.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404 from exc
-    return FileResponse(
-        handle, as_attachment=True, filename=f"EPOD-{ticket}.pdf", content_type="application/pdf"
-    )
+    return stored_file_response(found.name, filename=found.filename, content_type=found.content_type)
 
 
 # --- placing an order ----------------------------------------------------------------------------
@@ -200,6 +199,7 @@ def _place(request: HttpRequest, form: PlaceOrderForm, lines: LineFormSet) -> st
 
 
 @portal_view
+@throttled_writes("order")
 @require_http_methods(["GET", "POST"])
 def order_new(request: HttpRequest) -> HttpResponse:
     customer = request.customer

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from customers.services import SiteData, site_create, site_update
 from oms.exceptions import DomainError
+from oms.lib.throttle import throttled_writes
 from portal import selectors
 from portal.forms import SiteForm
 from portal.views.common import errors, portal_view
@@ -26,6 +27,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view
+@throttled_writes("site")
 @require_http_methods(["GET", "POST"])
 def site_edit(request: HttpRequest, site_id=None) -> HttpResponse:
     site = selectors.site_get(customer=request.customer, public_id=site_id) if site_id else None

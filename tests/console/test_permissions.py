@@ -32,6 +32,7 @@ EXPECTED: dict[str, set[str]] = {
     "console-customer": STAFF,
     "console-customer-invite": REP_ADMIN,
     "console-order": STAFF,
+    "console-epod-file": STAFF,
     "console-order-confirm": REP_ADMIN,
     "console-order-hold": REP_ADMIN,
     "console-order-release": REP_ADMIN,
@@ -78,8 +79,8 @@ EXPECTED: dict[str, set[str]] = {
     "console-export-download": STAFF,
 }
 # Allowed GET routes that do not answer 200: the phone order form without a customer sends the
-# rep to the search; a missing export file is a 404.
-ALLOWED_GET_STATUS = {"console-phone-order": 302, "console-export-download": 404}
+# rep to the search; a missing export file, or the EPOD of a job not delivered yet, is a 404.
+ALLOWED_GET_STATUS = {"console-phone-order": 302, "console-export-download": 404, "console-epod-file": 404}
 ROUTE_NAMES = [r.name for r in ROUTES]
 
 
@@ -135,6 +136,8 @@ def _url(route, objects) -> str:
         kwargs["pk"] = objects[prefix]
     if "<str:name>" in route.route:
         kwargs["name"] = "missing.csv"
+    if "<str:kind>" in route.route:
+        kwargs["kind"] = "pdf"
     return reverse(f"admin:{route.name}", kwargs=kwargs)
 
 

@@ -125,8 +125,13 @@ def test_the_signature_example_of_the_guide_is_right():
     )
     shown = re.search(r"Worked example\. .*?```json\n(.+?)\n```", guide, re.DOTALL).group(1)
 
+    stamp, stamped = re.search(
+        r"With the timestamp (\d+) .*? signs as\n`(sha256=[0-9a-f]{64})`", guide, re.DOTALL
+    ).groups()
+
     assert sign(secret, body.encode()) == printed
     assert sign(secret, b"") == empty
+    assert sign(secret, body.encode(), stamp) == stamped
     assert shown == body
     assert f"body ({len(body.encode())} bytes" in guide
     assert env.validate_inbound(json.loads(body)["messages"][0]) == ""

@@ -132,12 +132,15 @@ def test_jpeg_signature_is_refused(unloading, driver):
 
 
 @pytest.mark.django_db
-def test_20mb_photo_is_400_and_nothing_is_stored(unloading, driver):
+def test_20mb_photo_is_413_and_nothing_is_stored(unloading, driver):
     before = snapshot()
     big = image_bytes("PNG") + b"\0" * (20 * 1024 * 1024)
     response = post(driver_client(driver), unloading, form(photos=[upload("big.png", big)]))
-    assert response.status_code == 400
-    assert response.json()["errors"] == {"photos.0": ["The file is larger than 5 MB."]}
+    assert response.status_code == 413
+    assert (response.json()["code"], response.json()["detail"]) == (
+        "too_large",
+        "The file is larger than 5 MB.",
+    )
     assert snapshot() == before
 
 

@@ -39,6 +39,11 @@ OBJECT_SCOPED = {
     "order": lambda a: {"number": a["order"].number},
     "order-jobs": lambda a: {"number": a["order"].number},
     "order-epod": lambda a: {"number": a["order"].number, "ticket": a["job"].ticket},
+    "order-epod-file": lambda a: {
+        "number": a["order"].number,
+        "ticket": a["job"].ticket,
+        "kind": "signature",
+    },
     "order-messages": lambda a: {"number": a["order"].number},
     "order-callback": lambda a: {"number": a["order"].number},
     "order-call-off": lambda a: {"number": a["order"].number},

@@ -243,3 +243,33 @@ def test_a_site_name_in_a_map_tooltip_is_text_not_markup(live_server, browser_pa
 
     assert seen == {"url_unchanged": True, "new_metas": 0, "text": META_REFRESH_NAME}
     assert_no_problems(page, problems)
+
+
+@pytest.mark.browser
+def test_a_refused_message_says_when_to_try_again(live_server, browser_page, customer_a, world, settings):
+    page, problems = browser_page
+    base = live_server.url
+    order = place(customer_a, sku="GRAVEL", quantity="10")
+    settings.OMS_WRITES_PER_ORDER_PER_MINUTE = 1
+    page.goto(f"{base}/portal/")
+    page.get_by_label("Email").fill("alpha@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/portal/")
+    page.goto(f"{base}/portal/orders/{order.number}/")
+
+    page.locator("#thread textarea[name=body]").fill("First")
+    page.locator("#thread").get_by_role("button", name="Send").click()
+    page.locator(".thread", has_text="First").wait_for()
+    page.locator("#thread textarea[name=body]").fill("Second")
+    page.locator("#thread").get_by_role("button", name="Send").click()
+
+    alert = page.locator("#thread form [role=alert]")
+    alert.wait_for()
+    assert alert.inner_text().startswith("Too many requests, try again in ")
+    assert page.locator("#thread textarea[name=body]").input_value() == "Second"  # nothing lost, nothing sent
+    assert list(order.messages.values_list("body", flat=True)) == ["First"]
+    # The browser reports the refused request itself; nothing else may go wrong.
+    assert problems == [
+        "console error: Failed to load resource: the server responded with a status of 429 (Too Many Requests)"
+    ]
