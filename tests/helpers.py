@@ -3,9 +3,11 @@ management commands. Factories are in tests/factories.py, fixtures in tests/conf
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import cached_property
 from io import StringIO
+from pathlib import Path
 
 from django.core.management import call_command
 from django.utils import timezone
@@ -138,3 +140,24 @@ def run_command(*args) -> str:
     out = StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
+
+
+# --- the documented production environment -------------------------------------------------------
+
+GOOD_SECRET = "k3Jx9-vQ2mZp7Lw4Rt8Yb1Nc6Hd0Gf5Sa2Ue9Io3Pq7Wr4Ty8Ui1Op6As5Df"
+CREDENTIAL_KEY = "q1Zc3xBv8yZ7Jw0Jc2mJr4bF6Vd9Hk1Lp5Ns3Qt7Wx0="
+
+
+def documented_production_env(tmp_path) -> dict[str, str]:
+    """The production `.env` of docs/operations.md, its empty secrets filled in, var/ in `tmp_path`."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    block = re.search(r"```sh\n# Production environment of every process.*?\n```", text, re.S).group(0)
+    env = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", block, re.M))
+    generated = {
+        "DJANGO_SECRET_KEY": GOOD_SECRET,
+        "OMS_CREDENTIAL_KEYS": CREDENTIAL_KEY,
+        "OMS_HEALTH_TOKEN": "a-monitor-token-of-our-own",
+    }
+    assert {name for name, value in env.items() if not value} == set(generated)
+    # The documented paths cannot be created here: only the local state directory moves.
+    return {**env, **generated, "OMS_VAR_DIR": str(tmp_path / "var")}

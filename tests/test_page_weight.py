@@ -15,6 +15,7 @@ from django.test import Client
 from oms import roles
 from orders.models import Fulfilment, OrderStatus
 from tests.console.conftest import client_for, make_user
+from tests.helpers import documented_production_env
 from tests.portal.conftest import make_customer, place, set_status, user_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,12 +79,9 @@ for url in (staticfiles_storage.url("css/portal.css"), "/static/css/portal.css")
 
 def test_production_caches_hashed_static_files_for_good(tmp_path):
     env = {
-        **os.environ,
+        "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "oms.settings",
-        "DJANGO_ENV": "production",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "s" * 64,
-        "OMS_VAR_DIR": str(tmp_path),
+        **documented_production_env(tmp_path),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
     }
     result = subprocess.run(

@@ -110,7 +110,13 @@ def test_rotate_credentials_reports_unreadable_values_and_rotates_the_rest(setti
 
 # --- secrets off the command line -----------------------------------------------------------------
 
-ERP_ARGS = ["oms_erp_system", "ERP-A", "--adapter", "http_json", "--base-url", "http://erp"]
+# An ERP on this machine: loopback is a private address, allowed here by name.
+ERP_ARGS = ["oms_erp_system", "ERP-A", "--adapter", "http_json", "--base-url", "http://127.0.0.1:8069"]
+
+
+@pytest.fixture(autouse=True)
+def loopback_erp_allowed(settings):
+    settings.OMS_ERP_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
 
 
 def call(*args, stdin: str = "") -> tuple[str, str]:

@@ -3,12 +3,13 @@ with the environment docs/operations.md documents."""
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import documented_production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 # Settings that the variables of .env.example decide (a few derived ones included).
@@ -58,24 +59,7 @@ SETTINGS_COMPARED = [
     "OMS_METRICS_ALLOWED_NETWORKS",
     "SENTRY_DSN",
 ]
-GOOD_SECRET = "k3Jx9-vQ2mZp7Lw4Rt8Yb1Nc6Hd0Gf5Sa2Ue9Io3Pq7Wr4Ty8Ui1Op6As5Df"
-CREDENTIAL_KEY = "q1Zc3xBv8yZ7Jw0Jc2mJr4bF6Vd9Hk1Lp5Ns3Qt7Wx0="
 DOCS_HINT = " See docs/operations.md#production-environment; on a workstation set DJANGO_ENV=development."
-
-
-def documented_production_env(tmp_path) -> dict[str, str]:
-    """The production `.env` of docs/operations.md, its empty secrets filled in, var/ in `tmp_path`."""
-    text = (ROOT / "docs" / "operations.md").read_text()
-    block = re.search(r"```sh\n# Production environment of every process.*?\n```", text, re.S).group(0)
-    env = dict(re.findall(r"^([A-Z][A-Z0-9_]*)=(.*)$", block, re.M))
-    generated = {
-        "DJANGO_SECRET_KEY": GOOD_SECRET,
-        "OMS_CREDENTIAL_KEYS": CREDENTIAL_KEY,
-        "OMS_HEALTH_TOKEN": "a-monitor-token-of-our-own",
-    }
-    assert {name for name, value in env.items() if not value} == set(generated)
-    # The documented paths cannot be created here: only the local state directory moves.
-    return {**env, **generated, "OMS_VAR_DIR": str(tmp_path / "var")}
 
 
 @pytest.fixture
@@ -260,6 +244,7 @@ def test_a_development_web_process_without_redis_warns_once_that_limits_are_per_
         "PATH": os.environ["PATH"],
         "DJANGO_ENV": "development",
         "OMS_VAR_DIR": production_env["OMS_VAR_DIR"],
+        "LOG_FORMAT": "json",  # development logs readable lines by default; JSON is easier to check
     }
     start_web = "import oms.wsgi"
 
