@@ -33,7 +33,7 @@ for order in $(curl -s -b "$OUT/portal.jar" "$BASE/portal/" | grep -o '/portal/o
 done
 track=$(curl -s -b "$OUT/portal.jar" "$BASE$order" | grep -o '/track/[A-Za-z0-9_-]*/' | head -1)
 
-pages=("portal /portal/" "portal $order" "public $track" "staff /admin/console/dispatch/")
+pages=("portal /portal/" "portal $order" "public $track" "staff /admin/console/dispatch/" "staff /admin/console/dashboard/")
 printf '%-44s %10s %10s\n' page "html (B)" "gzip (B)"
 for entry in "${pages[@]}"; do
   read -r who path <<<"$entry"

@@ -117,6 +117,13 @@ def test_production_cookies_are_secure_http_only_and_same_site(production_env):
     assert found == {name: ("Lax" if name.endswith("SAMESITE") else True) for name in flags}
 
 
+def test_production_requires_the_staff_second_factor_and_development_does_not(production_env):
+    development = {**production_env, "DJANGO_ENV": "development"}
+
+    assert print_settings(production_env, "OMS_STAFF_2FA_REQUIRED") == {"OMS_STAFF_2FA_REQUIRED": True}
+    assert print_settings(development, "OMS_STAFF_2FA_REQUIRED") == {"OMS_STAFF_2FA_REQUIRED": False}
+
+
 def test_a_forgotten_django_env_means_production_and_nothing_is_configured():
     env = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "oms.settings"}
 
