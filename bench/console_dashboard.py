@@ -4,11 +4,14 @@ Run against the large dataset (1,000,000 orders); the script migrates the databa
 empty one with `seed_demo --size BENCH_SEED_SIZE` (default small), then adds once, in SQL, the fleet
 history the dashboard reads (marked `BTK-…` / `BT-…`, so a second run finds it):
 
+- the open orders, which the seed puts on four days, spread over 60 days from the first of them,
+  every fourth one left on that first day: about 2,300 loads a day across three plants, the first
+  day ≈ 46,000 (the stress day);
 - a tour per truck and day over the orders' requested dates;
 - one delivery load per order that reached the fleet (scheduled, in delivery, partially delivered,
   delivered, completed), on a tour of its plant's truck (order id mod 4); the delivered ones
   delivered between an hour before and four hours after the window opened (Sofia time), one in 50
-  failed instead; a job line per order line with its delivered quantity;
+  failed instead; a job line per order line with its delivered quantity, and the load's m³;
 - a call-back for every 20th order an hour after it was placed, nine in ten started 0–36 minutes
   later;
 - one sent `order.created` outbox message per order (those of the last two hours every third one
@@ -17,9 +20,10 @@ history the dashboard reads (marked `BTK-…` / `BT-…`, so a second run finds 
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_large .venv/bin/python bench/console_dashboard.py
 
 Measured: whole pages through the Django test client as an admin (selector, charts and template),
-in three kinds — today for every plant, today for one plant, a past day (of the last 60) for every
-plant — and the selector alone. Each request once to warm up, then `--rounds` times; prints
-p50/p95/p99/max per kind and the queries of one page, as a markdown table. Environment knobs:
+in four kinds — today for every plant, the stress day for every plant, today for one plant, a past
+day (of the last 60) for every plant — and the selector alone. Each request once to warm up, then
+`--rounds` times; prints p50/p95/p99/max per kind and the queries of one page, as a markdown table.
+Environment knobs:
 BENCH_PER_KIND (default 20), BENCH_ROUNDS (default 3), BENCH_SEED_SIZE (small or large).
 """
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import time
 from datetime import timedelta
@@ -38,6 +43,15 @@ DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_large", "bench-dash
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
 FLEET_HISTORY = [
+    # `seed_demo` puts the open orders on four days (≈ 128,000 orders each): spread them over 60 days
+    # from the first of them, every fourth one left on that first day, the stress day.
+    """
+    WITH busy AS (SELECT requested_date FROM orders_order GROUP BY requested_date HAVING count(*) > 10000)
+    UPDATE orders_order
+    SET requested_date = (SELECT min(requested_date) FROM busy)
+                         + CASE WHEN id % 4 = 0 THEN 0 ELSE 1 + (id / 4 % 59)::int END
+    WHERE requested_date IN (SELECT requested_date FROM busy)
+    """,
     # tours: one per truck and requested date
     """
     INSERT INTO fleet_tour (number, date, plant_id, truck_id, status, version)
@@ -56,7 +70,7 @@ FLEET_HISTORY = [
         FROM fleet_truck
     )
     INSERT INTO fleet_job (public_id, tour_id, sequence, type, order_id, plant_id, ticket, loading_status,
-                           status, delivered_at, failure_reason, failure_note, version, created_at)
+                           status, delivered_at, failure_reason, failure_note, delivered_m3, version, created_at)
     SELECT gen_random_uuid(), tour.id, 1, 'delivery', o.id, o.plant_id, 'BTK-' || o.id, 'loaded',
            CASE WHEN o.status IN ('delivered', 'completed', 'partially_delivered')
                      AND o.id % 50 <> 0 THEN 'delivered'
@@ -66,7 +80,7 @@ FLEET_HISTORY = [
            CASE WHEN o.status IN ('delivered', 'completed', 'partially_delivered') AND o.id % 50 <> 0
                 THEN ((o.requested_date + coalesce(o.window_from, time '08:00'))
                       + (o.id % 300 - 60) * interval '1 minute') AT TIME ZONE 'Europe/Sofia' END,
-           '', '', 1, o.created_at
+           '', '', 0, 1, o.created_at
     FROM orders_order o
     JOIN trucks ON trucks.plant_id = o.plant_id AND trucks.k = o.id % trucks.n
     JOIN fleet_tour tour ON tour.truck_id = trucks.id AND tour.date = o.requested_date AND tour.number LIKE 'BT-%'
@@ -78,6 +92,16 @@ FLEET_HISTORY = [
     SELECT j.id, l.id, l.quantity, l.loaded, CASE WHEN j.status = 'delivered' THEN l.delivered ELSE 0 END, 0
     FROM fleet_job j JOIN orders_orderline l ON l.order_id = j.order_id
     WHERE j.ticket LIKE 'BTK-%'
+    """,
+    # each load's m³, as the fleet services keep it
+    """
+    UPDATE fleet_job SET delivered_m3 = m3.total
+    FROM (
+        SELECT l.job_id, sum(l.delivered) AS total
+        FROM fleet_jobline l JOIN orders_orderline ol ON ol.id = l.order_line_id AND ol.unit = 'm3'
+        GROUP BY l.job_id
+    ) AS m3
+    WHERE fleet_job.id = m3.job_id AND fleet_job.ticket LIKE 'BTK-%'
     """,
     """
     INSERT INTO fleet_callrequest (public_id, kind, status, customer_id, order_id, requested_by_role,
@@ -120,8 +144,8 @@ def seed_fleet_history() -> None:
     with transaction.atomic(), connection.cursor() as cursor:
         for sql in FLEET_HISTORY:
             cursor.execute(sql)
-            table = sql.split("INSERT INTO ")[1].split()[0]
-            print(f"  {cursor.rowcount:>9,} rows into {table}", flush=True)
+            verb, table = re.search(r"(INSERT INTO|UPDATE) (\w+)", sql).groups()
+            print(f"  {cursor.rowcount:>9,} rows {'into' if verb == 'INSERT INTO' else 'updated in'} {table}")
     print(f"fleet history seeded in {time.perf_counter() - started:.0f} s")
     settle_database(DATABASE_URL)
 
@@ -144,6 +168,7 @@ def main() -> None:
     django.setup()
     from django.contrib.auth.models import Group, User
     from django.db import connection
+    from django.db.models import Count
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
@@ -171,8 +196,12 @@ def main() -> None:
     url = reverse("admin:console-dashboard")
     plants = list(Plant.objects.filter(active=True).order_by("code"))
     today = dashboard_default_day(None)
+    busiest = (
+        Order.objects.values("requested_date").annotate(n=Count("id")).order_by("-n")[0]["requested_date"]
+    )
     requests = {
         "page: today, every plant": [{}] * args.per_kind,
+        "page: the stress day, every plant": [{"date": busiest.isoformat()}] * args.per_kind,
         "page: today, one plant": [{"plant": rng.choice(plants).pk} for _ in range(args.per_kind)],
         "page: a past day, every plant": [
             {"date": (today - timedelta(days=rng.randint(1, 60))).isoformat()} for _ in range(args.per_kind)
@@ -204,6 +233,7 @@ def main() -> None:
         f"today ({today}): {figures.loads_total:,} loads, {figures.on_time.delivered:,} delivered, "
         f"{figures.callbacks.requested:,} call-backs, {len(figures.backlog)} backlog points"
     )
+    print(f"the stress day ({busiest}): {dashboard(day=busiest).loads_total:,} loads")
     print(f"queries: page {len(page_queries)}, selector {len(selector_queries)}")
     print()
     print("| request | n | p50 ms | p95 ms | p99 ms | max ms |")

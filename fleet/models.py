@@ -170,6 +170,10 @@ class Job(models.Model):
     # When the load's quantities were confirmed to the order and the ERP (the `delivered` event or its
     # EPOD, whichever came first); an EPOD arriving later attaches to the confirmed delivery.
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The delivered quantity of the load's lines sold in m³, kept by the services that write
+    # `JobLine.delivered` (`fleet.services.common.job_delivered_m3_refresh`): the console dashboard
+    # sums it per plant and day without reading the lines.
+    delivered_m3 = models.DecimalField(**QTY, default=ZERO_QTY)
     failure_reason = models.CharField(max_length=20, choices=FailureReason.choices, blank=True, default="")
     failure_note = models.CharField(max_length=200, blank=True, default="")
     # The return request a return pickup serves.
@@ -189,9 +193,9 @@ class Job(models.Model):
         ordering = ["tour_id", "sequence", "pk"]
         indexes = [
             models.Index(fields=["status", "planned_at"], name="job_status_planned_idx"),
-            # The console dashboard's deliveries per day, read from the index alone.
+            # The console dashboard's deliveries per day and their m³, read from the index alone.
             models.Index(
-                fields=["delivered_at", "plant", "type", "id"],
+                fields=["delivered_at", "plant", "type", "delivered_m3"],
                 name="job_delivered_at_idx",
                 condition=models.Q(delivered_at__isnull=False),
             ),
@@ -211,8 +215,6 @@ class JobLine(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "order_line"], name="jobline_unique")]
-        # The console dashboard's delivered quantities of a day's loads, read from the index alone.
-        indexes = [models.Index(fields=["job", "order_line", "delivered"], name="jobline_job_delivered_idx")]
 
     def __str__(self) -> str:
         return f"{self.job_id}: {self.order_line_id} × {self.planned}"

@@ -18,6 +18,7 @@ from django.utils import timezone
 from catalog.models import Plant, Product, StockLevel, Unit
 from customers.models import Customer, Site
 from fleet.models import Driver, Job, JobLine, Tour, Truck
+from fleet.services.common import job_delivered_m3_refresh
 from oms.models import ErpSystem
 from orders.models import Channel, Order, OrderLine, OrderStatus, SalesPoint
 
@@ -255,11 +256,18 @@ class JobFactory(factory.django.DjangoModelFactory):
 
 
 class JobLineFactory(factory.django.DjangoModelFactory):
-    """The whole quantity of an order line planned on a job (pass both, of the same order)."""
+    """The whole quantity of an order line planned on a job (pass both, of the same order); a
+    delivered quantity counts in the job's m³ as the fleet services would count it."""
 
     class Meta:
         model = JobLine
+        skip_postgeneration_save = True
 
     job = factory.SubFactory(JobFactory)
     order_line = factory.SubFactory(OrderLineFactory)
     planned = factory.LazyAttribute(lambda job_line: job_line.order_line.quantity)
+
+    @factory.post_generation
+    def delivered_m3(job_line, create, extracted, **kwargs):
+        if create:
+            job_delivered_m3_refresh(job_line.job)

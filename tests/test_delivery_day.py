@@ -14,6 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.models import Sum
 from django.urls import reverse
 
 from fleet.models import Driver, Job, Tour, Truck
@@ -322,3 +323,19 @@ def test_a_delivery_day_through_the_public_surfaces(day):  # noqa: PLR0915 - one
         "return.goods_received",
     ):
         assert expected in types, expected
+
+    # Each load's m³ (what the dashboard sums) is its lines' delivered m³: amended, redelivered, picked up.
+    loads = Job.objects.filter(order__number=number).order_by("pk")
+    assert [(job.ticket, job.delivered_m3) for job in loads] == [
+        (job.ticket, job.lines.filter(order_line__unit="m3").aggregate(m3=Sum("delivered"))["m3"])
+        for job in loads
+    ]
+    m3 = dict(
+        Job.objects.filter(pk__in=[load1.pk, load2.pk, load5.pk, pickup.pk]).values_list("pk", "delivered_m3")
+    )
+    assert [m3[load1.pk], m3[load2.pk], m3[load5.pk], m3[pickup.pk]] == [
+        D("7.500"),
+        D("0.000"),
+        D("8.000"),
+        D("1.000"),
+    ]

@@ -10,7 +10,8 @@ Definitions (the page states them too; docs/architecture.md, "Console dashboard"
   (`window_from`–`window_to`, both included; a missing bound is the start or the end of the day).
   Early is before that, late after. The on-time rate is on time ÷ delivered, of the day's loads.
 - m³ delivered: the delivered quantity (`JobLine.delivered`) of the lines sold in m³, by the plant's
-  local date of the load's delivery, over the 30 days that end with the day.
+  local date of the load's delivery, over the 30 days that end with the day; read from each load's
+  total (`Job.delivered_m3`, kept with its lines by the fleet services).
 - Call-back SLA: call-backs requested on the day (display time zone) are answered in time when a rep
   started the call (`CallRequest.started_at`) within `OMS_CALLBACK_SLA_MINUTES` of the request. The
   rate is in time ÷ (in time + answered late + still waiting past the SLA).
@@ -33,9 +34,9 @@ from django.db.models import Case, Count, DateField, F, Q, QuerySet, Sum, TimeFi
 from django.db.models.functions import TruncDate, TruncTime
 from django.utils import timezone
 
-from catalog.models import Plant, Unit
+from catalog.models import Plant
 from erp_sync.selectors import outbox_samples, outbox_waiting
-from fleet.models import CallRequest, Job, JobLine, JobStatus, JobType
+from fleet.models import CallRequest, Job, JobStatus, JobType
 from orders.services.placement import plant_today
 
 VOLUME_DAYS = 30
@@ -271,22 +272,24 @@ def _early_late(zones: dict[str, list[int]]) -> tuple[Q, Q]:
 
 
 def _volume(day: Date, plants: list[Plant], zones: dict[str, list[int]]) -> Volume:
+    """The loads' m³ (`Job.delivered_m3`, the sum of their m³ lines) per plant and local delivery day:
+    an index-only range over the deliveries of the 30 days, the lines are not read."""
     first = day - timedelta(days=VOLUME_DAYS - 1)
     days = [first + timedelta(days=i) for i in range(VOLUME_DAYS)]
     if not zones:
         return Volume(days, plants, {})
     rows = (
-        JobLine.objects.filter(
-            _local_days("job__delivered_at", first, day, zones, plant_field="job__plant_id"),
-            job__type=JobType.DELIVERY,
-            order_line__unit=Unit.M3,
+        Job.objects.filter(
+            _local_days("delivered_at", first, day, zones, plant_field="plant_id"),
+            type=JobType.DELIVERY,
+            delivered_m3__gt=0,
         )
-        .annotate(local_day=_local(TruncDate, "job__delivered_at", zones, plant_field="job__plant_id"))
-        .values("job__plant_id", "local_day")
-        .annotate(m3=Sum("delivered"))
+        .annotate(local_day=_local(TruncDate, "delivered_at", zones, plant_field="plant_id"))
+        .values("plant_id", "local_day")
+        .annotate(m3=Sum("delivered_m3"))
         .order_by()
     )
-    return Volume(days, plants, {(row["job__plant_id"], row["local_day"]): row["m3"] for row in rows})
+    return Volume(days, plants, {(row["plant_id"], row["local_day"]): row["m3"] for row in rows})
 
 
 # --- call-backs -----------------------------------------------------------------------------------

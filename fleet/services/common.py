@@ -11,10 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Sum
 from django.urls import reverse
 
-from catalog.models import Plant
-from fleet.models import Driver, Job, JobType, Tour, Truck
+from catalog.models import Plant, Unit
+from fleet.models import ZERO_QTY, Driver, Job, JobType, Tour, Truck
 from oms.lib.actors import Actor
 from oms.lib.sequences import next_value
 from oms.outbox import outbox_enqueue
@@ -55,6 +56,14 @@ def lock_order(order_id: int | None) -> Order | None:
 
 def lock_job(job_id: int) -> Job:
     return Job.objects.select_for_update().get(pk=job_id)
+
+
+def job_delivered_m3_refresh(job: Job) -> None:
+    """Recompute `Job.delivered_m3` from the job's lines; every writer of `JobLine.delivered` calls it
+    in the same transaction, so the dashboard's m³ per plant and day never drifts from the lines."""
+    total = job.lines.filter(order_line__unit=Unit.M3).aggregate(m3=Sum("delivered"))["m3"]
+    job.delivered_m3 = total if total is not None else ZERO_QTY
+    Job.objects.filter(pk=job.pk).update(delivered_m3=job.delivered_m3)
 
 
 def lock_tour(tour_id: int) -> Tour:

@@ -30,7 +30,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from fleet.models import DeliveryAmendment, FailureReason, Job, JobLine, JobStatus, JobType, ProofOfDelivery
-from fleet.services.common import job_outbox, lock_job, lock_order
+from fleet.services.common import job_delivered_m3_refresh, job_outbox, lock_job, lock_order
 from fleet.services.dispatch import job_create
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
@@ -78,6 +78,7 @@ def delivery_confirm_locked(
     for line, delivered, returned in ordered:
         line.delivered, line.returned = delivered, returned
     JobLine.objects.bulk_update([item[0] for item in ordered], ["delivered", "returned"])
+    job_delivered_m3_refresh(job)
     job.confirmed_at = at
     job.save(update_fields=["confirmed_at"])
     lines = [
@@ -244,6 +245,7 @@ def delivery_amend(
     old = line.delivered
     line.delivered = delivered
     line.save(update_fields=["delivered"])
+    job_delivered_m3_refresh(job)
     amendment = DeliveryAmendment.objects.create(
         job=job,
         epod=epod,

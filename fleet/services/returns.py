@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from fleet.models import Job, JobStatus, JobType
-from fleet.services.common import lock_job, lock_order
+from fleet.services.common import job_delivered_m3_refresh, lock_job, lock_order
 from fleet.services.dispatch import job_create
 from oms.exceptions import InvalidTransition
 from oms.lib.actors import Actor
@@ -75,6 +75,7 @@ def return_pickup_complete_locked(
     for line in lines:
         line.loaded = line.delivered = got[line.order_line.position]
     job.lines.model.objects.bulk_update(lines, ["loaded", "delivered"])
+    job_delivered_m3_refresh(job)
     return_receive(ret=ret, actor=actor, received=got, ticket=job.ticket)
 
 
