@@ -86,7 +86,7 @@ ROUTE_NAMES = [r.name for r in ROUTES]
 
 def test_every_console_route_has_a_rule():
     assert sorted(ROUTE_NAMES) == sorted(EXPECTED)
-    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 49
+    assert len(ROUTE_NAMES) == len(set(ROUTE_NAMES)) == 50
     assert all(r.perms for r in ROUTES)
 
 
