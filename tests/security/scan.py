@@ -194,18 +194,28 @@ def manage(env: dict[str, str], *args: str) -> None:
 def seed(env: dict[str, str]) -> None:
     manage(env, "migrate", "--no-input", "-v", "0")
     manage(env, "seed_demo")
+    # Passwords through the environment, as the operations guide asks (not on the command line).
+    with_password = {**env, "SCAN_PASSWORD": CUSTOMER[1]}
     manage(
-        env,
+        with_password,
         "oms_user",
         CUSTOMER[0],
         "--role",
         "customer",
         "--customer",
         CUSTOMER[2],
-        "--password",
-        CUSTOMER[1],
+        "--password-env",
+        "SCAN_PASSWORD",
     )
-    manage(env, "oms_user", REP[0], "--role", "rep", "--password", REP[1])
+    manage(
+        {**env, "SCAN_PASSWORD": REP[1]},
+        "oms_user",
+        REP[0],
+        "--role",
+        "rep",
+        "--password-env",
+        "SCAN_PASSWORD",
+    )
 
 
 def wait_healthy(base_url: str, cert: Path, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
