@@ -53,9 +53,10 @@ def two_beats(erp_system, celery_procs, seconds: float):
         slots = list(JobSlot.objects.filter(job=job).values_list("slot", flat=True))
         # Once per slot: each claim is exactly one execution that did work.
         assert ran[task] == len(slots), task
-        # Only the lease holder sent: an execution that found its slot taken means both beats sent
-        # (the slot claim would still keep the work single, but the lease is what this tests).
-        assert total[task] == ran[task], (task, total[task], ran[task])
+        # Only the lease holder sent. Had both beats sent, about every slot would see a second
+        # execution that finds it taken (the claim keeps the work single; the lease is what this
+        # tests). A task that starts late can still land in a slot already run, so allow one in ten.
+        assert total[task] - ran[task] <= max(1, ran[task] // 10), (task, total[task], ran[task])
         # And the job kept its rhythm: it ran in most slots of the window (start-up costs a few).
         assert len(slots) >= (seconds / interval) * 0.6, (task, len(slots))
         assert len(slots) <= elapsed / interval + 1, (task, len(slots))
