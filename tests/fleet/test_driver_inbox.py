@@ -201,12 +201,17 @@ def test_read_marks_the_message_read_once_and_answers_the_message(assigned, driv
     )
     client = driver_client(driver)
 
+    before = timezone.now()
     first = client.post(read_url(message))
     message.refresh_from_db()
+    read_at = message.read_by_driver_at
     second = client.post(read_url(message))
+    message.refresh_from_db()
 
     assert first.status_code == second.status_code == 200
-    assert message.read_by_driver_at is not None
+    # Read once: the first read's time, kept by the second.
+    assert before <= read_at <= timezone.now()
+    assert message.read_by_driver_at == read_at
     assert message.read_at is None  # the staff's "handled" mark is another thing
     assert (
         first.json()
