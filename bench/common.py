@@ -195,3 +195,10 @@ def stop_celery_workers(workers: list[subprocess.Popen]) -> None:
         os.killpg(worker.pid, signal.SIGTERM)  # the pool's children with it
     for worker in workers:
         worker.wait(timeout=30)
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile of `values` by the nearest-rank method (p in 0..100)."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]

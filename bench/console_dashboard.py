@@ -37,7 +37,7 @@ import statistics
 import time
 from datetime import timedelta
 
-from common import configure, manage, prepare_database, settle_database
+from common import configure, manage, pct, prepare_database, settle_database
 
 DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_large", "bench-dashboard")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
@@ -148,12 +148,6 @@ def seed_fleet_history() -> None:
             print(f"  {cursor.rowcount:>9,} rows {'into' if verb == 'INSERT INTO' else 'updated in'} {table}")
     print(f"fleet history seeded in {time.perf_counter() - started:.0f} s")
     settle_database(DATABASE_URL)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 def main() -> None:

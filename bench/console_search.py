@@ -22,7 +22,7 @@ import random
 import statistics
 import time
 
-from common import configure, manage, prepare_database
+from common import configure, manage, pct, prepare_database
 
 DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_large", "bench-console")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
@@ -87,12 +87,6 @@ def found(results, phone: str | None) -> bool:
     if phone is None:
         return results.total > 0
     return any(str(customer.phone) == phone for customer in results.customers)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 def main() -> None:
