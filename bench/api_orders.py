@@ -34,6 +34,7 @@ DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_api_bench", "bench-
 # Relay nudges go nowhere: the benchmark measures the web tier, not the broker.
 os.environ["CELERY_BROKER_URL"] = "memory://"
 os.environ["OMS_ORDER_RATE_PER_MINUTE"] = "10000000"
+os.environ["OMS_CUSTOMER_API_RATE_PER_MINUTE"] = "10000000"
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", 16))

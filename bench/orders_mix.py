@@ -133,6 +133,7 @@ def server_env(side: Side, args) -> dict[str, str]:
         "REDIS_URL": args.redis_url,
         "CELERY_BROKER_URL": args.redis_url,
         "OMS_ORDER_RATE_PER_MINUTE": "100000000",
+        "OMS_CUSTOMER_API_RATE_PER_MINUTE": "100000000",
         "OMS_VAR_DIR": str(side.tree.path / "var" / "bench-orders-mix"),
         "LOG_LEVEL": "WARNING",
     }
