@@ -1,10 +1,13 @@
-"""Staff access rules that hold on every URL: session lifetimes and the second factor.
+"""Staff access rules that hold on every URL: session lifetimes, the second factor, local times.
 
 A staff session ends after `OMS_STAFF_SESSION_IDLE_SECONDS` without a request and at the latest
 `OMS_STAFF_SESSION_MAX_SECONDS` after sign-in (customers keep Django's session age). A staff user who
 has a second factor, or must have one (`OMS_STAFF_2FA_REQUIRED`), and has not yet given a code in
 this session reaches nothing but the second-factor pages and sign-out: every other URL, the whole
 admin site with the console in it included, sends them to the code (or enrolment) page.
+
+Staff read and enter times in the display time zone (`OMS_DISPLAY_TIME_ZONE`), as customers do in
+the portal: a dispatcher in Sofia sees a load at 08:30, not 06:30 UTC, in the console and the admin.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console.second_factor import has_second_factor, is_staff_user
@@ -65,6 +69,8 @@ class StaffAccessMiddleware:
                     "admin:second-factor-verify" if has_second_factor(user) else "admin:second-factor-enrol"
                 )
                 return _redirect_with_next(target, request)
+            with timezone.override(settings.OMS_DISPLAY_TIME_ZONE):
+                return self.get_response(request)
         return self.get_response(request)
 
 

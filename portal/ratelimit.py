@@ -1,7 +1,8 @@
-"""Small cache-based rate limits for the portal's sign-up, invitation and password-reset emails.
+"""Rate limits for the portal's sign-up, invitation and password-reset emails: per IP and per address.
 
-Fixed windows counted with `cache.add` + `cache.incr` (atomic on Redis and locmem). Keys hash the
-address so no email sits in Redis. Wrong passwords are counted by django-axes (`oms.lib.signin`).
+Hourly windows counted by `oms.lib.throttle.hit` (the counter of every other write limit: Redis when
+configured, else the cache; let through uncounted if Redis is down). Keys hash the address so no email
+sits in Redis. Wrong passwords are counted by django-axes (`oms.lib.signin`).
 """
 
 from __future__ import annotations
@@ -9,32 +10,23 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
-from django.core.cache import cache
+
+from oms.lib.throttle import hit
+
+HOUR = 3600
 
 
-def _key(scope: str, *parts: str) -> str:
-    digest = hashlib.sha256("\x1f".join(p.strip().lower() for p in parts).encode()).hexdigest()[:32]
-    return f"portal:rl:{scope}:{digest}"
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
 
 
-def hit(scope: str, *parts: str, window: int) -> int:
-    """Count one event in the current window; returns the count including this one."""
-    key = _key(scope, *parts)
-    if cache.add(key, 1, timeout=window):
-        return 1
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
-        return 1
-
-
-# --- sign-up and password reset ----------------------------------------------------------------
-
-
-def email_request_allowed(*, scope: str, email: str, ip: str) -> bool:
-    """Count a sign-up / reset request; False once the IP or the address is over its hourly limit."""
+def email_request_wait(*, scope: str, email: str, ip: str) -> int | None:
+    """Count a sign-up, invitation or reset request; the seconds to wait once the IP or the address is
+    over its hourly limit, else None. Both counters count every attempt."""
     limit = settings.OMS_PORTAL_EMAIL_REQUESTS_PER_HOUR
-    by_ip = hit(scope, "ip", ip, window=3600)
-    by_email = hit(scope, "email", email, window=3600)
-    return by_ip <= limit and by_email <= limit
+    waits = [
+        hit(f"email:{scope}:{part}:{_digest(value)}", limit=limit, window=HOUR)
+        for part, value in (("ip", ip), ("address", email))
+    ]
+    refused = [wait for wait in waits if wait is not None]
+    return max(refused) if refused else None

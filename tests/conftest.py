@@ -34,7 +34,7 @@ def _no_rate_limit_counts():
 
     client = redis_client()
     if client is not None:
-        keys = list(client.scan_iter("oms:throttle:write:*", count=1000))
+        keys = list(client.scan_iter("oms:throttle:*", count=1000))
         if keys:
             client.delete(*keys)
     else:

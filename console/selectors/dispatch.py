@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from catalog.models import Plant
-from console.selectors.common import CLOSED_JOB
+from console.selectors.common import CLOSED_JOB, day_end
 from fleet import selectors as fleet_selectors
 from fleet.models import Driver, Job, JobLine, JobStatus, Tour, TourStatus, Truck
 
@@ -109,7 +109,7 @@ def _unassigned_jobs(date: Date, plant_id: int | None, now: datetime, open_tours
     """Planned jobs without a tour up to the day; `late`, `load` and the tours they may go on."""
     unassigned_qs = (
         Job.objects.filter(tour__isnull=True, status=JobStatus.PLANNED)
-        .filter(Q(planned_at__date__lte=date) | Q(planned_at__isnull=True))
+        .filter(Q(planned_at__lt=day_end(date)) | Q(planned_at__isnull=True))
         .select_related("order__customer", "plant")
         .prefetch_related(Prefetch("lines", queryset=JobLine.objects.select_related("order_line")))
         .order_by("planned_at", "pk")

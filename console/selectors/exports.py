@@ -8,6 +8,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 
+from console.selectors.common import day_end, day_start
 from console.services import PREPARING, export_path, is_export_name
 from orders.models import Order
 
@@ -37,9 +38,9 @@ def order_export_queryset(filters: dict[str, Any]) -> QuerySet[Order]:
     if filters.get("fulfilment"):
         qs = qs.filter(fulfilment=filters["fulfilment"])
     if filters.get("created_from"):
-        qs = qs.filter(created_at__date__gte=filters["created_from"])
+        qs = qs.filter(created_at__gte=day_start(filters["created_from"]))
     if filters.get("created_to"):
-        qs = qs.filter(created_at__date__lte=filters["created_to"])
+        qs = qs.filter(created_at__lt=day_end(filters["created_to"]))
     if q := (filters.get("q") or "").strip():
         qs = qs.filter(
             Q(number__icontains=q)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from oms.exceptions import DomainError, Throttled
+from oms.exceptions import DomainError, Throttled, TooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +67,8 @@ def _validation_errors(detail: Any) -> tuple[str, Any]:
 
 def problem_for_exception(exc: Exception) -> tuple[dict[str, Any], dict[str, str]] | None:
     headers: dict[str, str] = {}
+    if isinstance(exc, RequestDataTooBig):  # DRF reads `request.body`: Django's limit, our answer
+        exc = TooLarge(f"The request body is over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
     if isinstance(exc, DomainError):
         body = problem(
             status=exc.status,

@@ -74,11 +74,12 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {"site_url": settings.SITE_URL}
 
     def form_valid(self, form):
-        if not ratelimit.email_request_allowed(
+        wait = ratelimit.email_request_wait(
             scope="reset", email=form.cleaned_data["email"], ip=client_ip(self.request)
-        ):
+        )
+        if wait is not None:
             form.add_error(None, TOO_MANY_REQUESTS)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            return _retry_after(self.render_to_response(self.get_context_data(form=form), status=429), wait)
         return super().form_valid(form)
 
 
@@ -93,6 +94,12 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "registration/password_reset_complete.html"
+
+
+def _retry_after(response: HttpResponse, wait: int) -> HttpResponse:
+    """A refused email request says when to try again, like every other 429 of the site."""
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def _send_signup_link(*, email: str, customer: Customer, invited_by: str = "") -> None:
@@ -114,9 +121,10 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
-        if not ratelimit.email_request_allowed(scope="signup", email=email, ip=client_ip(request)):
+        wait = ratelimit.email_request_wait(scope="signup", email=email, ip=client_ip(request))
+        if wait is not None:
             form.add_error(None, TOO_MANY_REQUESTS)
-            return render(request, "registration/signup.html", {"form": form}, status=429)
+            return _retry_after(render(request, "registration/signup.html", {"form": form}, status=429), wait)
         customer = customer_match(email=email)
         if customer is not None and not selectors.login_exists(email=email):
             _send_signup_link(email=email, customer=customer)
@@ -160,12 +168,15 @@ def account(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"].strip().lower()
-        if not ratelimit.email_request_allowed(scope="invite", email=email, ip=client_ip(request)):
-            form.add_error(None, TOO_MANY_REQUESTS)
-        else:
+        wait = ratelimit.email_request_wait(scope="invite", email=email, ip=client_ip(request))
+        if wait is None:
             _send_signup_link(email=email, customer=customer, invited_by=request.user.get_username())
             messages.success(request, _("We sent a sign-up link to %(email)s.") % {"email": email})
             return redirect("portal:account")
+        form.add_error(None, TOO_MANY_REQUESTS)
+        users = selectors.portal_users(customer=customer)
+        response = render(request, "portal/account.html", {"form": form, "users": users}, status=429)
+        return _retry_after(response, wait)
     users = selectors.portal_users(customer=customer)
     return render(request, "portal/account.html", {"form": form, "users": users})
 

@@ -1,6 +1,8 @@
-"""Customer lookup and registration are rate-limited per API key; device order answers mask the name."""
+"""API request limits: customer lookup and registration per key, JSON body size; device answers mask the name."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 from django.test import override_settings
@@ -50,3 +52,23 @@ def test_order_list_and_detail_mask_the_customer_name(api_a, customer, cement):
         "number": customer.number,
         "name": "I*** P***",
     }
+
+
+def test_a_json_body_over_the_upload_limit_is_a_413_problem(api_a, customer, cement, settings):
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: 413 problem+json (Django alone answers an HTML 400)."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 4_000
+    before = counts()
+    body = order_body(notes="n" * 500, lines=[{"sku": "C25-30", "quantity": "1.000"}] * 100)
+    oversize = json.dumps(body)
+    assert len(oversize) > 4_000
+    response = api_a.post(
+        "/api/v1/orders/", oversize, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big-1"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "too_large"
+    assert response.json()["detail"] == "The request body is over 4000 bytes."
+    assert counts() == before
+    # Within the limit the same request goes through.
+    response = place(api_a, order_body(), key="big-2")
+    assert response.status_code == 201, response.content

@@ -134,9 +134,9 @@ def test_dispatcher_assigns_a_job_and_sees_it_on_the_board(live_server, browser_
     (job,) = order_split_into_jobs(
         order=order, actor=system, planned_at=timezone.now() - timedelta(minutes=30)
     )
-    tour = tour_plan(
-        plant=world.plant, truck=world.truck, driver=world.driver, date=job.planned_at.date(), actor=system
-    )
+    # The board's day is the staff's (OMS_DISPLAY_TIME_ZONE), not the UTC day.
+    day = timezone.localdate(job.planned_at, timezone=ZoneInfo(settings.OMS_DISPLAY_TIME_ZONE))
+    tour = tour_plan(plant=world.plant, truck=world.truck, driver=world.driver, date=day, actor=system)
 
     sign_in(page, base, "dan")
     page.goto(f"{base}/admin/console/dispatch/?date={tour.date.isoformat()}")

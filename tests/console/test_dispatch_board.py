@@ -71,3 +71,25 @@ def test_the_staff_site_has_its_own_name(dispatcher_client):
     assert "<title>Dispatch board | OMS console</title>" in page
     assert "Django administration" not in page
     assert re.search(r'<div id="site-name"><a href="/admin/">\s*OMS console\s*</a>', page)
+
+
+def test_the_board_day_is_the_staff_day_not_the_utc_day(dispatcher_client, world, settings):
+    """22:30 UTC on 7 January is 00:30 on the 8th in Sofia: that load is the 8th's, not the 7th's."""
+    from datetime import UTC, datetime
+
+    from fleet.models import Job
+    from fleet.services import order_split_into_jobs
+    from oms.lib.actors import Actor
+
+    settings.OMS_DISPLAY_TIME_ZONE = "Europe/Sofia"
+    order = world.place(quantity="1")
+    planned = datetime(2099, 1, 7, 22, 30, tzinfo=UTC)
+    (job,) = order_split_into_jobs(order=order, actor=Actor.system("test"), planned_at=planned)
+    assert Job.objects.get(pk=job.pk).planned_at == planned
+
+    def unassigned(day: str) -> list[str]:
+        response = dispatcher_client.get(reverse("admin:console-dispatch"), {"date": day})
+        return [j.ticket for j in response.context["unassigned"]]
+
+    assert unassigned("2099-01-07") == []
+    assert unassigned("2099-01-08") == [job.ticket]

@@ -255,3 +255,19 @@ def test_customer_360_shows_everything(world, rep_client):
     assert response.context["order_counts_by_channel"] == {"phone": 1, "kiosk": 1}
     assert [s.name for s in response.context["sites"]] == ["Lozenets house"]
     assert reverse("admin:console-order", args=[order.pk]) in response.content.decode()
+
+
+def test_times_are_shown_in_the_display_time_zone(world, rep_client, settings):
+    """Staff see local times, as customers do: 06:30 UTC in winter is 08:30 in Sofia."""
+    from datetime import UTC, datetime
+
+    from orders.models import OrderEvent
+
+    settings.OMS_DISPLAY_TIME_ZONE = "Europe/Sofia"
+    order = world.place(quantity="5")
+    OrderEvent.objects.filter(order=order).update(at=datetime(2026, 12, 7, 6, 30, tzinfo=UTC))
+    html = rep_client.get(url("order", order)).content.decode()
+    assert "12/07/2026 8:30 a.m." in html
+    assert "6:30 a.m." not in html
+    # The rest of the request cycle is back in UTC.
+    assert timezone.get_current_timezone_name() == "UTC"

@@ -1,5 +1,6 @@
 """EPOD: idempotent submission, one per job, evidence validated by content, nothing stored on refusal."""
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -196,3 +197,34 @@ def test_epod_is_immutable(unloading, driver):
     epod.received_by = "Someone else"
     with pytest.raises(ValueError, match="immutable"):
         epod.save()
+
+
+def pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "labels"),
+    [
+        ("en", ["Delivery ticket", "Received by", "Remarks", "Signature"]),
+        ("bg", ["Товарителница", "Получил", "Забележки", "Подпис"]),
+    ],
+)
+def test_pdf_is_written_in_the_customers_language_with_cyrillic_kept(unloading, driver, language, labels):
+    """The core PDF fonts are Latin-1: a Bulgarian name or remark would print as question marks."""
+    unloading.order.customer.language = language
+    unloading.order.customer.save(update_fields=["language"])
+    post(driver_client(driver), unloading, form(received_by="Иван Петров", remarks="Бетонът е положен"))
+    epod = ProofOfDelivery.objects.get()
+    assert epod_render_pdf(epod.pk) is True
+    epod.refresh_from_db()
+    with epod.pdf.open("rb") as handle:
+        text = pdf_text(handle.read())
+    assert "Иван Петров" in text
+    assert "Бетонът е положен" in text
+    assert "?" not in text
+    assert [label in text for label in labels] == [True] * len(labels)
+    assert unloading.ticket in text

@@ -125,3 +125,16 @@ def test_planned_tour_is_not_visible(plant, truck, driver):
     response = post(driver_client(driver), {"truck": "TRK-07", "positions": points(1)})
     assert response.status_code == 404
     assert Tour.objects.get().status == "planned"
+
+
+@pytest.mark.django_db
+def test_a_batch_over_the_body_limit_is_a_413_problem(on_tour, driver, truck, settings):
+    """Django's DATA_UPLOAD_MAX_MEMORY_SIZE, answered as a problem (413), not an HTML 400."""
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 50_000
+    response = post(driver_client(driver), {"truck": "TRK-07", "positions": points(1000)})
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+    assert response.json()["detail"] == "The request body is over 50000 bytes."
+    assert PositionReport.objects.count() == 0
+    assert post(driver_client(driver), {"truck": "TRK-07", "positions": points(200)}).status_code == 202
+    assert PositionReport.objects.count() == 200

@@ -138,11 +138,11 @@ def test_tampered_sign_up_link_is_refused(client, world):
     assert response.status_code == 400
 
 
-def test_sign_up_is_rate_limited(client, world):
-    codes = [
-        client.post(reverse("portal:signup"), {"email": f"x{i}@example.com"}).status_code for i in range(6)
-    ]
-    assert codes == [200, 200, 200, 200, 200, 429]
+def test_sign_up_is_rate_limited(client, world, mailoutbox):
+    responses = [client.post(reverse("portal:signup"), {"email": f"x{i}@example.com"}) for i in range(6)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 200, 429]
+    assert [r.has_header("Retry-After") for r in responses] == [False] * 5 + [True]
+    assert 1 <= int(responses[-1]["Retry-After"]) <= 3600
 
 
 def test_password_reset_sends_a_link_and_is_rate_limited(client, customer_a, mailoutbox):
@@ -154,7 +154,9 @@ def test_password_reset_sends_a_link_and_is_rate_limited(client, customer_a, mai
     assert "Choose a new password" in response.content.decode()
     for _ in range(4):
         client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"})
-    assert client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"}).status_code == 429
+    refused = client.post(reverse("portal:password_reset"), {"email": "alpha@example.com"})
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 3600
     assert len(mailoutbox) == 5
 
 
@@ -169,6 +171,20 @@ def test_company_invites_a_colleague(client, customer_a, mailoutbox):
         "alpha@example.com",
         "colleague@example.com",
     ]
+
+
+def test_invitations_are_rate_limited_and_say_when_to_retry(client, customer_a, mailoutbox):
+    client.force_login(user_of(customer_a))
+    codes = [
+        client.post(reverse("portal:account"), {"email": f"colleague{i}@example.com"}).status_code
+        for i in range(6)
+    ]
+    assert codes == [302] * 5 + [429]
+    refused = client.post(reverse("portal:account"), {"email": "late@example.com"})
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+    assert "Too many requests" in refused.content.decode()
+    assert len(mailoutbox) == 5
 
 
 def test_user_without_customer_sees_no_access(client, world):
