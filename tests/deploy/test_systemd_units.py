@@ -130,6 +130,31 @@ def test_a_worker_is_given_time_to_finish_the_longest_task_before_it_is_killed()
     assert stop == 1960
 
 
+def test_web_and_workers_start_after_the_metrics_directory_is_emptied():
+    for unit in ("oms-web.service", "oms-worker@.service"):
+        found = directives(unit)
+        assert found["Requires"] == ["oms-metrics-dir.service"]
+        assert "oms-metrics-dir.service" in found["After"][0].split()
+
+
+def test_the_metrics_directory_is_emptied_where_the_app_writes_it(tmp_path):
+    # The shell command of the unit, run as systemd would run it (`$$` is a literal `$`), on a
+    # directory with a stale file of a dead process and a file that is not the app's.
+    command = directives("oms-metrics-dir.service")["ExecStart"][0]
+    script = re.fullmatch(r"/bin/sh -c '(.*)'", command)[1].replace("$$", "$")
+    metrics = tmp_path / "var" / "prometheus"
+    metrics.mkdir(parents=True)
+    (metrics / "counter_4242.db").write_bytes(b"stale")
+    (metrics / "README").write_text("kept")
+
+    subprocess.run(["sh", "-c", script], env={"OMS_VAR_DIR": str(tmp_path / "var")}, check=True)
+
+    assert sorted(p.name for p in metrics.iterdir()) == ["README"]
+    fresh = tmp_path / "elsewhere"
+    subprocess.run(["sh", "-c", script], env={"PROMETHEUS_MULTIPROC_DIR": str(fresh)}, check=True)
+    assert fresh.is_dir()
+
+
 def test_gunicorn_finishes_its_requests_before_systemd_kills_it():
     web = directives("oms-web.service")
     graceful = int(re.search(r"--graceful-timeout (\d+)", web["ExecStart"][0])[1])
