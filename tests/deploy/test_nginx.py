@@ -49,7 +49,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def render_site(site: str, *, https: int, http: int, upstream: str, cert: Path, key: Path) -> str:
+def render_site(site: str, *, https: int, http: int, upstream: tuple[str, str], cert: Path, key: Path) -> str:
     """The committed site with this machine's ports, certificate and upstream; every replaced text
     must occur as often as expected, so a reshaped file fails here instead of being tested half."""
     replacements = [
@@ -59,8 +59,8 @@ def render_site(site: str, *, https: int, http: int, upstream: str, cert: Path, 
         ("listen [::]:80;", "", 1),
         ("/etc/ssl/oms/fullchain.pem", str(cert), 1),
         ("/etc/ssl/oms/privkey.pem", str(key), 1),
-        ("server 10.0.1.11:8000", f"server {upstream}", 1),
-        ("server 10.0.1.12:8000", f"server {upstream}", 1),
+        ("server 10.0.1.11:8000", f"server {upstream[0]}", 1),
+        ("server 10.0.1.12:8000", f"server {upstream[1]}", 1),
     ]
     for old, new, count in replacements:
         assert site.count(old) == count, old
@@ -168,15 +168,10 @@ def nginx(gunicorn, tmp_path_factory):
         check=True,
         capture_output=True,
     )
-    https, plain = free_port(), free_port()
-    site = render_site(
-        SITE.read_text(),
-        https=https,
-        http=plain,
-        upstream=f"127.0.0.1:{gunicorn['port']}",
-        cert=cert,
-        key=key,
-    )
+    https, plain, down = free_port(), free_port(), free_port()
+    # Web host A is gunicorn; web host B is down (nothing listens on its port).
+    upstream = (f"127.0.0.1:{gunicorn['port']}", f"127.0.0.1:{down}")
+    site = render_site(SITE.read_text(), https=https, http=plain, upstream=upstream, cert=cert, key=key)
     (conf / "oms.conf").write_text(site)
     # As root nginx would hand its workers to `nobody`, who cannot enter this test's directories.
     user = "user root;" if os.geteuid() == 0 else ""
@@ -194,7 +189,7 @@ def nginx(gunicorn, tmp_path_factory):
     )
     try:
         wait_until(lambda: answers(plain, "/", {"Host": HOST}) == 301, timeout=30, message="nginx up")
-        yield {"https": https, "http": plain, "error_log": conf / "error.log", **gunicorn}
+        yield {"https": https, "http": plain, "down": down, "error_log": conf / "error.log", **gunicorn}
     finally:
         stop(server)
 
@@ -295,6 +290,20 @@ def test_https_is_detected_behind_the_proxy_no_redirect_loop_and_secure_cookies(
     assert "; HttpOnly" in csrf[0]
     # The proxy's request id reaches the app, which echoes it: 32 hex digits made by nginx.
     assert re.fullmatch(r"[0-9a-f]{32}", page.headers["X-Request-ID"])
+
+
+def test_a_web_host_that_is_down_costs_no_requests(nginx):
+    client = Client(nginx["https"])
+
+    statuses = [client.request("GET", "/healthz").status for _ in range(6)]
+    placed = client.request("POST", "/api/v1/orders/", b"{}", {"Content-Type": "application/json"})
+
+    assert statuses == [200] * 6
+    # Refused before anything was sent, so even a POST moves to the live host (which refuses it: no key).
+    assert placed.status == 401
+    log = nginx["error_log"].read_text()
+    assert "connect() failed (111: Connection refused) while connecting to upstream" in log
+    assert f'upstream: "http://127.0.0.1:{nginx["down"]}/' in log
 
 
 def test_the_app_sees_the_client_address_from_x_forwarded_for(nginx):
