@@ -326,6 +326,18 @@ def test_the_app_sees_the_client_address_from_x_forwarded_for(nginx):
     assert addresses == ["127.0.0.2", "127.0.0.3"]
 
 
+def test_static_files_come_through_the_proxy_with_the_apps_caching(nginx):
+    client = Client(nginx["https"])
+    page = client.request("GET", "/portal/login/")
+    hashed = re.search(rb'href="(/static/css/portal\.[0-9a-f]{12}\.css)"', page.body)[1].decode()
+
+    response = client.request("GET", hashed, headers={"Accept-Encoding": "gzip"})
+
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "max-age=315360000, public, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+
+
 def test_an_oversize_body_gets_413_from_nginx_and_never_reaches_the_app(nginx):
     orders = f"/api/v1/orders/?probe={uuid.uuid4().hex}"
     epod = f"/api/v1/driver/jobs/{uuid.uuid4()}/epod/?probe={uuid.uuid4().hex}"

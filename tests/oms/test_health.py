@@ -317,3 +317,24 @@ def test_readyz_stays_ready_on_a_schema_migrated_ahead_of_this_code(monitor):
 
     assert response.status_code == 200
     assert response.json()["checks"]["migrations"] == {"ok": True, "pending": 0}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_an_unreachable_rabbitmq_broker_as_degraded(monitor, monkeypatch):
+    previous = point_broker_at("amqp://guest:guest@127.0.0.1:1//", monkeypatch)
+    try:
+        started = time.monotonic()
+        response = monitor.get("/readyz")
+        elapsed = time.monotonic() - started
+    finally:
+        celery_app.conf.broker_url = previous
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["degraded"]) == ("ready", ["broker"])
+    assert body["checks"]["broker"] == {
+        "ok": False,
+        "degraded": True,
+        "error": "OperationalError: [Errno 111] Connection refused",
+    }
+    assert elapsed < 2.0
