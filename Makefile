@@ -58,6 +58,8 @@ messages: venv
 test: venv
 	scripts/ensure-services.sh
 	scripts/ensure-chromium.sh
+	scripts/ensure-nginx.sh
+	scripts/ensure-systemd-analyze.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

@@ -2,6 +2,11 @@
 
 Anyone may ask whether the site is ready; only a monitor with `OMS_HEALTH_TOKEN` or signed-in staff
 see why not (the checks carry ERP codes, pause reasons and exception text).
+
+Ready means the process can serve requests: the database answers and its schema is current. The
+broker is only checked, never required: its messages are nudges for work kept in the database, so an
+outage costs latency, and a Redis blip must not take every web host out of the load balancer. It is
+reported as *degraded* instead.
 """
 
 from __future__ import annotations
@@ -65,6 +70,8 @@ CHECKS = {
     "broker": _check_broker,
     "erp": _check_erp,
 }
+# Checks whose failure degrades the service without making it unready.
+DEGRADING = frozenset({"broker"})
 
 
 def _may_see_details(request) -> bool:
@@ -84,9 +91,13 @@ def readyz(request):
         try:
             results[name] = check()
         except Exception as exc:  # noqa: BLE001 - a probe reports every failure as data
-            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
-    ready = all(r["ok"] for r in results.values())
+            failure = {"ok": False, "degraded": True} if name in DEGRADING else {"ok": False}
+            results[name] = {**failure, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    degraded = [name for name, result in results.items() if name in DEGRADING and not result["ok"]]
+    ready = all(result["ok"] for name, result in results.items() if name not in DEGRADING)
     body: dict = {"status": "ready" if ready else "not_ready"}
     if _may_see_details(request):
+        if degraded:
+            body["degraded"] = degraded
         body["checks"] = results
     return JsonResponse(body, status=200 if ready else 503)
