@@ -276,14 +276,15 @@ def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> s
     return target
 
 
-def exports_purge(*, days: int) -> int:
-    """Delete the export files (and markers a killed task left) older than `days`; returns how many.
+def exports_purge(*, older_than: timedelta) -> int:
+    """Delete the export files (and markers a killed task left) last written more than `older_than`
+    ago; returns how many.
 
     Exports are copies of order data made for one person: kept long enough to download, not forever.
     """
     from console.selectors import exports_older_than
 
-    cutoff = timezone.now() - timedelta(days=days)
+    cutoff = timezone.now() - older_than
     deleted = 0
     for name in list(exports_older_than(cutoff)):
         default_storage.delete(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 from django.conf import settings
 
@@ -23,7 +25,7 @@ def console_purge_exports(self) -> int | None:
     """Daily: delete export files older than `OMS_EXPORT_RETENTION_DAYS` (on disk or in the bucket)."""
     if not period_claim(JOB_EXPORTS_PURGE, DAY, holder=self.request.id):
         return None
-    return exports_purge(days=settings.OMS_EXPORT_RETENTION_DAYS)
+    return exports_purge(older_than=timedelta(days=settings.OMS_EXPORT_RETENTION_DAYS))
 
 
 register_periodic(JOB_EXPORTS_PURGE, "console.purge_exports", HOUR)
