@@ -138,3 +138,23 @@ def test_the_export_task_writes_once_and_leaves_no_marker(s3_storage, world, rep
 
     assert first == again == f"exports/{rep.pk}/{name}"
     assert s3_storage.keys() == [first]
+
+
+@pytest.mark.django_db
+def test_an_export_the_bucket_refuses_leaves_no_object_and_no_marker(s3_storage, world, rep, monkeypatch):
+    from storages.backends.s3 import S3Storage
+
+    world.place()
+    real_save = S3Storage._save
+
+    def refuse_csv(self, name, content):
+        if name.endswith(".csv"):
+            raise OSError("the object store refused the upload")
+        return real_save(self, name, content)
+
+    monkeypatch.setattr(S3Storage, "_save", refuse_csv)
+
+    with pytest.raises(OSError, match="refused the upload"):
+        console_export_orders.apply(args=[rep.pk, services.export_new_name(), {}]).get()
+
+    assert s3_storage.keys() == []

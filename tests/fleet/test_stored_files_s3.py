@@ -117,7 +117,7 @@ def test_the_pdf_task_reads_the_signature_from_the_bucket_and_writes_the_pdf_the
 
 
 @pytest.mark.django_db
-def test_portal_and_console_redirect_to_a_presigned_link_with_the_exact_bytes(
+def test_portal_console_and_driver_api_redirect_to_a_presigned_link_with_the_exact_bytes(
     s3_storage,
     unloading,  # noqa: F811
     driver,
@@ -133,6 +133,13 @@ def test_portal_and_console_redirect_to_a_presigned_link_with_the_exact_bytes(
         (
             portal_client(customer),
             reverse("portal:order-epod", args=[order.number, unloading.ticket]),
+            pdf,
+            "application/pdf",
+            f"EPOD-{unloading.ticket}.pdf",
+        ),
+        (
+            driver_client(driver),  # the driver API's `pdf_url`
+            f"/api/v1/driver/epod/{epod.public_id}/pdf/",
             pdf,
             "application/pdf",
             f"EPOD-{unloading.ticket}.pdf",
