@@ -184,6 +184,21 @@ class PrivateBucketRules:
         return self.app(environ, start_response)
 
 
+def _exit_with_parent() -> None:
+    """Stop when the test run that started us is gone (even killed), never linger on the machine."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
@@ -197,6 +212,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["MOTO_PORT"] = str(args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _exit_with_parent()
     app = PrivateBucketRules(DomainDispatcherApplication(create_backend_app))
     run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
