@@ -220,7 +220,14 @@ class EpodView(DriverView):
 
 class EpodPdfView(DriverView):
     @extend_schema(
-        responses={(200, "application/pdf"): OpenApiTypes.BINARY}, summary="The EPOD e-ticket PDF."
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            302: OpenApiResponse(
+                description="With files in an object store: `Location` is a signed link to the PDF, valid "
+                "`OMS_S3_SIGNED_URL_SECONDS` (60 s by default); follow it without the `Authorization` header."
+            ),
+        },
+        summary="The EPOD e-ticket PDF.",
     )
     def get(self, request, epod_id):
         epod = selectors.driver_epod(driver=self.driver, epod_id=epod_id)
