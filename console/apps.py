@@ -12,3 +12,5 @@ class ConsoleConfig(AppConfig):
         from console.middleware import mark_signed_in
 
         user_logged_in.connect(mark_signed_in, dispatch_uid="console.staff_signed_in")
+        # Registers the periodic jobs (register_periodic) in every process, beat included.
+        from console import tasks  # noqa: F401

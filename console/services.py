@@ -13,6 +13,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -220,9 +221,12 @@ EXPORT_NAME = re.compile(r"orders-[0-9]{8}-[0-9]{6}-[0-9a-f]{8}\.csv")
 PREPARING = ".part"
 
 
+EXPORTS_FOLDER = "exports/"
+
+
 def export_path(user_id: int, name: str = "") -> str:
     """The storage name of one of the user's exports (or of their folder): `exports/<user id>/<name>`."""
-    return f"exports/{int(user_id)}/{name}"
+    return f"{EXPORTS_FOLDER}{int(user_id)}/{name}"
 
 
 def export_new_name() -> str:
@@ -270,3 +274,19 @@ def order_export_write(*, user_id: int, name: str, filters: dict[str, Any]) -> s
     if saved != target:  # a parallel run of the same task got there first
         default_storage.delete(saved)
     return target
+
+
+def exports_purge(*, older_than: timedelta) -> int:
+    """Delete the export files (and markers a killed task left) last written more than `older_than`
+    ago; returns how many.
+
+    Exports are copies of order data made for one person: kept long enough to download, not forever.
+    """
+    from console.selectors import exports_older_than
+
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    for name in list(exports_older_than(cutoff)):
+        default_storage.delete(name)
+        deleted += 1
+    return deleted

@@ -52,6 +52,7 @@ TASK_QUEUES: dict[str, str] = {
     "erp_sync.tasks.compare_all": QUEUE_ERP,
     "fleet.tasks.epod_render_pdf": QUEUE_FILES,
     "console.export_orders": QUEUE_FILES,
+    "console.purge_exports": QUEUE_FILES,
 }
 app.conf.update(
     task_default_queue=QUEUE_DEFAULT,

@@ -203,8 +203,57 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request without it
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("OMS_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Stored files (EPOD evidence and PDFs, order exports): the local disk at MEDIA_ROOT, or a private
+# S3-compatible bucket that every web and worker host reads (docs/operations.md, "Stored files").
+# Credentials come from boto3's own variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or its
+# other sources (instance roles, ~/.aws), never from these settings.
+OMS_STORAGE = env_str("OMS_STORAGE", "local").strip().lower() or "local"
+OMS_S3_BUCKET = env_str("OMS_S3_BUCKET", "").strip()
+OMS_S3_ENDPOINT_URL = env_str("OMS_S3_ENDPOINT_URL", "").strip()
+OMS_S3_REGION = env_str("OMS_S3_REGION", "").strip() or "us-east-1"
+# How long a download link to a stored file stays valid: the browser follows it at once.
+OMS_S3_SIGNED_URL_SECONDS = env_int("OMS_S3_SIGNED_URL_SECONDS", 60)
+if OMS_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"OMS_STORAGE must be local or s3, got {OMS_STORAGE!r}.")
+if OMS_STORAGE == "s3" and not OMS_S3_BUCKET:
+    raise ImproperlyConfigured("OMS_STORAGE=s3 needs OMS_S3_BUCKET: the name of the (private) bucket.")
+if OMS_S3_SIGNED_URL_SECONDS < 1:
+    raise ImproperlyConfigured(
+        f"OMS_S3_SIGNED_URL_SECONDS must be a positive number of seconds, got {OMS_S3_SIGNED_URL_SECONDS}."
+    )
+
+
+def s3_storage_options(
+    *, bucket: str, endpoint_url: str = "", region: str = "us-east-1", signed_url_seconds: int = 60
+) -> dict[str, object]:
+    """The S3 backend's options: a private bucket, signed links only, never an overwritten file."""
+    return {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region,
+        "default_acl": None,  # the bucket's own policy applies: private
+        "querystring_auth": True,  # every URL is presigned …
+        "querystring_expire": signed_url_seconds,  # … and short-lived
+        "file_overwrite": False,  # a name taken gets a suffix, as on disk
+        "signature_version": "s3v4",
+        "addressing_style": "path" if endpoint_url else None,
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": s3_storage_options(
+                bucket=OMS_S3_BUCKET,
+                endpoint_url=OMS_S3_ENDPOINT_URL,
+                region=OMS_S3_REGION,
+                signed_url_seconds=OMS_S3_SIGNED_URL_SECONDS,
+            ),
+        }
+        if OMS_STORAGE == "s3"
+        else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    ),
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -403,6 +452,8 @@ OMS_POSITIONS_COMPACT_DAYS = env_int("OMS_POSITIONS_COMPACT_DAYS", 7)
 # Rows deleted per transaction, and where deleted rows are archived first (empty: not archived).
 OMS_RETENTION_BATCH_SIZE = env_int("OMS_RETENTION_BATCH_SIZE", 5000)
 OMS_RETENTION_ARCHIVE_DIR = env_str("OMS_RETENTION_ARCHIVE_DIR", "")
+# Days an order export file is kept for its owner to download (the beat deletes older ones).
+OMS_EXPORT_RETENTION_DAYS = env_int("OMS_EXPORT_RETENTION_DAYS", 7)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

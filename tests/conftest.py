@@ -164,3 +164,46 @@ def fake_erp(settings):
     erp = FakeErp().start()
     yield erp
     erp.stop()
+
+
+# --- object store ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory):
+    """The S3-compatible test server (tests/objectstore.py), one process for the whole run."""
+    from tests.objectstore import ObjectStore
+
+    store = ObjectStore(tmp_path_factory.mktemp("objectstore") / "server.log").start()
+    yield store
+    store.stop()
+
+
+@pytest.fixture
+def s3_storage(object_store, settings, monkeypatch, tmp_path):
+    """Stored files of this test go to a fresh private bucket, as with `OMS_STORAGE=s3`.
+
+    `MEDIA_ROOT` moves to an empty folder, so a test can assert that nothing reached the local disk.
+    """
+    from oms.settings import s3_storage_options
+    from tests.objectstore import Bucket
+
+    bucket = Bucket(store=object_store, name=object_store.new_bucket(), media_root=tmp_path / "media")
+    env = bucket.env()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, env[name])
+    settings.MEDIA_ROOT = bucket.media_root
+    settings.OMS_STORAGE = "s3"
+    settings.OMS_S3_BUCKET = bucket.name
+    settings.OMS_S3_ENDPOINT_URL = object_store.endpoint_url
+    settings.OMS_S3_SIGNED_URL_SECONDS = 60
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": s3_storage_options(
+                bucket=bucket.name, endpoint_url=object_store.endpoint_url, signed_url_seconds=60
+            ),
+        },
+    }
+    return bucket

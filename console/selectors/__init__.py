@@ -22,6 +22,7 @@ from console.selectors.dispatch import (
 from console.selectors.exports import (
     EXPORT_FILTERS,
     export_files,
+    exports_older_than,
     order_export_count,
     order_export_iterator,
     order_export_queryset,
@@ -88,6 +89,7 @@ __all__ = [
     "epod_of_job",
     "erp_refs_of",
     "export_files",
+    "exports_older_than",
     "job_get",
     "job_is_late",
     "job_line_positions",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db.models import Q, QuerySet
 
-from console.services import PREPARING, export_path, is_export_name
+from console.services import EXPORTS_FOLDER, PREPARING, export_path, is_export_name
 from orders.models import Order
 
 EXPORT_FILTERS = (
@@ -82,3 +83,25 @@ def export_files(user_id: int) -> list[dict[str, Any]]:
             }
         )
     return sorted(files, key=lambda f: f["at"], reverse=True)
+
+
+def exports_older_than(cutoff: datetime) -> Iterator[str]:
+    """Storage names of every user's export files (and markers) last written before `cutoff`.
+
+    Only the storage API: folders and times come from `listdir` and `get_modified_time`, which the
+    local disk and an S3 bucket (prefixes, `LastModified`) both answer.
+    """
+    try:
+        folders, _ = default_storage.listdir(EXPORTS_FOLDER)
+    except FileNotFoundError:
+        return
+    for folder in folders:
+        if not folder.isdigit():
+            continue
+        prefix = f"{EXPORTS_FOLDER}{folder}/"
+        _, names = default_storage.listdir(prefix)
+        for name in names:
+            if not is_export_name(name.removesuffix(PREPARING)):
+                continue
+            if default_storage.get_modified_time(prefix + name) < cutoff:
+                yield prefix + name

@@ -33,7 +33,7 @@ from fleet.services.delivery import delivery_confirm_locked
 from fleet.services.driving import _apply_locked
 from oms.exceptions import InvalidTransition, ValidationError
 from oms.lib.actors import Actor
-from oms.lib.files import safe_name
+from oms.lib.files import atomic_with_files, safe_name, saved_in_transaction
 from orders.models import Order
 from orders.services.fulfilment import order_job_timeline
 
@@ -133,10 +133,12 @@ def _store_epod(*, job: Job, signature: Evidence, photos: list[Evidence], **fiel
     epod = ProofOfDelivery(job=job, **fields)
     stem = epod_file_stem(job)
     epod.signature.save(f"{stem}-signature.png", ContentFile(signature.content), save=False)
+    saved_in_transaction(epod.signature.storage, epod.signature.name)
     epod.save(force_insert=True)
     for index, photo in enumerate(photos, start=1):
         item = EpodPhoto(epod=epod, sha256=photo.sha256)
         item.image.save(f"{stem}-photo-{index}.{photo.extension}", ContentFile(photo.content), save=False)
+        saved_in_transaction(item.image.storage, item.image.name)
         item.save()
     return epod
 
@@ -172,7 +174,7 @@ def _attach_epod(*, order: Order, job: Job, epod: ProofOfDelivery, actor: Actor)
     )
 
 
-@transaction.atomic
+@atomic_with_files()  # the evidence files go when the transaction does
 def epod_submit(
     *,
     job: Job,
@@ -249,8 +251,13 @@ def epod_pdf_render(*, epod_id: int) -> bool:
     if epod.pdf:
         return False
     content = render_epod_pdf(epod)
-    name = epod.pdf.storage.save(f"epod/pdf/{epod_file_stem(epod.job)}.pdf", ContentFile(content))
-    updated = ProofOfDelivery.objects.filter(pk=epod.pk, pdf="").update(pdf=name)
-    if not updated:
-        epod.pdf.storage.delete(name)
+    storage = epod.pdf.storage
+    name = storage.save(f"epod/pdf/{epod_file_stem(epod.job)}.pdf", ContentFile(content))
+    try:
+        updated = ProofOfDelivery.objects.filter(pk=epod.pk, pdf="").update(pdf=name)
+    except BaseException:
+        storage.delete(name)  # no row names it: it would be an orphan
+        raise
+    if not updated:  # a parallel render attached its PDF first
+        storage.delete(name)
     return bool(updated)

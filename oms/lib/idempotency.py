@@ -26,7 +26,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from oms.exceptions import (
@@ -37,6 +37,7 @@ from oms.exceptions import (
     IdempotencyKeyReused,
     ValidationError,
 )
+from oms.lib.files import atomic_with_files
 from oms.lib.retention import rows_purge
 from oms.models import IdempotencyRecord
 
@@ -174,7 +175,7 @@ def run_idempotent(
         return claimed
     record = claimed
     try:
-        with transaction.atomic():
+        with atomic_with_files():  # a file the operation saved goes if its response is not stored
             status, body, ref = operation()
             _store_response(record.pk, status=status, body=body, ref=ref)
     except DomainError as error:

@@ -6,6 +6,7 @@ from oms.celery import app
 
 EXPECTED_QUEUES = {
     "console.export_orders": "files",
+    "console.purge_exports": "files",
     "erp_sync.tasks.apply_pending": "erp",
     "erp_sync.tasks.apply_sweep": "erp",
     "erp_sync.tasks.compare_all": "erp",
@@ -61,5 +62,6 @@ def test_the_beat_schedules_the_sweeps_and_the_housekeeping():
             "erp-history-purge": "erp_sync.tasks.history_purge",
             "erp-outbox-sample": "erp_sync.tasks.outbox_sample",
             "positions-compact": "fleet.tasks.positions_compact",
+            "exports-purge": "console.purge_exports",
         }.items()
     )

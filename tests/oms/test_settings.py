@@ -263,3 +263,73 @@ def test_a_development_web_process_without_redis_warns_once_that_limits_are_per_
     assert [(w["level"], w["logger"]) for w in warnings] == [("WARNING", "oms.lib.redis")]
     assert with_redis.returncode == 0, with_redis.stderr
     assert with_redis.stderr == ""
+
+
+def test_stored_files_stay_on_the_local_disk_unless_s3_is_chosen(production_env):
+    found = print_settings(production_env, "OMS_STORAGE", "STORAGES")
+
+    assert found["OMS_STORAGE"] == "local"
+    assert found["STORAGES"]["default"] == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
+
+def test_s3_storage_is_a_private_bucket_with_short_signed_links(production_env):
+    env = {
+        **production_env,
+        "OMS_STORAGE": "s3",
+        "OMS_S3_BUCKET": "oms-files",
+        "OMS_S3_ENDPOINT_URL": "https://objects.example.net",
+        "OMS_S3_SIGNED_URL_SECONDS": "30",
+    }
+
+    found = print_settings(env, "STORAGES", "OMS_S3_SIGNED_URL_SECONDS")
+
+    assert found["OMS_S3_SIGNED_URL_SECONDS"] == 30
+    assert found["STORAGES"]["default"] == {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": "oms-files",
+            "endpoint_url": "https://objects.example.net",
+            "region_name": "us-east-1",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 30,
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+        },
+    }
+
+
+def test_aws_s3_needs_no_endpoint_and_takes_its_region(production_env):
+    env = {**production_env, "OMS_STORAGE": "S3", "OMS_S3_BUCKET": "b", "OMS_S3_REGION": "eu-central-1"}
+
+    options = print_settings(env, "STORAGES")["STORAGES"]["default"]["OPTIONS"]
+
+    assert (options["endpoint_url"], options["region_name"], options["addressing_style"]) == (
+        None,
+        "eu-central-1",
+        None,
+    )
+    assert options["querystring_expire"] == 60
+
+
+@pytest.mark.parametrize("environment", ["production", "development"])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"OMS_STORAGE": "s3"}, "OMS_STORAGE=s3 needs OMS_S3_BUCKET: the name of the (private) bucket."),
+        (
+            {"OMS_STORAGE": "s3", "OMS_S3_BUCKET": "  "},
+            "OMS_STORAGE=s3 needs OMS_S3_BUCKET: the name of the (private) bucket.",
+        ),
+        ({"OMS_STORAGE": "ftp"}, "OMS_STORAGE must be local or s3, got 'ftp'."),
+        (
+            {"OMS_STORAGE": "s3", "OMS_S3_BUCKET": "b", "OMS_S3_SIGNED_URL_SECONDS": "0"},
+            "OMS_S3_SIGNED_URL_SECONDS must be a positive number of seconds, got 0.",
+        ),
+    ],
+)
+def test_an_incomplete_object_store_configuration_is_refused(production_env, environment, change, message):
+    result = setup_django({**production_env, "DJANGO_ENV": environment, **change})
+
+    assert refusal(result) == "django.core.exceptions.ImproperlyConfigured: " + message
