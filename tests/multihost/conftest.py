@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -32,6 +33,7 @@ from tests.erp_sync.conftest import wait_until
 from tests.erp_sync.fake_erp import FakeErp
 from tests.helpers import CREDENTIAL_KEY, documented_production_env
 from tests.multihost.hosts import Host, Network, Process
+from tests.objectstore import ObjectStore
 
 BASE_DIR = Path(settings.BASE_DIR)
 VENV_BIN = BASE_DIR / ".venv" / "bin"
@@ -41,6 +43,7 @@ PUBLIC_HOST = "oms.example.com"  # DJANGO_ALLOWED_HOSTS of the documented produc
 LEASE_SECONDS = 6
 HEALTH_TOKEN = "a-monitor-token-of-our-own"  # tests.helpers.documented_production_env fills it in
 S3_BUCKET = "oms-files"
+S3_PORT = 5000
 
 
 # One line per request of the client would drown the figures the tests print.
@@ -67,6 +70,10 @@ class Cluster:
 
     def web(self, name: str) -> WebClient:
         return WebClient(self.hosts[name])
+
+    @property
+    def store(self) -> ObjectStore:
+        return object_store(self.data)
 
     def process(self, host: str, name: str) -> Process:
         return self.hosts[host].processes[name]
@@ -131,6 +138,10 @@ def oms_env(host: Host, network: Network, *, erp_host: str) -> dict[str, str]:
         OMS_ERP_BATCH_SIZE="20",  # many batches, so that kills and cuts land mid-drain
         DB_CONN_MAX_AGE="0",
         PYTHONUNBUFFERED="1",
+        # Files every host reads: the bucket on the data host.
+        **object_store(network.hosts["data"]).env(S3_BUCKET),
+        # Exports of more than one order are written by a worker host (the path under test).
+        OMS_EXPORT_SYNC_LIMIT="1",
     )
     return env
 
@@ -157,20 +168,40 @@ def _start_data_host(data: Host, pg_dir: Path) -> None:
         _base_env(), cwd=data.var_dir,
     )  # fmt: skip
     start_redis(data)
+    # moto's S3 server with the rules of a private bucket (tests/objectstore.py), on the data host.
     data.spawn(
         "s3",
-        [PYTHON, "-m", "moto.server", "-H", data.address, "-p", "5000"],
+        [PYTHON, "-m", "tests.objectstore", "--host", data.address, "--port", str(S3_PORT)],
         {**_base_env(), "PYTHONUNBUFFERED": "1"},
-        cwd=data.var_dir,
-    ).start(ready="Running on")
+        cwd=BASE_DIR,
+    ).start()
+    store = object_store(data)
+    wait_until(lambda: _s3_answers(store), timeout=60, message="the object store answers")
+    store.client().create_bucket(Bucket=S3_BUCKET)
     import psycopg
 
     with psycopg.connect(f"postgresql://oms@{data.address}:5432/postgres", autocommit=True) as conn:
         conn.execute("CREATE DATABASE oms")
 
 
+def object_store(data: Host) -> ObjectStore:
+    return ObjectStore(data.var_dir / "s3.log", host=data.address, port=S3_PORT)
+
+
+def _s3_answers(store: ObjectStore) -> bool:
+    try:
+        httpx.get(store.endpoint_url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
 def start_redis(data: Host) -> None:
     data.processes["redis"].start(ready="Ready to accept connections")
+
+
+def _manage(host: Host, env: dict[str, str], *args: str) -> str:
+    return host.run(PYTHON, "manage.py", *args, env=env, cwd=BASE_DIR)
 
 
 def _celery_worker(host: Host, env: dict[str, str]) -> Process:
@@ -229,9 +260,16 @@ def cluster(tmp_path_factory, django_db_blocker):
         envs = {
             name: oms_env(host, network, erp_host=network.gateway) for name, host in network.hosts.items()
         }
-        network.hosts["web-a"].run(
-            PYTHON, "manage.py", "migrate", "--no-input", env=envs["web-a"], cwd=BASE_DIR
-        )
+        # The release steps of docs/operations.md: migrate once, collect the static files on each web
+        # host (WhiteNoise serves them from its own OMS_VAR_DIR).
+        with ThreadPoolExecutor() as pool:
+            steps = [pool.submit(_manage, network.hosts["web-a"], envs["web-a"], "migrate", "--no-input")]
+            steps += [
+                pool.submit(_manage, network.hosts[name], envs[name], "collectstatic", "--no-input")
+                for name in ("web-a", "web-b")
+            ]
+            for step in steps:
+                step.result()
         built = time.monotonic()
 
         # This process reads and seeds the data host's database, and nudges through its Redis.

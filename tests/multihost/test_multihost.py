@@ -8,25 +8,38 @@ Every figure a test measures is printed (run with `-s` to see them).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from catalog.models import StockLevel
 from erp_sync.tasks import JOB_APPLY_SWEEP, JOB_PULL_ALL, JOB_RELAY_SWEEP
+from fleet.models import ProofOfDelivery
+from oms import roles
 from oms.models import JobSlot, Lease
 from orders.models import Channel, Order
+from tests.console.conftest import PASSWORD, make_user
+from tests.console.test_second_factor import VERIFY, code_for
 from tests.erp_sync.conftest import wait_until
 from tests.erp_sync.test_beat import JOBS
 from tests.erp_sync.test_worker_faults import assert_exactly_once_in_order, enqueue_bulk, unsent
 from tests.factories import SalesPointFactory
-from tests.helpers import World, device_key
-from tests.multihost.conftest import HEALTH_TOKEN, LEASE_SECONDS, start_redis
+from tests.fleet.helpers import image_bytes, job_unloading
+from tests.helpers import World, device_key, driver_key
+from tests.multihost.conftest import HEALTH_TOKEN, LEASE_SECONDS, PUBLIC_HOST, S3_BUCKET, start_redis
+
+SIGNATURE = image_bytes(color=(10, 20, 30))
+PHOTO = image_bytes("JPEG", color=(200, 100, 0))
 
 pytestmark = pytest.mark.multihost
 
@@ -120,6 +133,164 @@ def test_order_placed_on_web_a_is_read_and_replayed_on_web_b(cluster, seeded, fr
     assert [m["entity"]["key"] for m in created] == [number]
     assert list(fresh_erp.attempts.values()) == [1]
     print(f"\nweb A placed {number} in {place_ms:.0f} ms; web B read and replayed it")
+
+
+# --- 1b. files any host reads: the EPOD and the export --------------------------------------
+
+
+class Browser:
+    """A staff member's browser on one web host at a time. Cookies are kept by hand: the hosts set
+    them `Secure` (production behind TLS), which an http:// client would not send back."""
+
+    def __init__(self, web):
+        self.web = web
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = {"Origin": f"https://{PUBLIC_HOST}", **kwargs.pop("headers", {})}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = self.web.request(method, path, headers=headers, **kwargs)
+        for header in response.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response
+
+    def form_token(self, path: str) -> str:
+        page = self.request("GET", path)
+        assert page.status_code == 200, (path, page.status_code)
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    def sign_in(self, username: str, password: str, device) -> None:
+        """The admin sign-in, then the second factor that production requires of staff."""
+        token = self.form_token("/admin/login/?next=/admin/")
+        response = self.request(
+            "POST",
+            "/admin/login/?next=/admin/",
+            data={
+                "csrfmiddlewaretoken": token,
+                "username": username,
+                "password": password,
+                "next": "/admin/",
+            },
+        )
+        assert response.status_code == 302, response.text[-2000:]
+        token = self.form_token(f"{VERIFY}?next=/admin/")
+        response = self.request(
+            "POST", VERIFY, data={"csrfmiddlewaretoken": token, "code": code_for(device), "next": "/admin/"}
+        )
+        assert response.status_code == 302 and response.headers["Location"] == "/admin/", response.text[
+            -2000:
+        ]
+
+
+def ran_on(cluster, task: str) -> dict[str, list[str]]:
+    """Worker host → return values of its successful runs of `task`, from the workers' logs."""
+    found: dict[str, list[str]] = {}
+    for worker in cluster.workers:
+        for path in worker.logs():
+            for record in _records(path):
+                data = record.get("data") or {}
+                if data.get("name") == task and "return_value" in data:
+                    found.setdefault(worker.host.name, []).append(data["return_value"])
+    return found
+
+
+def fetch_signed(response, store) -> httpx.Response:
+    """Follow a download's redirect as a browser would: to the presigned link, nothing of ours."""
+    assert response.status_code == 302, response.text[-1000:]
+    link = response.headers["Location"]
+    assert link.startswith(f"{store.endpoint_url}/{S3_BUCKET}/"), link
+    assert parse_qs(urlsplit(link).query)["X-Amz-Expires"] == ["60"]
+    return httpx.get(link, timeout=10)
+
+
+def test_files_written_on_one_host_are_read_on_another(cluster, seeded, fresh_erp):
+    web_a, web_b = cluster.web("web-a"), cluster.web("web-b")
+    store, world = cluster.store, seeded.world
+    placed = kiosk_post(web_a, seeded.kiosk_key, order_body(2), "mh-epod-order")
+    assert placed.status_code == 201, placed.text
+    job = job_unloading(
+        Order.objects.get(number=placed.json()["number"]),
+        plant=world.plant,
+        truck=world.truck,
+        driver=world.driver,
+    )
+    driver = {"Authorization": f"Token {driver_key(world.driver)}"}
+
+    # The driver's app sends the EPOD to web A: the evidence goes to the bucket.
+    epod = web_a.post(
+        f"/api/v1/driver/jobs/{job.public_id}/epod/",
+        headers={**driver, "Idempotency-Key": "mh-epod-1"},
+        data={
+            "received_by": "Site manager",
+            "lat": "42.6977",
+            "lon": "23.3219",
+            "signed_at": (timezone.now() - timedelta(minutes=1)).replace(microsecond=0).isoformat(),
+            "lines": json.dumps([{"position": 1, "delivered": "5.000"}]),
+        },
+        files=[
+            ("signature", ("sig.png", SIGNATURE, "image/png")),
+            ("photos", ("a.jpg", PHOTO, "image/jpeg")),
+        ],
+    )
+    assert epod.status_code == 201, epod.text
+    epod_id = epod.json()["id"]
+
+    # A worker host renders its PDF (from the signature in the bucket) into the bucket.
+    record = ProofOfDelivery.objects.get(job=job)
+    wait_until(lambda: ProofOfDelivery.objects.get(pk=record.pk).pdf, timeout=60, message="PDF rendered")
+    renders = ran_on(cluster, "fleet.tasks.epod_render_pdf")
+    rendered_by = [host for host, values in renders.items() if "True" in values]
+    assert len(rendered_by) == 1 and sum(v.count("True") for v in renders.values()) == 1, renders
+    pdf_key = ProofOfDelivery.objects.get(pk=record.pk).pdf.name
+    pdf = store.read(S3_BUCKET, pdf_key)
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 1000
+
+    # Web B, which stored nothing of it, hands out the PDF: a redirect to a short-lived signed link.
+    download = fetch_signed(web_b.get(f"/api/v1/driver/epod/{epod_id}/pdf/", headers=driver), store)
+    assert (download.status_code, download.content) == (200, pdf)
+    assert download.headers["content-type"] == "application/pdf"
+
+    # A rep signs in on web A, asks for an export there, and reads the signature and the export on B.
+    rep = make_user(roles.REP, "multihost-rep")
+    device = TOTPDevice.objects.create(user=rep, name="authenticator", confirmed=True)
+    browser = Browser(web_a)
+    browser.sign_in("multihost-rep", PASSWORD, device)
+    queued = browser.request("GET", "/admin/console/exports/orders/")
+    assert queued.status_code == 302 and queued.headers["Location"] == "/admin/console/exports/", queued.text
+    browser.web = web_b
+    signature = fetch_signed(browser.request("GET", f"/admin/console/jobs/{job.pk}/epod/signature"), store)
+    assert (signature.status_code, signature.content) == (200, SIGNATURE)
+
+    prefix = f"exports/{rep.pk}/"
+    wait_until(
+        lambda: [k for k in store.keys(S3_BUCKET, prefix) if k.endswith(".csv")], timeout=60, message="export"
+    )
+    (key,) = store.keys(S3_BUCKET, prefix)
+    exported_by = [host for host, values in ran_on(cluster, "console.export_orders").items() if values]
+    assert len(exported_by) == 1
+    name = key.rsplit("/", 1)[1]
+    csv = fetch_signed(browser.request("GET", f"/admin/console/exports/{name}"), store)
+    assert csv.status_code == 200
+    lines = csv.content.decode().splitlines()
+    assert lines[0].startswith("number,")
+    assert sorted(line.split(",", 1)[0] for line in lines[1:]) == sorted(
+        Order.objects.values_list("number", flat=True)
+    )
+
+    # Nothing was written to any host's own disk: every file is in the bucket.
+    on_disk = [
+        p
+        for host in cluster.hosts.values()
+        for p in (host.var_dir / "var" / "media").rglob("*")
+        if p.is_file()
+    ]
+    assert on_disk == []
+    print(
+        f"\nEPOD sent to web-a, PDF ({len(pdf)} bytes) rendered on {rendered_by[0]}, downloaded from web-b; "
+        f"export of {len(lines) - 1} orders requested on web-a, written on {exported_by[0]}, downloaded from web-b"
+    )
 
 
 # --- 2. the outbox drained by both worker hosts through kills and a dropped link --------------
