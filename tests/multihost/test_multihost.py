@@ -335,7 +335,7 @@ def test_1000_messages_drained_through_three_kills_and_a_dropped_link(cluster, s
     resent = sum(1 for n in fresh_erp.attempts.values() if n > 1)
     # Every extra attempt is a resend of an applied id, answered as a duplicate and applied once.
     assert raw - 1000 == sum(n - 1 for n in fresh_erp.attempts.values())
-    assert 19.9 <= cut["up"] - cut["down"] <= 21
+    assert 19.9 <= cut["up"] - cut["down"] <= 25  # 20 s, plus whatever a loaded machine adds
     assert worker_a.starts == 4
     # Both worker hosts applied part of it (the ERP sees which address each batch came from).
     by_host = {w.host.name: fresh_erp.applied_from[w.host.address] for w in (worker_a, worker_b)}
