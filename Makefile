@@ -15,13 +15,14 @@ PYTEST_ARGS ?=
 # Commands run by hand on a workstation (the settings are production's unless told otherwise).
 DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
-.PHONY: help venv run test test-fast test-slow test-fuzz lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz test-multihost lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
 	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
+	@echo "make test-multihost  the system on 7 test hosts in network namespaces (root, iproute2; ~6 min)"
 	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
 
@@ -78,6 +79,12 @@ test-slow: venv
 test-fuzz: venv
 	scripts/ensure-services.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow tests/api/test_fuzz.py $(PYTEST_ARGS)
+
+# The multi-host suite: builds its own hosts (network namespaces, a private PostgreSQL, Redis and
+# object store); the test database and Redis above are only the pytest process's own settings.
+test-multihost: venv
+	scripts/ensure-multihost.sh
+	$(TEST_ENV) $(BIN)/pytest -m multihost -p no:randomly -s tests/multihost $(PYTEST_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh

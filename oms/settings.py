@@ -454,6 +454,9 @@ OMS_RETENTION_BATCH_SIZE = env_int("OMS_RETENTION_BATCH_SIZE", 5000)
 OMS_RETENTION_ARCHIVE_DIR = env_str("OMS_RETENTION_ARCHIVE_DIR", "")
 # Days an order export file is kept for its owner to download (the beat deletes older ones).
 OMS_EXPORT_RETENTION_DAYS = env_int("OMS_EXPORT_RETENTION_DAYS", 7)
+# Order exports of up to this many rows stream from the web process; larger ones are written by a
+# worker (the `files` queue) and downloaded from the export list.
+OMS_EXPORT_SYNC_LIMIT = env_int("OMS_EXPORT_SYNC_LIMIT", 5000)
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

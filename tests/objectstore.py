@@ -43,14 +43,15 @@ def free_port() -> int:
 class ObjectStore:
     """The test object store's process, and boto3 access to it for setting up and checking buckets."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, *, host: str = "127.0.0.1", port: int = 0):
         self.log_path = log_path
-        self.port = 0
+        self.host = host  # another address when the server runs elsewhere (the multi-host suite)
+        self.port = port
         self.proc: subprocess.Popen | None = None
 
     @property
     def endpoint_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, *, timeout: float = 60.0) -> ObjectStore:
         import time
@@ -209,12 +210,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="moto's S3 server with the rules of a private bucket")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (loopback)")
     args = parser.parse_args()
     os.environ["MOTO_PORT"] = str(args.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _exit_with_parent()
     app = PrivateBucketRules(DomainDispatcherApplication(create_backend_app))
-    run_simple("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

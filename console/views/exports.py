@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -16,7 +17,7 @@ from console.views.common import audit, form_error_redirect, page_context
 from oms.lib.files import PRIVATE_NO_STORE, stored_file_response
 
 # Above this many rows the export runs in a Celery task and the rep gets a link.
-EXPORT_SYNC_LIMIT = 5000
+EXPORT_SYNC_LIMIT = settings.OMS_EXPORT_SYNC_LIMIT
 
 
 class _Echo:

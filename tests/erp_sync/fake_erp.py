@@ -31,7 +31,7 @@ HOST = "127.0.0.1"
 
 
 class FakeErp:
-    def __init__(self, *, token: str = TOKEN, secret: str = SECRET, auto_ack: bool = False):
+    def __init__(self, *, token: str = TOKEN, secret: str = SECRET, auto_ack: bool = False, host: str = HOST):
         self.token = token
         self.secret = secret
         self.auto_ack = auto_ack
@@ -46,6 +46,8 @@ class FakeErp:
         self.attempts: Counter = Counter()
         self.requests = 0
         self.post_batches: list[int] = []
+        # Messages applied per client address (the multi-host suite tells its worker hosts apart).
+        self.applied_from: Counter = Counter()
         self.arrivals: dict[tuple[str, str], list[int]] = defaultdict(list)
         self.feed: list[dict] = []
         self.get_cursors: list[str | None] = []
@@ -55,7 +57,8 @@ class FakeErp:
         self.books: dict[str, dict] = {}
         self.state_requests: list[int] = []
         self.offers_order_state = True  # False: a 0.1 ERP without {base}/orders/state (answers 404)
-        self._server = ThreadingHTTPServer((HOST, 0), self._handler())
+        # Loopback by default; the multi-host suite binds it to its bridge's address instead.
+        self._server = ThreadingHTTPServer((host, 0), self._handler())
         self._server.daemon_threads = True
         # A client killed mid-request leaves a broken pipe: expected in the fault tests, not an error.
         self._server.handle_error = lambda request, client_address: None
@@ -296,6 +299,9 @@ class FakeErp:
                 with erp.lock:
                     erp.post_batches.append(len(messages))
                     results = [erp._accept(m) for m in messages]
+                    erp.applied_from[self.client_address[0]] += sum(
+                        1 for r in results if r["status"] == "accepted"
+                    )
                 if erp.delay:
                     time.sleep(erp.delay)
                 self._reply(200, {"results": results})

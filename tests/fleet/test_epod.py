@@ -9,15 +9,14 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from fleet.models import EpodPhoto, Job, ProofOfDelivery
+from fleet.models import EpodPhoto, ProofOfDelivery
 from fleet.selectors import driver_today
-from fleet.services import job_assign, job_status_apply, order_split_into_jobs, tour_plan, tour_release
-from fleet.services.common import driver_actor
+from fleet.services import job_assign, order_split_into_jobs, tour_plan, tour_release
 from fleet.tasks import epod_render_pdf
 from oms.lib.actors import Actor
 from oms.models import IdempotencyRecord, OutboxMessage
 from orders.models import OrderEvent
-from tests.fleet.helpers import image_bytes, upload
+from tests.fleet.helpers import image_bytes, job_unloading, upload
 from tests.helpers import driver_client
 
 DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
@@ -25,16 +24,7 @@ DISPATCH = Actor(kind="user", name="dispatcher@oms.example")
 
 @pytest.fixture
 def unloading(order, plant, truck, driver):
-    tour = tour_plan(plant=plant, truck=truck, driver=driver, date=driver_today(driver), actor=DISPATCH)
-    (job,) = order_split_into_jobs(order=order, actor=DISPATCH)
-    job_assign(job=job, tour=tour, actor=DISPATCH)
-    tour_release(tour=tour, actor=DISPATCH)
-    t0 = timezone.now() - timedelta(hours=1)
-    for minutes, status in enumerate(["loading", "loaded", "en_route", "arrived", "unloading"]):
-        job_status_apply(
-            job=job, status=status, at=t0 + timedelta(minutes=minutes), actor=driver_actor(driver)
-        )
-    return Job.objects.get(pk=job.pk)
+    return job_unloading(order, plant=plant, truck=truck, driver=driver)
 
 
 def form(**overrides):
