@@ -432,10 +432,14 @@ if BROKER_KIND == "filesystem":
 elif BROKER_KIND in ("amqp", "amqps", "pyamqp"):
     # RabbitMQ redelivers an unacknowledged message only when the consumer's channel closes; how long
     # a delivery may stay unacknowledged is the server's `consumer_timeout`, not a client option.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}
     CELERY_BROKER_HEARTBEAT = 60
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OMS_BROKER_ACK_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OMS_BROKER_ACK_TIMEOUT, "max_retries": 0}
+# `max_retries: 0` above: a request that queues a nudge (an order placed, an ERP message received, an
+# EPOD signed) tries the broker once and goes on if it is down (the periodic sweeps deliver); kombu
+# would otherwise retry the connection for about 6 s inside the request. Workers and the beat
+# reconnect by their own settings (`broker_connection_max_retries`, the publish retry policy).
 OMS_BEAT_LEASE_SECONDS = env_int("OMS_BEAT_LEASE_SECONDS", 30)
 # Inbound ERP messages applied per transaction (each in its own savepoint).
 OMS_INBOX_APPLY_BATCH = env_int("OMS_INBOX_APPLY_BATCH", 500)

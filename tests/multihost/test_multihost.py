@@ -481,18 +481,21 @@ def test_redis_down_30s_web_hosts_take_orders_and_the_backlog_drains(cluster, se
     assert Order.objects.filter(number__in=numbers).count() == len(numbers)
     for name in ("web-a", "web-b"):
         for status, body in probes[name]:
-            # This branch's /readyz answers 503 while the broker cannot be reached; the database is fine.
-            assert status == 503, (name, body)
-            assert body["status"] == "not_ready"
+            # A broker outage degrades the web hosts, it does not take them out of the load balancer.
+            assert status == 200, (name, body)
+            assert body["status"] == "ready"
+            assert body["degraded"] == ["broker"]
             assert body["checks"]["database"]["ok"] is True
             assert body["checks"]["broker"]["ok"] is False
     for web in webs:
         assert web.get("/readyz").status_code == 200
     seconds = sorted(s for host in placed.values() for _n, s, _d in host)
+    # The nudge after each commit tries the broker once (it took ~6.6 s of reconnecting before).
+    assert seconds[len(seconds) // 2] < 1.5, seconds
     print(
         f"\nRedis down {back_at - down_at:.1f} s: {len(numbers)} orders placed through both web hosts "
         f"({', '.join(f'{h} {len(v)}' for h, v in placed.items())}), placement median "
         f"{seconds[len(seconds) // 2] * 1000:.0f} ms, slowest {seconds[-1] * 1000:.0f} ms; "
-        f"{sum(len(v) for v in probes.values())} readyz probes all 503; backlog of {len(numbers)} "
+        f"{sum(len(v) for v in probes.values())} readyz probes all 200 (broker degraded); backlog of {len(numbers)} "
         f"delivered {drain:.1f} s after Redis returned"
     )
