@@ -10,6 +10,7 @@ The processes are the ones of bench/common.py (gunicorn) and tests/erp_sync/conf
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from tests.erp_sync.fake_erp import HOST
 from tests.pgcluster import free_port
 
 ORDER_PATH = "/api/v1/orders/"
+logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would drown the figures
 
 
 class OmsStack:
