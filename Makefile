@@ -15,12 +15,13 @@ PYTEST_ARGS ?=
 # Commands run by hand on a workstation (the settings are production's unless told otherwise).
 DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
-.PHONY: help venv run test test-fast test-slow test-fuzz lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz restore-drill lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
-	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
+	@echo "make test-slow  the long suites (load, chaos, full fuzzing, failover, PgBouncer)"
+	@echo "make restore-drill  back up, wipe and restore a private PostgreSQL + files, then the API journey"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
 	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
@@ -76,6 +77,11 @@ test-slow: venv
 test-fuzz: venv
 	scripts/ensure-services.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow tests/api/test_fuzz.py $(PYTEST_ARGS)
+
+# The restore drill of docs/operations.md ("Backups and restore") on a private PostgreSQL cluster.
+restore-drill: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(BIN)/pytest -m slow -s tests/ops/test_restore_drill.py $(PYTEST_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh

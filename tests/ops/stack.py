@@ -80,7 +80,8 @@ class OmsStack:
         return json.loads(self.python("-m", "tests.ops.world", *args).strip().splitlines()[-1])
 
     def start_web(self, workers: int = 4) -> str:
-        self.port = free_port()
+        """gunicorn on a free port; started again, on the same port (the installation's address)."""
+        self.port = self.port or free_port()
         self.web = start_gunicorn(port=self.port, workers=workers, env=self.env)
         return self.url
 
