@@ -71,6 +71,7 @@ test-fast: venv
 test-slow: venv
 	scripts/ensure-services.sh
 	scripts/ensure-wapiti.sh
+	scripts/ensure-pgbouncer.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 # Schemathesis with the full example count (≥ 100 per operation) against a live server.
