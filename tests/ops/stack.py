@@ -94,7 +94,8 @@ class OmsStack:
         kinds = ["worker", "beat"] if beat else ["worker"]
         for kind in kinds:
             proc = CeleryProcess(f"{kind}{len(self.celery)}", self.tmp, self.env)
-            self.celery.append(proc.start())
+            self.celery.append(proc)  # stopped afterwards even when it never got ready
+            proc.start()
 
     def stop(self) -> None:
         if self.web is not None:
