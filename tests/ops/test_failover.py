@@ -88,6 +88,10 @@ def test_primary_killed_and_replica_promoted_while_kiosks_order_and_the_relay_dr
 
     # Service resumed: the first order answered after the promotion, and the whole gap seen by kiosks.
     failed = [a for a in kiosks.attempts if a.status is None or a.status >= 500 or a.status == 409]
+    # The failover happened in the middle of the traffic: requests failed, orders came before and after.
+    assert failed
+    assert sum(a.at < events["killed"] for a in kiosks.results.values()) >= KILL_AFTER
+    assert sum(a.at > events["promoted"] for a in kiosks.results.values()) >= ORDERS - KILL_AFTER - 20
     resumed = min(a.at for a in kiosks.attempts if a.status == 201 and a.at > events["promoted"])
     back_after = resumed - events["promoted"]
     first_failure: dict[str, float] = {}
