@@ -101,7 +101,7 @@ def test_impossible_combinations_are_refused(url, pooler, message):
 
 
 def test_sqlite_never_keeps_connections_and_writes_immediately():
-    config = database_settings("sqlite:////tmp/x.sqlite3", conn_max_age=60)
+    config = database_settings("sqlite:///var/x.sqlite3", conn_max_age=60)
 
     assert config["CONN_MAX_AGE"] == 0
     assert config["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
