@@ -15,12 +15,13 @@ PYTEST_ARGS ?=
 # Commands run by hand on a workstation (the settings are production's unless told otherwise).
 DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
-.PHONY: help venv run test test-fast test-slow test-fuzz test-multihost lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz test-multihost restore-drill lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
-	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
+	@echo "make test-slow  the long suites (load, chaos, full fuzzing, failover, PgBouncer)"
+	@echo "make restore-drill  back up, wipe and restore a private PostgreSQL + files, then the API journey"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
 	@echo "make test-multihost  the system on 7 test hosts in network namespaces (root, iproute2; ~6 min)"
 	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
@@ -73,6 +74,7 @@ test-fast: venv
 test-slow: venv
 	scripts/ensure-services.sh
 	scripts/ensure-wapiti.sh
+	scripts/ensure-pgbouncer.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 # Schemathesis with the full example count (≥ 100 per operation) against a live server.
@@ -85,6 +87,10 @@ test-fuzz: venv
 test-multihost: venv
 	scripts/ensure-multihost.sh
 	$(TEST_ENV) $(BIN)/pytest -m multihost -p no:randomly -s tests/multihost $(PYTEST_ARGS)
+# The restore drill of docs/operations.md ("Backups and restore") on a private PostgreSQL cluster.
+restore-drill: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(BIN)/pytest -m slow -s tests/ops/test_restore_drill.py $(PYTEST_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh

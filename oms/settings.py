@@ -14,12 +14,12 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from oms.lib import crypto
+from oms.lib.database import database_settings
 from oms.lib.env import env_bool, env_int, env_is_set, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -117,19 +117,17 @@ TEMPLATES = [
 
 # --- Database --------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'oms.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_SERVER_SIDE_BINDING", True):
-    # Server-side parameter binding, and psycopg prepares a statement after its 5th run on a
-    # connection: the hot paths (order placement, the inbox) skip parsing and planning. Turn it off
-    # behind a pooler in transaction mode (PgBouncer without prepared-statement support).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# `OMS_DB_POOLER=transaction` behind PgBouncer in transaction mode; a URL may list several hosts
+# (`postgres://u@a:5432,b:5432/oms?target_session_attrs=read-write`) for failover: oms.lib.database.
+OMS_DB_POOLER = env_str("OMS_DB_POOLER", "")
+DATABASES = {
+    "default": database_settings(
+        DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", -1) if env_is_set("DB_CONN_MAX_AGE") else None,
+        pooler=OMS_DB_POOLER,
+        server_side_binding=env_bool("DB_SERVER_SIDE_BINDING", True),
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 
