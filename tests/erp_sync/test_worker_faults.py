@@ -1,7 +1,11 @@
-"""Acceptance with a real Celery worker (and beat), real Redis and the loopback fake ERP.
+"""Acceptance with a real Celery worker (and beat), a real broker and the loopback fake ERP.
 
-Nothing is lost, nothing is applied twice, nothing is reordered — whatever the ERP, Redis or a worker
-does. The long versions are marked slow; the normal suite runs shorter real versions of each.
+Nothing is lost, nothing is applied twice, nothing is reordered — whatever the ERP, the broker or a
+worker does. Every test runs on both brokers, Redis and RabbitMQ (`celery_broker`, with this process's
+nudges sent to the same broker); a broker fault is the same fault on each: queued tasks lost (Redis
+FLUSHDB of our database, a purge of our RabbitMQ queues), connections dropped (our database's Redis
+clients killed, our RabbitMQ virtual host's connections closed). The long versions are marked slow;
+the normal suite runs shorter real versions of each.
 """
 
 import statistics
@@ -15,9 +19,13 @@ from django.utils import timezone
 from oms.models import OutboxMessage
 from oms.outbox import outbox_enqueue
 from orders.models import Order, OrderStatus
-from tests.erp_sync.conftest import broker, wait_until
+from tests.erp_sync.conftest import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+BOTH = ["redis", "rabbitmq"]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.parametrize("celery_broker", BOTH, indirect=True),
+]
 
 
 def unsent() -> int:
@@ -163,13 +171,15 @@ def kill_during_drain(fake_erp, celery_procs, *, messages: int, kills: int, per_
         killed += 1
         worker.start()
     wait_until(lambda: unsent() == 0, timeout=120, interval=0.2, message="drain finished")
-    return ids
+    return ids, worker
 
 
-def test_kill9_worker_twice_during_drain_of_300(fake_erp, erp_system, celery_procs):
-    ids = kill_during_drain(fake_erp, celery_procs, messages=300, kills=2, per_aggregate=3)
+def test_kill9_worker_twice_during_drain_of_300(fake_erp, erp_system, celery_procs, celery_broker):
+    ids, worker = kill_during_drain(fake_erp, celery_procs, messages=300, kills=2, per_aggregate=3)
 
     assert_exactly_once_in_order(fake_erp, ids)
+    scheme = {"redis": "redis", "rabbitmq": "amqp"}[celery_broker.kind]
+    assert f"Connected to {scheme}://" in worker.log_path.read_text()  # the broker of this variant
     raw = sum(fake_erp.attempts.values())
     # Batches in flight at a kill were applied but their answer was lost: they come back as duplicates.
     assert raw > 300
@@ -179,34 +189,57 @@ def test_kill9_worker_twice_during_drain_of_300(fake_erp, erp_system, celery_pro
 
 @pytest.mark.slow
 def test_kill9_worker_five_times_during_drain_of_1000(fake_erp, erp_system, celery_procs):
-    ids = kill_during_drain(fake_erp, celery_procs, messages=1000, kills=5, per_aggregate=4)
+    ids, _ = kill_during_drain(fake_erp, celery_procs, messages=1000, kills=5, per_aggregate=4)
 
     assert_exactly_once_in_order(fake_erp, ids)
     raw = sum(fake_erp.attempts.values())
     print(f"\nkill -9 x5 over 1000: raw attempts {raw}, applied {len(fake_erp.accepted)}")
 
 
-def test_redis_flushdb_mid_drain_loses_nothing(fake_erp, erp_system, celery_procs):
+def test_queued_tasks_lost_mid_drain_loses_nothing(fake_erp, erp_system, celery_procs, celery_broker):
     ids = enqueue_bulk(600, per_aggregate=3)
     fake_erp.delay = 0.05
     celery_procs("worker", OMS_ERP_BATCH_SIZE="10")
     celery_procs("beat")
     wait_until(lambda: len(fake_erp.accepted) >= 30, timeout=60, interval=0.01, message="drain started")
 
-    broker().flushdb()  # our DB only: nudges and queued continuations are gone
+    celery_broker.lose_queued()  # our database / virtual host only: queued continuations are gone
     flushed_at = time.monotonic()
     remaining = unsent()
     assert remaining > 0
 
-    wait_until(lambda: unsent() == 0, timeout=60, interval=0.1, message="drain after flush")
+    wait_until(lambda: unsent() == 0, timeout=60, interval=0.1, message="drain after the loss")
     assert_exactly_once_in_order(fake_erp, ids)
-    print(f"\nFLUSHDB with {remaining} unsent: finished {time.monotonic() - flushed_at:.1f} s later")
+    print(
+        f"\nqueued tasks lost with {remaining} unsent: finished {time.monotonic() - flushed_at:.1f} s later"
+    )
 
 
-def test_redis_flushdb_with_nudges_lost_then_one_sweep_delivers(fake_erp, erp_system, celery_procs):
-    """No worker runs while the nudges are enqueued and flushed: only the sweep can deliver."""
+def test_broker_connections_dropped_mid_drain_lose_nothing(fake_erp, erp_system, celery_procs, celery_broker):
+    """The broker closes every connection of ours (as a restart or a network cut would) while the
+    worker holds a task unacknowledged: the worker and the beat reconnect, the drain finishes."""
+    ids = enqueue_bulk(600, per_aggregate=3)
+    fake_erp.delay = 0.2  # ~15 s of drain: the drop lands in the middle of it
+    worker = celery_procs("worker", OMS_ERP_BATCH_SIZE="10")
+    celery_procs("beat")
+    wait_until(lambda: len(fake_erp.accepted) >= 30, timeout=60, interval=0.01, message="drain started")
+
+    celery_broker.drop_connections()
+    dropped_at = time.monotonic()
+    assert unsent() > 0
+
+    wait_until(lambda: unsent() == 0, timeout=90, interval=0.1, message="drain after reconnecting")
+    assert_exactly_once_in_order(fake_erp, ids)
+    log = worker.log_path.read_text()
+    assert "Connection to broker lost" in log
+    assert worker.proc.poll() is None  # the same worker process reconnected
+    print(f"\nconnections dropped: drain finished {time.monotonic() - dropped_at:.1f} s later")
+
+
+def test_nudges_lost_then_one_sweep_delivers(fake_erp, erp_system, celery_procs, celery_broker):
+    """No worker runs while the nudges are enqueued and lost: only the sweep can deliver."""
     ids = enqueue_bulk(50)
-    broker().flushdb()
+    celery_broker.lose_queued()
     celery_procs("worker")
     started = time.monotonic()
     celery_procs("beat")
