@@ -189,7 +189,7 @@ def main() -> int:
 
     from console.services import export_path, order_export_queue
     from erp_sync import secrets
-    from oms.models import ErpSystem
+    from oms.models import ErpSystem, OutboxMessage
     from tests.erp_sync.fake_erp import FakeErp  # the repository root is on sys.path (common)
 
     print(f"building the order table ({orders_wanted:,} orders)", flush=True)
@@ -202,6 +202,7 @@ def main() -> int:
         redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
     erp = FakeErp(token="t", secret="s").start()
+    OutboxMessage.objects.all().delete()  # an earlier run's rows, then its ERP
     ErpSystem.objects.filter(code="BENCH").delete()
     ErpSystem.objects.create(
         code="BENCH",
