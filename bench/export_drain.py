@@ -13,10 +13,13 @@ moment no row is unsent; rate = messages / wall time.
 
 Rounds: SOLO rounds with nothing else running; then the console queues an export of every order
 (`console.services.order_export_queue`, the code path of the console's export button, which sends
-`console.export_orders` to the `files` queue) and drain rounds follow one another for as long as the
-export runs ("together"; a round that the export's end cuts short is not counted); then SOLO rounds
-again. Solo and together figures come from the same run, minutes apart, because the machine is shared
-and noisy; before/after solo rounds show the drift. The export must run exactly once: one
+`console.export_orders` to the `files` queue) and, for as long as the export runs, cycles of paired
+rounds: a solo round with the export's worker stopped (SIGSTOP of its process group, SIGCONT after),
+then 4 rounds beside the running export (a cycle that the export's end cuts short is not counted);
+then SOLO rounds again. The machine is shared and noisy, so the together rounds are compared with the
+solo round seconds before them (per cycle: mean of the 4 / the solo round; reported: the median over
+the cycles); the rounds before and after the export check that a stopped export weighs like none.
+The export's running time is its wall time less its stops (a fifth of the rounds). It must run exactly once: one
 `console.export_orders … received` and one `… succeeded` line in the files worker's log, one CSV in the
 user's export folder with a header and exactly ORDERS rows, no `.part` marker left.
 
@@ -24,7 +27,9 @@ user's export folder with a header and exactly ORDERS rows, no `.part` marker le
         .venv/bin/python bench/export_drain.py --minutes 30
 
 `--minutes` sizes the table (ORDERS = minutes × 60 × BENCH_EXPORT_ROWS_PER_SECOND, 1,800 by default:
-measure the rate on the host with `--minutes 1` and set it); `--orders N` sets it directly. The long
+measure the rate on the host with `--minutes 1` and set it); `--orders N` sets it directly;
+`--export-orders N` exports only the newest N or so (a `created_from` day, as a user would filter) of
+a bigger table. The long
 task limit is raised to twice the expected export time, so that the export is not stopped by it.
 """
 
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import statistics
 import sys
 import time
@@ -44,6 +50,8 @@ DATABASE_URL = configure("postgres://root@127.0.0.1:5432/oms_bench_export_drain"
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 MESSAGES = int(os.environ.get("BENCH_MESSAGES", 5000))
 SOLO = int(os.environ.get("BENCH_SOLO_ROUNDS", 3))
+TOGETHER_PER_SOLO = 4
+STALL_SECONDS = 5.0
 ROWS_PER_SECOND = int(os.environ.get("BENCH_EXPORT_ROWS_PER_SECOND", 1800))
 EXPORT_USER_ID = 1
 LOGS = Path(os.environ["OMS_VAR_DIR"]) / "bench-logs"
@@ -130,7 +138,13 @@ def drain_round(erp) -> float:
         erp.attempts.clear()
     started = time.perf_counter()
     relay_nudge.apply_async()
-    while OutboxMessage.objects.exclude(status="sent").exists():
+    unsent, since = MESSAGES, time.monotonic()
+    while left := OutboxMessage.objects.exclude(status="sent").count():
+        if left < unsent:
+            unsent, since = left, time.monotonic()
+        elif time.monotonic() - since > STALL_SECONDS:  # the nudge chain broke (e.g. the database
+            relay_nudge.apply_async()  # refused a connection): nudge again, as the beat's sweep would
+            since = time.monotonic()
         time.sleep(0.05)
     elapsed = time.perf_counter() - started
     assert len(erp.accepted) == MESSAGES, len(erp.accepted)
@@ -166,6 +180,17 @@ def check_export(name: str, log: Path, orders: int) -> None:
     assert rows == orders, (rows, orders)
 
 
+def export_filters(newest: int | None) -> dict:
+    """The console's filters for an export of all orders, or of those created on or after the day of
+    the `newest`-th newest order (the export then walks the whole table and writes that many or so)."""
+    from orders.models import Order
+
+    if not newest:
+        return {}
+    day = Order.objects.order_by("-created_at").values_list("created_at", flat=True)[newest - 1]
+    return {"created_from": day.date().isoformat()}
+
+
 def summary(label: str, rates: list[float]) -> str:
     return f"{label}: median {statistics.median(rates):,.0f} msg/s over {len(rates)} rounds ({', '.join(f'{r:,.0f}' for r in rates)})"
 
@@ -174,6 +199,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="expected length of the export")
     parser.add_argument("--orders", type=int, help="orders in the table (default: from --minutes)")
+    parser.add_argument(
+        "--export-orders", type=int, help="export the newest N or so (a `created_from` day) instead of all"
+    )
     args = parser.parse_args()
     orders_wanted = args.orders or int(args.minutes * 60 * ROWS_PER_SECOND)
     os.environ["OMS_LONG_TASK_TIME_LIMIT"] = str(max(1900, int(args.minutes * 60 * 2)))
@@ -187,6 +215,7 @@ def main() -> int:
     from django.core.files.storage import default_storage
     from django.db import connection, transaction
 
+    from console.selectors.exports import order_export_queryset
     from console.services import export_path, order_export_queue
     from erp_sync import secrets
     from oms.models import ErpSystem, OutboxMessage
@@ -198,6 +227,9 @@ def main() -> int:
         cursor.execute("VACUUM ANALYZE orders_order")
     for name in export_files():
         default_storage.delete(export_path(EXPORT_USER_ID, name))
+    filters = export_filters(args.export_orders)
+    exported = order_export_queryset(filters).count()
+    print(f"export filters {filters}: {exported:,} orders", flush=True)
     if settings.BROKER_KIND == "redis":
         redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
 
@@ -231,39 +263,53 @@ def main() -> int:
         print(summary("solo before", before), flush=True)
 
         with transaction.atomic():
-            name = order_export_queue(user_id=EXPORT_USER_ID, filters={})
+            name = order_export_queue(user_id=EXPORT_USER_ID, filters=filters)
         export_started = time.monotonic()
         target = export_path(EXPORT_USER_ID, name)
-        together = []
+        files_worker = workers[1]
+        paused = 0.0
+        cycles: list[tuple[float, list[float]]] = []
         while not default_storage.exists(target):
-            rate = drain_round(erp)
+            # Solo: the export's worker (its process group: main process and pool child) is stopped.
+            os.killpg(files_worker.pid, signal.SIGSTOP)
+            stopped = time.monotonic()
+            try:
+                solo = drain_round(erp)
+            finally:
+                os.killpg(files_worker.pid, signal.SIGCONT)
+                paused += time.monotonic() - stopped
+            together = [drain_round(erp) for _ in range(TOGETHER_PER_SOLO)]
             if default_storage.exists(target):
-                break  # the export ended during this round: it was not "together" throughout
-            together.append(rate)
-            if len(together) % 10 == 0:
-                print(f"  {len(together)} rounds beside the export, last {rate:,.0f} msg/s", flush=True)
+                break  # the export ended during these rounds: they were not "together" throughout
+            cycles.append((solo, together))
+            if len(cycles) % 10 == 0:
+                print(f"  {len(cycles)} cycles, last {solo:,.0f} / {together[-1]:,.0f} msg/s", flush=True)
         while log_lines(files_log, "succeeded") == 0:
             time.sleep(0.5)
         export_minutes = (time.monotonic() - export_started) / 60
-        print(summary("together", together), flush=True)
+        solo_rates = [solo for solo, _ in cycles]
+        together_rates = [rate for _, together in cycles for rate in together]
+        print(summary("solo, export paused", solo_rates), flush=True)
+        print(summary("together", together_rates), flush=True)
 
         after = [drain_round(erp) for _ in range(SOLO)]
         print(summary("solo after", after), flush=True)
         time.sleep(5)  # a redelivered export would show in the log by now
-        check_export(name, files_log, orders)
+        check_export(name, files_log, exported)
     finally:
         stop_celery_workers(workers)
         erp.stop()
 
-    solo = statistics.median(before + after)
-    ratio = statistics.median(together) / solo
+    ratio = statistics.median(statistics.mean(together) / solo for solo, together in cycles)
     print(
-        f"export of {orders:,} orders: {export_minutes:.1f} min, ran once (1 received, 1 succeeded, "
-        f"1 file of {orders:,} rows)"
+        f"export of {exported:,} of {orders:,} orders: {export_minutes:.1f} min, "
+        f"{export_minutes - paused / 60:.1f} min of it running; ran once (1 received, 1 succeeded, "
+        f"1 file of {exported:,} rows)"
     )
     print(
-        f"drain solo {solo:,.0f} msg/s, beside the export {statistics.median(together):,.0f} msg/s: "
-        f"{(ratio - 1) * 100:+.1f} %"
+        f"drain over {len(cycles)} cycles: solo {statistics.median(solo_rates):,.0f} msg/s, beside the export "
+        f"{statistics.median(together_rates):,.0f} msg/s; together/solo per cycle, median {ratio:.3f} "
+        f"({(ratio - 1) * 100:+.1f} %); solo with no export {statistics.median(before + after):,.0f} msg/s"
     )
     return 0
 

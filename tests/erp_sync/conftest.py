@@ -189,10 +189,14 @@ def rabbitmq():
 
 
 def _use_broker_here(url: str) -> None:
-    """Send this process's tasks (the nudges after a commit) to `url`: the app forgets its pools (kombu
-    keeps them per URL, open, for when this URL comes back), so the next publish connects there."""
+    """Send this process's tasks (the nudges after a commit) to `url`. kombu's pools are closed and
+    emptied, so the next publish opens a fresh connection there (a pooled one may have been closed by
+    the broker in an earlier test, and a nudge on it would be lost)."""
+    from kombu import pools
+
     from oms.celery import app
 
+    pools.reset()
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None

@@ -21,11 +21,13 @@ from oms.outbox import outbox_enqueue
 from orders.models import Order, OrderStatus
 from tests.erp_sync.conftest import wait_until
 
-BOTH = ["redis", "rabbitmq"]
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.parametrize("celery_broker", BOTH, indirect=True),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
+# Every test on both brokers; the heavier RabbitMQ variants only in `make test-slow`: the normal suite
+# keeps RabbitMQ's outage, kill -9, dropped connections and lost nudges.
+on_both_brokers = pytest.mark.parametrize("celery_broker", ["redis", "rabbitmq"], indirect=True)
+on_both_brokers_rabbitmq_slow = pytest.mark.parametrize(
+    "celery_broker", ["redis", pytest.param("rabbitmq", marks=pytest.mark.slow)], indirect=True
+)
 
 
 def unsent() -> int:
@@ -60,6 +62,7 @@ def assert_exactly_once_in_order(fake_erp, ids):
     assert unsent() == 0
 
 
+@on_both_brokers_rabbitmq_slow
 def test_round_trip_orders_created_and_acknowledged(
     fake_erp, erp_system, world, plenty_of_gravel, celery_procs
 ):
@@ -118,6 +121,7 @@ def outage(fake_erp, world, celery_procs, *, seconds: float, orders: int):
     return baseline, during, placed, drain_seconds
 
 
+@on_both_brokers
 def test_erp_down_5s_placement_unaffected_nothing_lost_no_reordering(
     fake_erp, erp_system, world, plenty_of_gravel, celery_procs
 ):
@@ -136,6 +140,7 @@ def test_erp_down_5s_placement_unaffected_nothing_lost_no_reordering(
     )
 
 
+@on_both_brokers
 @pytest.mark.slow
 def test_erp_down_30s_with_100_orders(fake_erp, erp_system, world, plenty_of_gravel, celery_procs):
     baseline, during, placed, drain_seconds = outage(fake_erp, world, celery_procs, seconds=30, orders=100)
@@ -174,6 +179,7 @@ def kill_during_drain(fake_erp, celery_procs, *, messages: int, kills: int, per_
     return ids, worker
 
 
+@on_both_brokers
 def test_kill9_worker_twice_during_drain_of_300(fake_erp, erp_system, celery_procs, celery_broker):
     ids, worker = kill_during_drain(fake_erp, celery_procs, messages=300, kills=2, per_aggregate=3)
 
@@ -187,6 +193,7 @@ def test_kill9_worker_twice_during_drain_of_300(fake_erp, erp_system, celery_pro
     print(f"\nkill -9 x2 over 300: raw attempts {raw}, applied {len(fake_erp.accepted)}")
 
 
+@on_both_brokers
 @pytest.mark.slow
 def test_kill9_worker_five_times_during_drain_of_1000(fake_erp, erp_system, celery_procs):
     ids, _ = kill_during_drain(fake_erp, celery_procs, messages=1000, kills=5, per_aggregate=4)
@@ -196,9 +203,10 @@ def test_kill9_worker_five_times_during_drain_of_1000(fake_erp, erp_system, cele
     print(f"\nkill -9 x5 over 1000: raw attempts {raw}, applied {len(fake_erp.accepted)}")
 
 
+@on_both_brokers_rabbitmq_slow
 def test_queued_tasks_lost_mid_drain_loses_nothing(fake_erp, erp_system, celery_procs, celery_broker):
     ids = enqueue_bulk(600, per_aggregate=3)
-    fake_erp.delay = 0.05
+    fake_erp.delay = 0.2  # ~15 s of drain: the loss lands in the middle of it
     celery_procs("worker", OMS_ERP_BATCH_SIZE="10")
     celery_procs("beat")
     wait_until(lambda: len(fake_erp.accepted) >= 30, timeout=60, interval=0.01, message="drain started")
@@ -215,6 +223,7 @@ def test_queued_tasks_lost_mid_drain_loses_nothing(fake_erp, erp_system, celery_
     )
 
 
+@on_both_brokers
 def test_broker_connections_dropped_mid_drain_lose_nothing(fake_erp, erp_system, celery_procs, celery_broker):
     """The broker closes every connection of ours (as a restart or a network cut would) while the
     worker holds a task unacknowledged: the worker and the beat reconnect, the drain finishes."""
@@ -236,20 +245,23 @@ def test_broker_connections_dropped_mid_drain_lose_nothing(fake_erp, erp_system,
     print(f"\nconnections dropped: drain finished {time.monotonic() - dropped_at:.1f} s later")
 
 
+@on_both_brokers
 def test_nudges_lost_then_one_sweep_delivers(fake_erp, erp_system, celery_procs, celery_broker):
     """No worker runs while the nudges are enqueued and lost: only the sweep can deliver."""
     ids = enqueue_bulk(50)
     celery_broker.lose_queued()
     celery_procs("worker")
-    started = time.monotonic()
     celery_procs("beat")
+    started = time.monotonic()
 
     wait_until(lambda: unsent() == 0, timeout=30, interval=0.1, message="sweep delivered")
-    # One sweep interval (2 s in tests) plus beat start-up.
-    assert time.monotonic() - started < 2 + 5
+    # The first sweep, 2 s after the beat started (tests), and its run: seconds, not the minutes of a
+    # lost nudge's alternative — with room for a loaded test machine.
+    assert time.monotonic() - started < 2 + 8
     assert_exactly_once_in_order(fake_erp, ids)
 
 
+@on_both_brokers
 def test_nudge_alone_delivers_without_beat(fake_erp, erp_system, celery_procs):
     celery_procs("worker")
     message_id = enqueue_bulk(1)[0]
