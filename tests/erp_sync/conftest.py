@@ -188,16 +188,17 @@ def rabbitmq():
     return url
 
 
-def _use_broker_here(url: str) -> None:
-    """Send this process's tasks (the nudges after a commit) to `url`. kombu's pools are closed and
-    emptied, so the next publish opens a fresh connection there (a pooled one may have been closed by
-    the broker in an earlier test, and a nudge on it would be lost)."""
+def _use_broker_here(url: str | None) -> None:
+    """Send this process's tasks (the nudges after a commit) to `url`, or back to the settings' broker
+    with None. It is the write URL that changes: Celery reads `broker_url` from the environment
+    first. kombu's pools are closed and emptied, so the next publish opens a fresh connection (a
+    pooled one may have been closed by the broker in an earlier test, and a nudge on it be lost)."""
     from kombu import pools
 
     from oms.celery import app
 
     pools.reset()
-    app.conf.broker_url = url
+    app.conf.broker_write_url = url
     app._pool = None
     app.amqp._producer_pool = None
 
@@ -215,7 +216,7 @@ def celery_broker(request):
     try:
         yield CeleryBroker("rabbitmq", url)
     finally:
-        _use_broker_here(settings.CELERY_BROKER_URL)
+        _use_broker_here(None)
 
 
 class CeleryProcess:
