@@ -203,12 +203,12 @@ def _use_broker_here(url: str | None) -> None:
     app.amqp._producer_pool = None
 
 
-@pytest.fixture(params=["redis"])
+@pytest.fixture
 def celery_broker(request):
     """The broker of the worker and beat processes and of this process's nudges: the test Redis
     unless a test parametrises it (`@pytest.mark.parametrize("celery_broker", ["redis", "rabbitmq"],
     indirect=True)`)."""
-    if request.param == "redis":
+    if getattr(request, "param", "redis") == "redis":
         yield CeleryBroker("redis", settings.CELERY_BROKER_URL)
         return
     url = request.getfixturevalue("rabbitmq")
