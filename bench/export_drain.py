@@ -11,17 +11,17 @@ and the loopback fake ERP of the test suite (`http_json`). A drain round bulk-in
 rows (one per aggregate, so every row is a head), then the clock runs from one `relay_nudge` to the
 moment no row is unsent; rate = messages / wall time.
 
-Rounds: SOLO rounds with nothing else running; then the console queues an export of every order
+Rounds: SOLO rounds with nothing else running; then the console queues the export
 (`console.services.order_export_queue`, the code path of the console's export button, which sends
-`console.export_orders` to the `files` queue) and, for as long as the export runs, cycles of paired
-rounds: a solo round with the export's worker stopped (SIGSTOP of its process group, SIGCONT after),
-then 4 rounds beside the running export (a cycle that the export's end cuts short is not counted);
-then SOLO rounds again. The machine is shared and noisy, so the together rounds are compared with the
-solo round seconds before them (per cycle: mean of the 4 / the solo round; reported: the median over
-the cycles); the rounds before and after the export check that a stopped export weighs like none.
-The export's running time is its wall time less its stops (a fifth of the rounds). It must run exactly once: one
-`console.export_orders … received` and one `… succeeded` line in the files worker's log, one CSV in the
-user's export folder with a header and exactly ORDERS rows, no `.part` marker left.
+`console.export_orders` to the `files` queue) and, for as long as it runs, cycles of paired rounds: a
+solo round with the export's worker stopped (SIGSTOP of its process group, SIGCONT after), then 4
+rounds beside the running export (a cycle that the export's end cuts short is not counted); then SOLO
+rounds again. The machine is shared and noisy, so the together rounds are compared with the solo
+round seconds before them (per cycle: mean of the 4 / the solo round; reported: the median over the
+cycles); the rounds before and after the export check that a stopped export weighs like none. The
+export's running time is its wall time less its stops. It must run exactly once: one
+`console.export_orders … received` and one `… succeeded` line in the files worker's log, one CSV in
+the user's export folder with a header and exactly the counted rows, no `.part` marker left.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/oms_bench_export_drain \\
         .venv/bin/python bench/export_drain.py --minutes 30
@@ -29,8 +29,8 @@ user's export folder with a header and exactly ORDERS rows, no `.part` marker le
 `--minutes` sizes the table (ORDERS = minutes × 60 × BENCH_EXPORT_ROWS_PER_SECOND, 1,800 by default:
 measure the rate on the host with `--minutes 1` and set it); `--orders N` sets it directly;
 `--export-orders N` exports only the newest N or so (a `created_from` day, as a user would filter) of
-a bigger table. The long
-task limit is raised to twice the expected export time, so that the export is not stopped by it.
+a bigger table. The long task limit is raised to twice `--minutes`, so that the export is not
+stopped by it. The bench re-nudges a round that made no progress for 5 s, as the beat's sweep would.
 """
 
 from __future__ import annotations
