@@ -171,16 +171,18 @@ def start_celery_worker(
     tree: Tree = HERE,
     queues: str = "erp,files,default,celery",
     concurrency: int = 1,
+    loglevel: str = "WARNING",
 ) -> subprocess.Popen:
     """One `celery worker` (prefork) of `tree`, in a process group of its own, logging to `log`.
 
     It consumes the three queues and `celery`, the only queue of the code before they were split (the
-    paired rounds run an older tree too)."""
+    paired rounds run an older tree too). At `loglevel="INFO"` the log has a line per task received and
+    per task finished, for a benchmark that counts them."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         return subprocess.Popen(
             [str(tree.bin / "celery"), "-A", "oms", "worker", "--pool", "prefork", "-c", str(concurrency)]
-            + ["-Q", queues, "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip"]
+            + ["-Q", queues, "--loglevel", loglevel, "--without-heartbeat", "--without-gossip"]
             + ["--without-mingle", "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"],
             cwd=tree.path,
             env={**os.environ, **env},

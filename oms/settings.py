@@ -432,6 +432,10 @@ elif BROKER_KIND in ("amqp", "amqps", "pyamqp"):
     # a delivery may stay unacknowledged is the server's `consumer_timeout`, not a client option.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0}
     CELERY_BROKER_HEARTBEAT = 60
+    # A delivery belongs to its channel: once the connection is lost, a running task can no longer be
+    # acknowledged and RabbitMQ hands its message to a consumer again. The worker stops such a task,
+    # rather than let the redelivery run it a second time alongside (an export twice at once).
+    CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": OMS_BROKER_ACK_TIMEOUT, "max_retries": 0}
 # `max_retries: 0` above: a request that queues a nudge (an order placed, an ERP message received, an
