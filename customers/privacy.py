@@ -81,7 +81,9 @@ def customer_records(customer: Customer) -> dict[str, list[dict[str, Any]]]:
     users = portal_users(customer)
     names = _sign_in_names(users)
     sign_ins = []
-    for model, outcome in ((AccessLog, "signed_in"), (AccessFailureLog, "failed"), (AccessAttempt, "locked")):
+    # A sign-in, a logged failure, and the running count of failures per address (axes' attempts).
+    kinds = ((AccessLog, "signed_in"), (AccessFailureLog, "failed"), (AccessAttempt, "failed_attempts"))
+    for model, outcome in kinds:
         for row in model.objects.filter(username__in=names).order_by("attempt_time").values(*SIGN_IN_FIELDS):
             sign_ins.append({"outcome": outcome, **row})
     sign_ins.sort(key=lambda row: (row["attempt_time"], row["outcome"], row["id"]))

@@ -23,6 +23,7 @@ from tests.privacy.conftest import (
     CONTACT,
     EMAIL,
     NAME,
+    PHONE,
     SIGNER,
     STAFF,
     accounts,
@@ -194,7 +195,7 @@ def test_a_failure_half_way_changes_nothing_and_keeps_the_files(rich, monkeypatc
     assert [name for name in rich.files if default_storage.exists(name)] == rich.files
     assert Site.objects.filter(contact_name=CONTACT).count() == 1
     assert Message.objects.filter(body__contains=NAME).count() == 2
-    assert CallRequest.objects.filter(requested_by__contains="").count() == 1
+    assert CallRequest.objects.filter(phone=PHONE).count() == 1
     assert ProofOfDelivery.objects.get(pk=rich.epod.pk).received_by == SIGNER
     assert get_user_model().objects.filter(email=EMAIL, is_active=True).count() == 1
     assert not CustomerErasure.objects.exists()
