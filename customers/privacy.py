@@ -66,6 +66,8 @@ def _sign_in_names(users: list) -> set[str]:
 def contact_terms(customer: Customer) -> list[Any]:
     """The values that identify the contact (searched for in every stored text of the apps above)."""
     terms: list[Any] = [customer.name, customer.email, customer.vat_id, *phone_variants(customer.phone)]
+    for duplicate in Customer.objects.filter(merged_into=customer):
+        terms += [duplicate.name, duplicate.email, duplicate.vat_id, *phone_variants(duplicate.phone)]
     for site in Site.objects.filter(customer=customer):
         terms += [site.contact_name, *phone_variants(site.contact_phone), site.address, site.address2]
     for user in portal_users(customer):
@@ -143,6 +145,16 @@ def customer_erase_contact(*, customer: Customer, terms: list[str], by: str, at)
     counts["admin_log"] = scrub_rows(LogEntry.objects.all(), ["object_repr", "change_message"], terms)
     Customer.objects.filter(pk=customer.pk).update(
         name=f"{ERASED} {customer.number}", email="", phone="", vat_id="", active=False, updated_at=at
+    )
+    # Duplicates merged into this customer were the same contact: they keep only their number.
+    duplicates = Customer.objects.filter(merged_into=customer)
+    counts["merged_duplicates"] = 0
+    for duplicate in duplicates.order_by("pk"):
+        counts["merged_duplicates"] += Customer.objects.filter(pk=duplicate.pk).update(
+            name=f"{ERASED} {duplicate.number}", email="", phone="", vat_id="", updated_at=at
+        )
+    counts["customer_events"] += scrub_rows(
+        CustomerEvent.objects.filter(customer__in=duplicates), ["actor", "data"], terms
     )
     CustomerEvent.objects.create(customer=customer, at=at, type="customer.erased", actor=by, data={})
     CustomerErasure.objects.create(

@@ -64,6 +64,12 @@ def customer_erase(*, customer: Customer, actor: Actor, force: bool = False) -> 
     check_erase_allowed(actor, force=force)
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if customer.merged_into_id is not None:
+            survivor = Customer.objects.get(pk=customer.merged_into_id)
+            raise Conflict(
+                _("This customer was merged into %(number)s; erase that customer.")
+                % {"number": survivor.number}
+            )
         done = CustomerErasure.objects.filter(customer=customer).first()
         if done is not None:
             return ErasureResult(erasure=done, already_erased=True)

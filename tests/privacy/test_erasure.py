@@ -13,6 +13,7 @@ from customers.models import Customer, CustomerErasure, CustomerEvent, Site
 from erp_sync.envelope import validate_outbound
 from erp_sync.privacy import customer_erase
 from fleet.models import CallRequest, EpodPhoto, Message, ProofOfDelivery
+from fleet.services.customers import customer_merge
 from oms.exceptions import Conflict, PermissionDenied
 from oms.lib.actors import Actor
 from oms.lib.personal import ERASED
@@ -199,3 +200,23 @@ def test_a_failure_half_way_changes_nothing_and_keeps_the_files(rich, monkeypatc
     assert ProofOfDelivery.objects.get(pk=rich.epod.pk).received_by == SIGNER
     assert get_user_model().objects.filter(email=EMAIL, is_active=True).count() == 1
     assert not CustomerErasure.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_merged_duplicate_is_the_same_contact_and_is_erased_with_the_survivor(rich):
+    duplicate = Customer.objects.create(
+        number="C-100002", name="Ivan G. Petrov", email="ivan.old@example.com"
+    )
+    customer_merge(survivor=rich.customer, duplicate=duplicate, actor=STAFF)
+    settle(rich)
+    snapshot = table_snapshot()
+
+    with pytest.raises(Conflict, match="^This customer was merged into C-100001; erase that customer.$"):
+        customer_erase(customer=duplicate, actor=ADMIN)
+    assert table_snapshot() == snapshot
+
+    result = customer_erase(customer=rich.customer, actor=ADMIN)
+
+    assert result.erasure.counts["merged_duplicates"] == 1
+    assert Customer.objects.get(pk=duplicate.pk).name == f"{ERASED} C-100002"
+    assert database_hits(["Ivan G. Petrov", "ivan.old@example.com", *rich.terms]) == {}
