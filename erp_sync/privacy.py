@@ -125,6 +125,12 @@ def customer_erased_payload(customer: Customer, *, at) -> dict[str, Any]:
     }
 
 
+def erased_aggregate_id(customer: Customer, system: ErpSystem | None) -> str:
+    """`C-…@<ERP code>`: one aggregate per receiving ERP, so that each gets sequence 1 and an ERP
+    that is down or paused holds back no other ERP's message (the relay orders by aggregate)."""
+    return f"{customer.number}@{system.code}" if system is not None else customer.number
+
+
 def _announce(customer: Customer, *, at, forced: bool) -> None:
     """One `customer.erased` message per ERP system (a later one that did not exist yet never had the
     data); with no ERP configured, one unrouted message that the default ERP gets once it exists."""
@@ -135,7 +141,7 @@ def _announce(customer: Customer, *, at, forced: bool) -> None:
         outbox_enqueue(
             type=ERASED_TYPE,
             aggregate_type="customer",
-            aggregate_id=customer.number,
+            aggregate_id=erased_aggregate_id(customer, system),
             payload=payload,
             system=system,
         )
