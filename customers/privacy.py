@@ -55,6 +55,18 @@ def portal_users(customer: Customer) -> list:
     return list(get_user_model().objects.filter(pk__in=user_ids).order_by("pk"))
 
 
+def own_portal_users(customer: Customer) -> list:
+    """The logins that are the contact's own: not staff, and acting for no other customer (a login
+    shared with another customer belongs to someone who still acts for it, and is kept)."""
+    users = portal_users(customer)
+    shared = set(
+        PortalAccess.objects.filter(user__in=users)
+        .exclude(customer=customer)
+        .values_list("user_id", flat=True)
+    )
+    return [user for user in users if user.pk not in shared and not user.is_staff]
+
+
 def _sign_in_names(users: list) -> set[str]:
     """The names sign-ins are counted under: axes stores the username as typed, trimmed and lower-cased."""
     names = set()
@@ -70,7 +82,7 @@ def contact_terms(customer: Customer) -> list[Any]:
         terms += [duplicate.name, duplicate.email, duplicate.vat_id, *phone_variants(duplicate.phone)]
     for site in Site.objects.filter(customer=customer):
         terms += [site.contact_name, *phone_variants(site.contact_phone), site.address, site.address2]
-    for user in portal_users(customer):
+    for user in own_portal_users(customer):
         terms += [user.get_username(), user.email, user.get_full_name()]
     return terms
 
@@ -113,8 +125,8 @@ def customer_erase_contact(*, customer: Customer, terms: list[str], by: str, at)
     the customer locked). The customer row, its number and its sites stay — orders point at them —
     with every personal field emptied or replaced by `[erased]`."""
     counts: dict[str, int] = {}
-    users = portal_users(customer)
-    names = _sign_in_names(users)
+    own = own_portal_users(customer)
+    names = _sign_in_names(own)
     counts["sites"] = Site.objects.filter(customer=customer).update(
         name=ERASED,
         address=ERASED,
@@ -129,14 +141,8 @@ def customer_erase_contact(*, customer: Customer, terms: list[str], by: str, at)
     counts["customer_events"] = scrub_rows(
         CustomerEvent.objects.filter(customer=customer), ["actor", "data"], terms
     )
-    # Portal logins: a login that also acts for another (not erased) customer only loses this one.
-    shared = set(
-        PortalAccess.objects.filter(user__in=users)
-        .exclude(customer=customer)
-        .values_list("user_id", flat=True)
-    )
+    # A login shared with another customer only loses its access to this one.
     counts["portal_access"] = PortalAccess.objects.filter(customer=customer).delete()[0]
-    own = [user for user in users if user.pk not in shared and not user.is_staff]
     counts["portal_users"] = _anonymise_users(own)
     counts["sign_ins"] = sum(
         model.objects.filter(username__in=names).delete()[0]

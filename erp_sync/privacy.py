@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, CustomerErasure
-from customers.privacy import contact_terms
+from customers.privacy import contact_terms, erasure_record_counts
 from erp_sync.models import InboxMessage, SyncRun
 from fleet.privacy import fleet_erase_contact, fleet_terms
 from oms.exceptions import Conflict, PermissionDenied
@@ -87,8 +87,6 @@ def customer_erase(*, customer: Customer, actor: Actor, force: bool = False) -> 
         counts.update(platform_scrub(terms))
         counts["orders_in_progress"] = len(open_orders)
         _announce(customer, at=at, forced=bool(open_orders))
-        from customers.privacy import erasure_record_counts
-
         erasure = erasure_record_counts(customer=customer, counts=counts, forced=bool(open_orders))
     return ErasureResult(erasure=erasure, already_erased=False)
 

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 
-from customers.models import Customer, CustomerErasure, CustomerEvent, Site
+from customers.models import Customer, CustomerErasure, CustomerEvent, PortalAccess, Site
 from erp_sync.envelope import validate_outbound
 from erp_sync.privacy import customer_erase
 from fleet.models import CallRequest, EpodPhoto, Message, ProofOfDelivery
@@ -220,3 +220,27 @@ def test_a_merged_duplicate_is_the_same_contact_and_is_erased_with_the_survivor(
     assert result.erasure.counts["merged_duplicates"] == 1
     assert Customer.objects.get(pk=duplicate.pk).name == f"{ERASED} C-100002"
     assert database_hits(["Ivan G. Petrov", "ivan.old@example.com", *rich.terms]) == {}
+
+
+@pytest.mark.django_db
+def test_a_login_shared_with_another_customer_only_loses_its_access(rich):
+    other = Customer.objects.create(number="C-100003", name="Petrov Build Ltd", kind=Customer.Kind.COMPANY)
+    colleague = get_user_model().objects.create_user(
+        username="office@example.com", email="office@example.com"
+    )
+    for customer in (rich.customer, other):
+        PortalAccess.objects.create(customer=customer, user=colleague)
+    settle(rich)
+
+    customer_erase(customer=rich.customer, actor=ADMIN)
+
+    colleague.refresh_from_db()
+    assert (colleague.username, colleague.email, colleague.is_active) == (
+        "office@example.com",
+        "office@example.com",
+        True,
+    )
+    assert list(PortalAccess.objects.filter(user=colleague).values_list("customer__number", flat=True)) == [
+        "C-100003"
+    ]
+    assert get_user_model().objects.filter(username=EMAIL).exists() is False
