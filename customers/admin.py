@@ -4,7 +4,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from customers.models import Customer, CustomerEvent, PortalAccess, Site
+from customers.models import Customer, CustomerErasure, CustomerEvent, PortalAccess, Site
 
 
 class SiteInline(admin.TabularInline):
@@ -52,4 +52,31 @@ class CustomerEventAdmin(admin.ModelAdmin):
         return False
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CustomerErasure)
+class CustomerErasureAdmin(admin.ModelAdmin):
+    """Read-only: an erasure is written by the erasure itself (docs/privacy.md) and kept as its proof."""
+
+    list_display = ("customer_number", "at", "requested_by", "forced")
+    list_filter = ("forced",)
+    search_fields = ("customer_number", "requested_by")
+    readonly_fields = (
+        "customer",
+        "customer_number",
+        "customer_public_id",
+        "requested_by",
+        "forced",
+        "counts",
+        "at",
+    )
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

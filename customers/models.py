@@ -49,6 +49,10 @@ class Customer(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["name"], name="customer_name_idx")]
+        permissions = [
+            ("export_personal_data", "Can export everything held about a customer"),
+            ("erase_personal_data", "Can erase a customer's personal data"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} {self.name}"
@@ -131,3 +135,25 @@ class CustomerEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} @ {self.at:%Y-%m-%d %H:%M}"
+
+
+class CustomerErasure(models.Model):
+    """The record that a customer's personal data was erased: who, when, which customer (by number
+    and id only) and how many rows and files were touched. It holds no personal data itself, so it
+    stays as the proof that the request was carried out (docs/privacy.md)."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.PROTECT, related_name="erasure")
+    customer_number = models.CharField(max_length=20)
+    customer_public_id = models.UUIDField()
+    requested_by = models.CharField(max_length=200, help_text="The staff user who ran the erasure.")
+    forced = models.BooleanField(default=False, help_text="Erased while orders were still in progress.")
+    counts = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("customer erasure")
+        verbose_name_plural = _("customer erasures")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.customer_number} erased {self.at:%Y-%m-%d %H:%M}"

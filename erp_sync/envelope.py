@@ -64,6 +64,7 @@ OUTBOUND_ORDER = (
     "call.request",
     "message",
     "tour.status",
+    "customer.erased",
 )
 INBOUND_TYPES = frozenset(INBOUND_ORDER)
 OUTBOUND_TYPES = frozenset(OUTBOUND_ORDER)

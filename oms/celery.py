@@ -51,6 +51,7 @@ TASK_QUEUES: dict[str, str] = {
     "erp_sync.tasks.compare_system": QUEUE_ERP,
     "erp_sync.tasks.compare_all": QUEUE_ERP,
     "fleet.tasks.epod_render_pdf": QUEUE_FILES,
+    "fleet.tasks.customer_export": QUEUE_FILES,
     "console.export_orders": QUEUE_FILES,
     "console.purge_exports": QUEUE_FILES,
 }

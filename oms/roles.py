@@ -59,6 +59,8 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # the ERP inbox and outbox, sync runs) stays as it was written.
         "customers": VACD,
         "customers.customerevent": V,
+        # The record of an erasure is written by the erasure only, and kept.
+        "customers.customererasure": V,
         "catalog": VACD,
         "orders": V,
         "orders.salespoint": VACD,
@@ -89,6 +91,7 @@ ROLE_EXTRA: dict[str, tuple[str, ...]] = {
         "orders.correct_order",
         "orders.manage_returns",
         "erp_sync.replay_outbox",
+        "customers.export_personal_data",
     ),
     DISPATCHER: ("fleet.dispatch",),
     ADMIN: (
@@ -99,6 +102,8 @@ ROLE_EXTRA: dict[str, tuple[str, ...]] = {
         "orders.manage_returns",
         "erp_sync.replay_outbox",
         "fleet.dispatch",
+        "customers.export_personal_data",
+        "customers.erase_personal_data",
     ),
 }
 

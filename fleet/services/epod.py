@@ -248,8 +248,8 @@ def epod_pdf_render(*, epod_id: int) -> bool:
         .prefetch_related("job__batches", "job__lines__order_line")
         .get(pk=epod_id)
     )
-    if epod.pdf:
-        return False
+    if epod.pdf or not epod.signature:
+        return False  # rendered already, or the signer's data was erased (docs/privacy.md)
     content = render_epod_pdf(epod)
     storage = epod.pdf.storage
     name = storage.save(f"epod/pdf/{epod_file_stem(epod.job)}.pdf", ContentFile(content))

@@ -13,8 +13,10 @@ from typing import Any
 from django.utils import timezone
 from PIL import Image
 
+from customers.models import Customer
 from erp_sync import envelope as env
 from erp_sync.asyncapi import load_schema
+from erp_sync.privacy import customer_erase
 from erp_sync.relay import envelope_for
 from fleet.evidence import Evidence
 from fleet.models import Job, JobType, SenderRole
@@ -215,6 +217,10 @@ def test_every_outbound_payload_matches_its_schema_field_for_field(world):
     )
     order_call_off(order=on_call, actor=world.actor, lines={1: Decimal("2")}, note="Next truck please")
     order_loads_pause(order=on_call, actor=world.actor, reason="Rain")
+
+    # A customer who asked to be forgotten (docs/privacy.md); nothing of theirs is in progress.
+    forgotten = Customer.objects.create(number="C-200001", name="Forgotten Person", email="gone@example.com")
+    customer_erase(customer=forgotten, actor=Actor.system("privacy desk"))
 
     seen: dict[str, int] = {}
     for message in OutboxMessage.objects.order_by("created_at", "sequence"):

@@ -18,6 +18,7 @@ EXPECTED_QUEUES = {
     "erp_sync.tasks.reconcile": "erp",
     "erp_sync.tasks.relay_nudge": "erp",
     "erp_sync.tasks.relay_sweep": "erp",
+    "fleet.tasks.customer_export": "files",
     "fleet.tasks.epod_render_pdf": "files",
     "fleet.tasks.positions_compact": "default",
     "oms.tasks.clear_sessions": "default",
