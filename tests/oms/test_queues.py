@@ -42,7 +42,7 @@ def test_the_broker_waits_longer_than_any_task_may_run():
 
     assert longest == 1900  # the order export and the housekeeping jobs
     assert settings.OMS_BROKER_ACK_TIMEOUT == 2200
-    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 2200}
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS == {"visibility_timeout": 2200, "max_retries": 0}
     assert app.conf.broker_transport_options["visibility_timeout"] > longest
 
 
