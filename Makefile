@@ -15,13 +15,15 @@ PYTEST_ARGS ?=
 # Commands run by hand on a workstation (the settings are production's unless told otherwise).
 DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
-.PHONY: help venv run test test-fast test-slow test-fuzz lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz test-flakes mutate lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
 	@echo "make test       lint, migration check and the full test suite on PostgreSQL + Redis"
 	@echo "make test-slow  the long suites (load, chaos, full fuzzing)"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
+	@echo "make test-flakes  the race, idempotency and worker-kill tests 20 times in a row (RUNS=n)"
+	@echo "make mutate MODULE=catalog/services.py TESTS=\"tests/orders ...\"  mutation testing of one module"
 	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
 
@@ -76,6 +78,23 @@ test-slow: venv
 test-fuzz: venv
 	scripts/ensure-services.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow tests/api/test_fuzz.py $(PYTEST_ARGS)
+
+# The tests that guard races, idempotency and worker kills, RUNS times in a row: 0 failures expected.
+RUNS ?= 20
+test-flakes: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) RUNS=$(RUNS) scripts/test-flakes.sh
+
+# Mutation testing of one module against its tests (scripts/mutate.py; docs/testing.md has the scores):
+#   make mutate MODULE=catalog/services.py FUNCS=stock_allocate,stock_consume TESTS="tests/orders/test_stock.py"
+MODULE ?=
+TESTS ?=
+FUNCS ?=
+MUTATE_ARGS ?=
+mutate: venv
+	@test -n "$(MODULE)" -a -n "$(TESTS)" || { echo 'usage: make mutate MODULE=path.py TESTS="test paths" [FUNCS=a,b]' >&2; exit 2; }
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(PY) scripts/mutate.py $(MODULE) $(TESTS) $(if $(FUNCS),--functions $(FUNCS)) $(MUTATE_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh
