@@ -32,6 +32,7 @@ import io
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -336,6 +337,9 @@ def run_tests(tree: Path, tests: list[str], timeout: float, extra: list[str]) ->
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return "timeout", time.monotonic() - started, ""
+    except BaseException:  # interrupted: take the test run (and its servers) down with us
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
     seconds = time.monotonic() - started
     text = out.decode(errors="replace")
     first = next(
@@ -349,6 +353,7 @@ def run_tests(tree: Path, tests: list[str], timeout: float, extra: list[str]) ->
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # restore the module, stop the tests
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -360,7 +365,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, help="seconds per mutant (default 2 × baseline + 20)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments")
     parser.add_argument("--work", default=str(ROOT / "var" / "mutate"), help="scratch directory")
-    opts = parser.parse_args()
+    opts = parser.parse_intermixed_args()
 
     module = Path(opts.module)
     functions = set(opts.functions.split(",")) if opts.functions else None
@@ -376,11 +381,11 @@ def main() -> int:
     if not opts.tests:
         parser.error("give the tests to run against each mutant")
 
-    work = Path(opts.work)
+    work = Path(opts.work).resolve()
     tree = work / "tree"
     copy_tree(tree)
     target = tree / module
-    extra = opts.pytest_args.split()
+    extra = shlex.split(opts.pytest_args)
 
     status, baseline, first = run_tests(tree, opts.tests, timeout=3600, extra=extra)
     if status != "passed":

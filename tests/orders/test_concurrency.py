@@ -441,3 +441,77 @@ def test_a_correction_up_and_down_and_an_allocation_do_not_deadlock(shop):
         Decimal("5.000"),
         Decimal("7.000"),
     ]
+
+
+def rows_out_of_pk_order(plant: Plant) -> tuple[StockLevel, StockLevel, list[tuple[int, Decimal]], dict]:
+    """Two stock rows (10 on hand, 2 allocated) whose pk order is the reverse of both their product
+    order and their place in the table: `low` has the lower pk but the higher product id, and an update
+    moved its row version behind `high`. A statement that locks without `ORDER BY id` meets `high`
+    first whichever plan it runs (index on the product or sequential scan).
+
+    Returns (low, high, items of 1 each, skus)."""
+    first_product, second_product = ProductFactory(sku="P-1"), ProductFactory(sku="P-2")
+    low = StockLevelFactory(plant=plant, product=second_product, on_hand=Decimal("10"))
+    high = StockLevelFactory(
+        plant=plant, product=first_product, on_hand=Decimal("10"), allocated=Decimal("2")
+    )
+    # An UPDATE writes a new row version at the end of the table: `low` now comes after `high`.
+    StockLevel.objects.filter(pk=low.pk).update(allocated=Decimal("2"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {StockLevel._meta.db_table} WHERE id IN (%s, %s) ORDER BY ctid",  # noqa: S608
+            [low.pk, high.pk],
+        )
+        assert [pk for (pk,) in cursor.fetchall()] == [high.pk, low.pk], "the rows are not out of order"
+    assert low.pk < high.pk and second_product.pk > first_product.pk
+    items = [(first_product.pk, Decimal("1")), (second_product.pk, Decimal("1"))]
+    return low, high, items, {first_product.pk: "P-1", second_product.pk: "P-2"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("writer", "after"),
+    [
+        ("allocate", ("11.000", "3.000")),
+        ("allocate_many", ("11.000", "3.000")),
+        ("consume", ("10.000", "1.000")),
+        ("release", ("11.000", "1.000")),
+    ],
+)
+def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, after):
+    """The allocation statement without `ORDER BY id`, or consume / release without `stock_lock`
+    (their UPDATE then locks in scan order) deadlock against a restock, which locks in pk order.
+
+    A third transaction holds `high`. The writer queues behind it: in pk order it first takes `low`;
+    in scan order it holds nothing yet. The restock then takes `low` if it is free and queues for
+    `high`. When the third transaction ends, a scan-order writer gets `high` and waits for `low`,
+    which the restock holds while it waits for `high`: PostgreSQL aborts one of them."""
+    from catalog.services import (
+        stock_allocate,
+        stock_allocate_many,
+        stock_consume,
+        stock_release,
+        stock_restock,
+    )
+
+    plant = shop["plant"]
+    low, high, items, skus = rows_out_of_pk_order(plant)
+    writers = {
+        "allocate": lambda: stock_allocate(plant_id=plant.pk, items=items, skus=skus),
+        "allocate_many": lambda: stock_allocate_many(
+            items={(plant.pk, product_id): qty for product_id, qty in items}, skus=skus
+        ),
+        "consume": lambda: stock_consume(plant_id=plant.pk, items=items),
+        "release": lambda: stock_release(plant_id=plant.pk, items=items),
+    }
+
+    outcomes = race_behind_a_row_lock(
+        high, writers[writer], lambda: stock_restock(plant_id=plant.pk, items=items)
+    )
+
+    assert outcomes == {"first": "ok", "second": "ok"}
+    on_hand, allocated = Decimal(after[0]), Decimal(after[1])
+    assert sorted(StockLevel.objects.values_list("pk", "on_hand", "allocated")) == [
+        (low.pk, on_hand, allocated),
+        (high.pk, on_hand, allocated),
+    ]
