@@ -352,8 +352,38 @@ def run_tests(tree: Path, tests: list[str], timeout: float, extra: list[str]) ->
     return "failed", seconds, first.split(" - ")[0]
 
 
+def run_session(tree: Path, tests: list[str], extra: list[str], plan: Path, log: Path) -> None:
+    """One pytest session that runs every mutant of the plan not yet done (scripts/mutate_plugin.py)."""
+    env = {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OMS_MUTATE_PLAN": str(plan),
+        "PYTHONPATH": str(tree / "scripts"),
+    }
+    args = [
+        str(tree / ".venv/bin/pytest"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "mutate_plugin",
+        "--reuse-db",
+    ]
+    args += ["-m", "not slow", *extra, *tests]
+    with log.open("a") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own pytest
+            args, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            proc.wait()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # restore the module, stop the tests
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -387,28 +417,55 @@ def main() -> int:
     target = tree / module
     extra = shlex.split(opts.pytest_args)
 
-    status, baseline, first = run_tests(tree, opts.tests, timeout=3600, extra=extra)
-    if status != "passed":
-        print(f"the tests fail without any mutant ({first}); fix them first", file=sys.stderr)
-        return 2
-    timeout = opts.timeout or 2 * baseline + 20
-    report = Report(str(module), opts.tests, round(baseline, 1), round(timeout, 1), mutants)
-    print(
-        f"{module}: {len(mutants)} mutants; unmutated tests pass in {baseline:.1f} s; timeout {timeout:.0f} s"
-    )
-
-    try:
-        for i, m in enumerate(mutants, 1):
-            target.write_text(source[: m.start] + m.replacement + source[m.end :])
-            result, m.seconds, m.failed_test = run_tests(tree, opts.tests, timeout, extra)
+    results = work / "results.jsonl"
+    results.unlink(missing_ok=True)
+    (work / "session.log").unlink(missing_ok=True)
+    plan_path = work / "plan.json"
+    plan = {
+        "module": str(module.with_suffix("")).replace("/", "."),
+        "original": source,
+        "timeout": opts.timeout,
+        "results": str(results),
+        "mutants": [{"id": "baseline", "source": source}]
+        + [{"id": m.id, "source": source[: m.start] + m.replacement + source[m.end :]} for m in mutants],
+    }
+    plan_path.write_text(json.dumps(plan))
+    print(f"{module}: {len(mutants)} mutants, one test session for all (a new one after a timeout)")
+    by_id = {m.id: m for m in mutants}
+    while True:
+        run_session(tree, opts.tests, extra, plan_path, work / "session.log")
+        entries = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+        final = {e["id"]: e for e in entries if e["status"] != "started"}
+        hung = [e["id"] for e in entries if e["status"] == "started" and e["id"] not in final]
+        for mid in hung:  # the session ended inside this mutant's tests: a hang, faulthandler's exit
+            with results.open("a") as out:
+                out.write(
+                    json.dumps({"id": mid, "status": "timeout", "seconds": 0, "failed_test": ""}) + "\n"
+                )
+            final[mid] = {"id": mid, "status": "timeout", "seconds": 0, "failed_test": ""}
+        base = final.get("baseline")
+        if base is None or base["status"] != "survived":
+            print(f"the tests fail without any mutant; fix them first (see {work / 'session.log'})")
+            return 2
+        if all(m.id in final for m in mutants) or not hung:
+            break
+    baseline = base["seconds"]
+    timeout = opts.timeout or 2 * baseline + 30
+    report = Report(str(module), opts.tests, baseline, round(timeout, 1), mutants)
+    print(f"unmutated tests pass in {baseline:.1f} s; timeout {timeout:.0f} s")
+    for i, m in enumerate(mutants, 1):
+        entry = final.get(m.id, {"status": "not-applied"})
+        if entry["status"] == "not-applied":  # module level or a decorator: a fresh process per mutant
+            target.write_text(plan["mutants"][i]["source"])
+            try:
+                result, m.seconds, m.failed_test = run_tests(tree, opts.tests, timeout, extra)
+            finally:
+                target.write_text(source)
             m.status = {"passed": "survived", "failed": "killed", "timeout": "timeout"}[result]
-            print(
-                f"[{i}/{len(mutants)}] {m.id} {m.operator:<22} {m.status:<8} {m.seconds:5.1f}s {m.failed_test}"
-            )
-            if m.status == "survived":
-                print(m.diff)
-    finally:
-        target.write_text(source)
+        else:
+            m.status, m.seconds, m.failed_test = entry["status"], entry["seconds"], entry["failed_test"]
+        print(f"[{i}/{len(mutants)}] {m.id} {m.operator:<24} {m.status:<8} {m.seconds:6.1f}s {m.failed_test}")
+    assert set(by_id) == {m.id for m in mutants}
 
     survivors = [m for m in mutants if m.status == "survived"]
     slug = str(module).replace("/", ".").removesuffix(".py")

@@ -30,7 +30,9 @@ def level():
 
 
 def levels() -> list[tuple[int, int, Decimal, Decimal]]:
-    return sorted(StockLevel.objects.values_list("plant_id", "product_id", "on_hand", "allocated"))
+    """(plant, product, on_hand, allocated) of the products this test made (SKUs A and B)."""
+    rows = StockLevel.objects.filter(product__sku__in=["A", "B"])
+    return sorted(rows.values_list("plant_id", "product_id", "on_hand", "allocated"))
 
 
 # --- the allocation statement (PostgreSQL) --------------------------------------------------------
