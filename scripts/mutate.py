@@ -16,11 +16,14 @@ Operators (one change per mutant, chosen where a wrong guard loses money or data
   sql        in SQL text: ORDER BY … dropped, FOR UPDATE / SKIP LOCKED dropped, LEFT JOIN→JOIN,
              `x IS NULL OR` dropped, NOT EXISTS→EXISTS, `<`→`<=` and friends inside SQL
 
-Mutants are made in a copy of the project (var/mutate/tree) so the working tree is never touched; each
-mutant runs the given tests with `-x` (stop at the first failure) under a timeout derived from the
-unmutated run, and a timeout counts as killed (the bug hangs the tests). Docstrings, logging calls and
-lines marked `# pragma: no mutate` are left alone. The test environment (DATABASE_URL, REDIS_URL,
-DJANGO_ENV=test …) is the caller's; `make mutate` sets it.
+Mutants are made in a copy of the project (var/mutate/tree) so the working tree is never touched. One
+pytest session (scripts/mutate_plugin.py) runs the unmutated module first, then every mutant: the code
+of the changed functions is swapped in the running process and the file is rewritten for subprocesses,
+the tests run until the first failure, and the original comes back. Each mutant has a timeout (2 × the
+unmutated run + 30 s); a hang ends the session, counts as killed, and a new session on a fresh test
+database carries on. Mutants outside a function (module constants, a removed decorator) run in a
+process of their own. Docstrings, logging calls and lines marked `# pragma: no mutate` are left alone.
+The test environment (DATABASE_URL, REDIS_URL, DJANGO_ENV=test …) is the caller's; `make mutate` sets it.
 """
 
 from __future__ import annotations
@@ -392,7 +395,7 @@ def main() -> int:
     parser.add_argument("--functions", help="comma-separated functions (or classes) to mutate; default all")
     parser.add_argument("--only", help="comma-separated mutant ids to run (from --list or a report)")
     parser.add_argument("--list", action="store_true", help="print the mutants and exit")
-    parser.add_argument("--timeout", type=float, help="seconds per mutant (default 2 × baseline + 20)")
+    parser.add_argument("--timeout", type=float, help="seconds per mutant (default 2 × the unmutated run + 30)")
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments")
     parser.add_argument("--work", default=str(ROOT / "var" / "mutate"), help="scratch directory")
     opts = parser.parse_intermixed_args()
