@@ -1,6 +1,6 @@
 """Checks of the stock allocation on SQLite (the path every database but PostgreSQL takes: a locking
 read in pk order, a check in Python, one UPDATE). Not collected by the suite, which runs on
-PostgreSQL: tests/orders/test_stock_guards.py runs this file with DATABASE_URL=sqlite:///…"""
+PostgreSQL: tests/orders/test_stock_sqlite.py runs this file with DATABASE_URL=sqlite:///…"""
 
 from __future__ import annotations
 

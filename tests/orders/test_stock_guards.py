@@ -1,18 +1,12 @@
 """The guards of the stock services that a later check or the database would otherwise hide: the
-allocation statement on its own, the shortage check of `stock_allocate_many`, and the fallback path
-of a database other than PostgreSQL (run on SQLite in a subprocess). Each test names the mutant of
-docs/testing.md it kills."""
+allocation statement on its own and the shortage check of `stock_allocate_many` (the fallback path
+of the other databases is tested on SQLite by test_stock_sqlite.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 
 from catalog.models import StockLevel
@@ -156,26 +150,3 @@ def test_allocate_many_refuses_an_item_without_a_stock_row(two_plants):
         {"sku": "B", "requested": "1.000", "available": "0.000"},
     ]
     assert levels() == before
-
-
-# --- the fallback path (any database but PostgreSQL; the embedded default is SQLite) ---------------
-
-
-def test_the_fallback_allocation_holds_on_sqlite(tmp_path):
-    """tests/orders/sqlite_stock_checks.py runs in its own pytest on a SQLite database, the embedded
-    default of `make run`: this suite's database is PostgreSQL, where the fallback path never runs."""
-    env = {key: value for key, value in os.environ.items() if key not in ("CI", "DATABASE_URL")}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'oms.sqlite3'}"
-    checks = Path(__file__).with_name("sqlite_stock_checks.py")
-
-    done = subprocess.run(  # noqa: S603 - our own pytest
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(checks)],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1].startswith("4 passed")
