@@ -234,6 +234,32 @@ def test_web_order_prefers_the_nearest_of_several_plants_that_have_stock(
     assert stock(plant, product) == (Decimal("10.000"), Decimal("0.000"))
 
 
+@pytest.mark.parametrize(
+    ("north_lat", "nearest"),
+    [
+        (43.00, "EAST"),  # north 111.2 km; east 107.4 km
+        (42.95, "NORTH"),  # north 105.6 km; east 107.4 km
+    ],
+)
+def test_the_nearest_plant_is_measured_on_the_sphere(
+    place, plant_factory, stocked, customer, site_factory, north_lat, nearest
+):
+    """A degree of longitude is shorter than a degree of latitude away from the equator: from a site
+    at 42° N, 23° E a plant 1.3° east (107.4 km) is nearer than one 1° north (111.2 km), but not
+    than one 0.95° north (105.6 km). A distance that weighs the two differently picks the wrong one."""
+    north = plant_factory(code="NORTH", lat=north_lat, lon=23.0)
+    east = plant_factory(code="EAST", lat=42.0, lon=24.3)
+    product = stocked("10", at=north, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=east, product=product, on_hand=Decimal("10"))
+    site = site_factory(customer=customer, lat=42.0, lon=23.0)
+
+    order = place({product: "1"}, site=SiteRef(id=str(site.public_id)))
+
+    assert order.plant.code == nearest
+
+
 def test_site_without_coordinates_uses_the_customer_default_plant(
     place, plant, plant_factory, stocked, customer, site_factory
 ):
