@@ -10,11 +10,13 @@ import pytest
 from django.db import transaction
 
 from catalog.models import StockLevel
-from catalog.services import _lock_check_allocate, stock_allocate_many
+from catalog.services import _lock_check_allocate, stock_allocate_many, stock_set_level
 from oms.exceptions import InsufficientStock
+from oms.lib.actors import Actor
 from tests.factories import PlantFactory, ProductFactory, StockLevelFactory
 
 pytestmark = pytest.mark.django_db
+ERP = Actor(kind="erp", name="SAP1")
 
 
 @pytest.fixture
@@ -150,3 +152,26 @@ def test_allocate_many_refuses_an_item_without_a_stock_row(two_plants):
         {"sku": "B", "requested": "1.000", "available": "0.000"},
     ]
     assert levels() == before
+
+
+# --- stock_set_level (absolute levels from the ERP) -----------------------------------------------
+
+
+def test_set_level_to_zero_is_a_level_not_an_error(level):
+    """An ERP reporting that nothing is left: zero is allowed, and caps the allocation at zero."""
+    updated = stock_set_level(plant=level.plant, product=level.product, on_hand=Decimal("0"), actor=ERP)
+
+    assert (updated.on_hand, updated.allocated) == (Decimal("0.000"), Decimal("0.000"))
+    assert levels() == [(level.plant_id, level.product_id, Decimal("0.000"), Decimal("0.000"))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_set_level_opens_its_own_transaction_for_a_caller_without_one():
+    """Called in autocommit (an ERP message handler, a command), the locking read needs the service's
+    own transaction: without it Django refuses `select_for_update` outside a transaction."""
+    plant, product = PlantFactory(), ProductFactory(sku="A")
+
+    level = stock_set_level(plant=plant, product=product, on_hand=Decimal("7.5"), actor=ERP)
+
+    assert (level.on_hand, level.allocated) == (Decimal("7.500"), Decimal("0.000"))
+    assert levels() == [(plant.pk, product.pk, Decimal("7.500"), Decimal("0.000"))]
