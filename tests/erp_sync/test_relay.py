@@ -1,14 +1,15 @@
 """The outbound relay against the real HTTP fake ERP, run in-process: outcomes, order, backoff."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from erp_sync.models import SyncRun
-from erp_sync.relay import BACKOFF_CAP, backoff_seconds, relay_drain
+from erp_sync.relay import BACKOFF_CAP, backoff_seconds, claim_due, relay_drain, route_unrouted
 from oms.models import ErpSystem, OutboxMessage
 from oms.outbox import outbox_enqueue
 from orders.models import Order
@@ -253,3 +254,46 @@ def test_replayed_dead_message_once_delivered_marks_the_order_sent_again(fake_er
     assert list(OutboxMessage.objects.filter(aggregate_id=order.number).values_list("status", flat=True)) == [
         "sent"
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_claim_different_heads_longest_due_first_without_waiting(fake_erp, erp_system):
+    """Two relay transactions at once (two workers draining): the second skips the heads the first
+    holds, neither sending them twice nor waiting for them, and each takes the longest-due heads first.
+
+    The heads are made due in another order than they were created (and than they lie in the table),
+    so that only `ORDER BY next_attempt_at` gives the expected claims."""
+    heads = {ref: enqueue(ref)[0] for ref in ("ORD-A", "ORD-B", "ORD-C", "ORD-D")}
+    route_unrouted()
+    now = timezone.now()
+    for ref, seconds in (("ORD-D", 40), ("ORD-A", 20), ("ORD-C", 10), ("ORD-B", 30)):
+        OutboxMessage.objects.filter(pk=heads[ref].pk).update(
+            next_attempt_at=now - timedelta(seconds=seconds)
+        )
+    held, release = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    def hold_first_claim() -> None:
+        try:
+            with transaction.atomic():
+                first.extend(m.aggregate_id for m in claim_due(erp_system, limit=2))
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_first_claim)
+    holder.start()
+    try:
+        assert held.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '3s'")
+            second = [m.aggregate_id for m in claim_due(erp_system, limit=10)]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert first == ["ORD-D", "ORD-B"]
+    assert second == ["ORD-A", "ORD-C"]
+    assert fake_erp.post_batches == []  # claiming sends nothing

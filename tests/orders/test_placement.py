@@ -260,6 +260,57 @@ def test_the_nearest_plant_is_measured_on_the_sphere(
     assert order.plant.code == nearest
 
 
+def test_a_site_with_coordinates_goes_to_the_nearest_plant_not_the_customer_default(
+    place, plant, plant_factory, stocked, customer, site_factory
+):
+    """The customer's default plant decides only when the site cannot be located."""
+    varna = plant_factory(code="VAR", lat=43.21, lon=27.91)
+    product = stocked("10", at=varna, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=plant, product=product, on_hand=Decimal("10"))
+    customer.default_plant = plant
+    customer.save()
+    seaside = site_factory(customer=customer, lat=43.20, lon=27.90)
+
+    order = place({product: "1"}, site=SiteRef(id=str(seaside.public_id)))
+
+    assert order.plant_id == varna.pk
+
+
+def test_a_plant_without_coordinates_is_the_farthest(place, plant_factory, stocked, customer, site_factory):
+    """A plant whose position is unknown can still serve, after every plant with a position."""
+    unknown = plant_factory(code="AAA", lat=None, lon=None)
+    varna = plant_factory(code="VAR", lat=43.21, lon=27.91)
+    product = stocked("10", at=unknown, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=varna, product=product, on_hand=Decimal("10"))
+    site = site_factory(customer=customer, lat=42.0, lon=23.0)
+
+    order = place({product: "1"}, site=SiteRef(id=str(site.public_id)))
+
+    assert order.plant_id == varna.pk
+
+
+def test_when_no_plant_has_the_stock_the_shortage_is_reported_at_the_customer_default_plant(
+    place, plant, plant_factory, stocked, customer
+):
+    near = plant_factory(code="AAA", lat=42.70, lon=23.33)
+    product = stocked("3", sku="GRAVEL")  # at `plant`, the customer's default
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=near, product=product, on_hand=Decimal("1"))
+    customer.default_plant = plant
+    customer.save()
+
+    with pytest.raises(InsufficientStock) as raised:
+        place({product: "5"})
+
+    assert raised.value.errors == {"lines": [{"sku": "GRAVEL", "requested": "5.000", "available": "3.000"}]}
+    assert not Order.objects.exists()
+
+
 def test_site_without_coordinates_uses_the_customer_default_plant(
     place, plant, plant_factory, stocked, customer, site_factory
 ):
