@@ -127,6 +127,53 @@ def test_permanent_400_finds_the_bad_message_one_by_one(fake_erp, erp_system, mo
     assert statuses(messages) == ["sent", "dead", "sent"]
 
 
+@pytest.mark.parametrize(("count", "sends"), [(1, 1), (2, 3)])
+def test_a_permanent_refusal_is_split_only_when_the_batch_has_batch_mates(
+    fake_erp, erp_system, monkeypatch, count, sends
+):
+    """A single refused message is dead at once (no second try of the same message); two are split
+    one by one, so that the good one is delivered."""
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    messages = [enqueue(f"ORD-{i}")[0] for i in range(count)]
+    bad_id = str(messages[0].pk)
+    real_send = HttpJsonAdapter.send
+    calls: list[int] = []
+
+    def send(self, envelopes):
+        calls.append(len(envelopes))
+        if any(e["id"] == bad_id for e in envelopes):
+            return SendResult(kind="permanent", error="HTTP 400: bad field", http_status=400)
+        return real_send(self, envelopes)
+
+    monkeypatch.setattr(HttpJsonAdapter, "send", send)
+    counts, _ = relay_drain(max_seconds=5)
+
+    assert len(calls) == sends
+    assert dict(counts) == ({"dead": 1} if count == 1 else {"accepted": 1, "dead": 1})
+    assert statuses(messages) == ["dead", "sent"][:count]
+
+
+def test_credentials_refused_while_splitting_a_batch_pause_the_connection(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    messages = [enqueue(f"ORD-{i}")[0] for i in range(2)]
+
+    def send(self, envelopes):
+        if len(envelopes) > 1:
+            return SendResult(kind="permanent", error="HTTP 400: bad field", http_status=400)
+        return SendResult(kind="auth", error="HTTP 401", http_status=401)
+
+    monkeypatch.setattr(HttpJsonAdapter, "send", send)
+    relay_drain(max_seconds=5)
+
+    erp_system.refresh_from_db()
+    assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
+    assert statuses(messages) == ["pending", "pending"]
+
+
 def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
     messages = enqueue("ORD-1")
     fake_erp.mode = "401"
