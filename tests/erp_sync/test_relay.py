@@ -186,6 +186,7 @@ def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
     assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
     assert erp_system.paused_reason.startswith("credentials refused: HTTP 401")
     assert (message.status, message.attempts) == ("pending", 0)
+    assert f"credentials refused: {message.last_error}" == erp_system.paused_reason  # why it waits
     from oms.selectors import erp_breaker_states
 
     assert erp_breaker_states()["ERP1"]["state"] == "paused"
