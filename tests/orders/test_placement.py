@@ -58,6 +58,18 @@ def line(product, quantity, unit_price=None):
 # --- success paths ----------------------------------------------------------------------------
 
 
+def test_the_placed_order_answers_its_lines_from_memory(place, stocked, django_assert_num_queries):
+    """The API response and the ERP payload read `order.lines.all()`: the lines just written are
+    already there, not read back."""
+    sand, gravel = stocked("10", sku="SAND"), stocked("10", sku="GRAVEL")
+
+    order = place({sand: "1", gravel: "2"})
+
+    with django_assert_num_queries(0):
+        lines = [(line.product_id, line.quantity) for line in order.lines.all()]
+    assert lines == [(sand.pk, Decimal("1.000")), (gravel.pk, Decimal("2.000"))]
+
+
 def test_kiosk_order_goes_to_the_sales_point_plant_with_exact_rows(
     plant_factory, sales_point_factory, stocked, customer_factory
 ):
