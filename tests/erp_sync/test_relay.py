@@ -49,6 +49,7 @@ def test_delivers_in_sequence_with_signed_envelopes(fake_erp, erp_system):
     assert fake_erp.post_batches == [1, 1, 1]
     assert fake_erp.arrivals[("order", "ORD-1")] == [1, 2, 3]
     assert statuses(messages) == ["sent", "sent", "sent"]
+    assert [OutboxMessage.objects.get(pk=m.pk).attempts for m in messages] == [1, 1, 1]
     first = fake_erp.accepted[str(messages[0].pk)]
     assert first == {
         "id": str(messages[0].pk),
@@ -125,6 +126,7 @@ def test_permanent_400_finds_the_bad_message_one_by_one(fake_erp, erp_system, mo
 
     assert dict(counts) == {"accepted": 2, "dead": 1}
     assert statuses(messages) == ["sent", "dead", "sent"]
+    assert [OutboxMessage.objects.get(pk=m.pk).attempts for m in messages] == [1, 1, 1]
 
 
 @pytest.mark.parametrize(("count", "sends"), [(1, 1), (2, 3)])
