@@ -470,22 +470,24 @@ def rows_out_of_pk_order(plant: Plant) -> tuple[StockLevel, StockLevel, list[tup
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
-    ("writer", "after"),
+    ("writer", "other", "after"),
     [
-        ("allocate", ("11.000", "3.000")),
-        ("allocate_many", ("11.000", "3.000")),
-        ("consume", ("10.000", "1.000")),
-        ("release", ("11.000", "1.000")),
+        ("allocate", "restock", ("11.000", "3.000")),
+        ("allocate_many", "restock", ("11.000", "3.000")),
+        ("consume", "allocate", ("9.000", "2.000")),
+        ("release", "allocate", ("10.000", "2.000")),
+        ("restock", "allocate", ("11.000", "3.000")),
     ],
 )
-def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, after):
-    """The allocation statement without `ORDER BY id`, or consume / release without `stock_lock`
-    (their UPDATE then locks in scan order) deadlock against a restock, which locks in pk order.
+def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, other, after):
+    """The allocation statement without `ORDER BY id`, `stock_lock` without its order, or consume /
+    release without `stock_lock` (their UPDATE then locks in scan order) deadlock against a writer
+    that locks in pk order (a restock, or the allocation statement).
 
     A third transaction holds `high`. The writer queues behind it: in pk order it first takes `low`;
-    in scan order it holds nothing yet. The restock then takes `low` if it is free and queues for
-    `high`. When the third transaction ends, a scan-order writer gets `high` and waits for `low`,
-    which the restock holds while it waits for `high`: PostgreSQL aborts one of them."""
+    in scan order it holds nothing yet. The other writer then takes `low` if it is free and queues
+    for `high`. When the third transaction ends, a scan-order writer gets `high` and waits for `low`,
+    which the other holds while it waits for `high`: PostgreSQL aborts one of them."""
     from catalog.services import (
         stock_allocate,
         stock_allocate_many,
@@ -503,11 +505,10 @@ def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, af
         ),
         "consume": lambda: stock_consume(plant_id=plant.pk, items=items),
         "release": lambda: stock_release(plant_id=plant.pk, items=items),
+        "restock": lambda: stock_restock(plant_id=plant.pk, items=items),
     }
 
-    outcomes = race_behind_a_row_lock(
-        high, writers[writer], lambda: stock_restock(plant_id=plant.pk, items=items)
-    )
+    outcomes = race_behind_a_row_lock(high, writers[writer], writers[other])
 
     assert outcomes == {"first": "ok", "second": "ok"}
     on_hand, allocated = Decimal(after[0]), Decimal(after[1])
