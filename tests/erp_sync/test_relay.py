@@ -50,6 +50,10 @@ def test_delivers_in_sequence_with_signed_envelopes(fake_erp, erp_system):
     assert fake_erp.arrivals[("order", "ORD-1")] == [1, 2, 3]
     assert statuses(messages) == ["sent", "sent", "sent"]
     assert [OutboxMessage.objects.get(pk=m.pk).attempts for m in messages] == [1, 1, 1]
+    erp_system.refresh_from_db()
+    assert (
+        erp_system.last_push_at == OutboxMessage.objects.get(pk=messages[2].pk).sent_at
+    )  # the monitor's "last push"
     first = fake_erp.accepted[str(messages[0].pk)]
     assert first == {
         "id": str(messages[0].pk),
@@ -174,6 +178,25 @@ def test_credentials_refused_while_splitting_a_batch_pause_the_connection(fake_e
     erp_system.refresh_from_db()
     assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
     assert statuses(messages) == ["pending", "pending"]
+
+
+def test_a_long_refusal_reason_is_cut_to_fit_the_pause_reason(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    enqueue("ORD-1")
+    reason = "HTTP 401: " + "x" * 600
+    monkeypatch.setattr(
+        HttpJsonAdapter,
+        "send",
+        lambda self, envelopes: SendResult(kind="auth", error=reason, http_status=401),
+    )
+
+    relay_drain(max_seconds=5)
+
+    erp_system.refresh_from_db()
+    assert erp_system.connection_state == "paused"
+    assert erp_system.paused_reason == f"credentials refused: {reason}"[:500]
 
 
 def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
