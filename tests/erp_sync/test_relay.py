@@ -370,3 +370,11 @@ def test_two_relays_claim_different_heads_longest_due_first_without_waiting(fake
     assert first == ["ORD-D", "ORD-B"]
     assert second == ["ORD-A", "ORD-C"]
     assert fake_erp.post_batches == []  # claiming sends nothing
+
+
+def test_without_a_default_erp_nothing_is_routed_and_none_is_counted():
+    """`reconcile_erp` reports this count: with no ERP to route to it must be 0, not a guess."""
+    enqueue("ORD-1")
+
+    assert route_unrouted() == 0
+    assert OutboxMessage.objects.get().system_id is None
