@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import difflib
 import io
 import json
@@ -339,9 +340,11 @@ def run_tests(tree: Path, tests: list[str], timeout: float, extra: list[str]) ->
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+        kill_strays(tree)
         return "timeout", time.monotonic() - started, ""
     except BaseException:  # interrupted: take the test run (and its servers) down with us
         os.killpg(proc.pid, signal.SIGKILL)
+        kill_strays(tree)
         raise
     seconds = time.monotonic() - started
     text = out.decode(errors="replace")
@@ -353,6 +356,21 @@ def run_tests(tree: Path, tests: list[str], timeout: float, extra: list[str]) ->
     if proc.returncode == 5:  # no tests collected: a broken selection, not a kill
         raise SystemExit(f"no tests ran for {tests}:\n{text[-2000:]}")
     return "failed", seconds, first.split(" - ")[0]
+
+
+def kill_strays(tree: Path) -> None:
+    """Processes the tests started from the copy (Celery workers in sessions of their own) that outlive
+    a killed test run."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(tree).encode() in cmdline and int(proc.name) != os.getpid():
+            with contextlib.suppress(OSError):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def run_session(tree: Path, tests: list[str], extra: list[str], plan: Path, log: Path) -> None:
@@ -382,6 +400,8 @@ def run_session(tree: Path, tests: list[str], extra: list[str], plan: Path, log:
         except BaseException:
             os.killpg(proc.pid, signal.SIGKILL)
             raise
+        finally:
+            kill_strays(tree)
 
 
 def main() -> int:
@@ -395,7 +415,9 @@ def main() -> int:
     parser.add_argument("--functions", help="comma-separated functions (or classes) to mutate; default all")
     parser.add_argument("--only", help="comma-separated mutant ids to run (from --list or a report)")
     parser.add_argument("--list", action="store_true", help="print the mutants and exit")
-    parser.add_argument("--timeout", type=float, help="seconds per mutant (default 2 × the unmutated run + 30)")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per mutant (default 2 × the unmutated run + 30)"
+    )
     parser.add_argument("--pytest-args", default="", help="extra pytest arguments")
     parser.add_argument("--work", default=str(ROOT / "var" / "mutate"), help="scratch directory")
     opts = parser.parse_intermixed_args()
