@@ -212,6 +212,7 @@ def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
     assert erp_system.paused_reason.startswith("credentials refused: HTTP 401")
     assert (message.status, message.attempts) == ("pending", 0)
     assert f"credentials refused: {message.last_error}" == erp_system.paused_reason  # why it waits
+    assert list(SyncRun.objects.values_list("outcome", "counts")) == [("paused", {"paused": 1})]
     from oms.selectors import erp_breaker_states
 
     assert erp_breaker_states()["ERP1"]["state"] == "paused"
@@ -378,3 +379,16 @@ def test_without_a_default_erp_nothing_is_routed_and_none_is_counted():
 
     assert route_unrouted() == 0
     assert OutboxMessage.objects.get().system_id is None
+
+
+def test_a_drain_closes_the_connections_it_opened(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    enqueue("ORD-1")
+    closed: list[object] = []
+    real_close = HttpJsonAdapter.close
+    monkeypatch.setattr(HttpJsonAdapter, "close", lambda self: closed.append(self) or real_close(self))
+
+    relay_drain(max_seconds=5)
+
+    assert len(closed) == 1
