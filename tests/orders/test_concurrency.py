@@ -516,3 +516,52 @@ def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, ot
         (low.pk, on_hand, allocated),
         (high.pk, on_hand, allocated),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allocate_many_checks_the_stock_as_a_concurrent_allocation_left_it(shop):
+    """Without its locking read, `stock_allocate_many` would check the stock as it was before a
+    concurrent allocation committed, pass, and run into the check constraint in its UPDATE (a 500
+    instead of the 409 with what is left)."""
+    from catalog.services import stock_allocate, stock_allocate_many
+
+    plant = shop["plant"]
+    product = ProductFactory(sku="P-1")
+    row = StockLevelFactory(plant=plant, product=product, on_hand=Decimal("10"))
+    allocated, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def concurrent_allocation() -> None:
+        try:
+            with transaction.atomic():
+                stock_allocate(
+                    plant_id=plant.pk, items=[(product.pk, Decimal("8"))], skus={product.pk: "P-1"}
+                )
+                allocated.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def bulk() -> None:
+        try:
+            with transaction.atomic():
+                stock_allocate_many(items={(plant.pk, product.pk): Decimal("5")}, skus={product.pk: "P-1"})
+            outcome["bulk"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["bulk"] = exc
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=concurrent_allocation)
+    holder.start()
+    assert allocated.wait(timeout=10)
+    importer = threading.Thread(target=bulk)
+    importer.start()
+    wait_until_blocked(1)
+    release.set()
+    holder.join(timeout=30)
+    importer.join(timeout=30)
+
+    assert isinstance(outcome["bulk"], InsufficientStock), outcome
+    assert outcome["bulk"].errors == {"lines": [{"sku": "P-1", "requested": "5.000", "available": "2.000"}]}
+    assert StockLevel.objects.get(pk=row.pk).allocated == Decimal("8.000")
