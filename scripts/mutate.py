@@ -20,8 +20,8 @@ Mutants are made in a copy of the project (var/mutate/tree) so the working tree 
 pytest session (scripts/mutate_plugin.py) runs the unmutated module first, then every mutant: the code
 of the changed functions is swapped in the running process and the file is rewritten for subprocesses,
 the tests run until the first failure, and the original comes back. Each mutant has a timeout (2 × the
-unmutated run + 30 s); a hang ends the session, counts as killed, and a new session on a fresh test
-database carries on. Mutants outside a function (module constants, a removed decorator) run in a
+unmutated run + 30 s); a hang ends the session and counts as killed; a new session on a fresh test
+database carries on, as it does after a mutant whose failing tests left threads behind. Mutants outside a function (module constants, a removed decorator) run in a
 process of their own. Docstrings, logging calls and lines marked `# pragma: no mutate` are left alone.
 The test environment (DATABASE_URL, REDIS_URL, DJANGO_ENV=test …) is the caller's; `make mutate` sets it.
 """
@@ -457,7 +457,9 @@ def main() -> int:
     plan_path.write_text(json.dumps(plan))
     print(f"{module}: {len(mutants)} mutants, one test session for all (a new one after a timeout)")
     by_id = {m.id: m for m in mutants}
+    final: dict = {}
     while True:
+        done_before = len(final)
         run_session(tree, opts.tests, extra, plan_path, work / "session.log")
         entries = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
         final = {e["id"]: e for e in entries if e["status"] != "started"}
@@ -472,8 +474,8 @@ def main() -> int:
         if base is None or base["status"] != "survived":
             print(f"the tests fail without any mutant; fix them first (see {work / 'session.log'})")
             return 2
-        if all(m.id in final for m in mutants) or not hung:
-            break
+        if all(m.id in final for m in mutants) or len(final) == done_before:
+            break  # all done, or a session that made no progress
     baseline = base["seconds"]
     timeout = opts.timeout or 2 * baseline + 30
     report = Report(str(module), opts.tests, baseline, round(timeout, 1), mutants)

@@ -20,6 +20,7 @@ import inspect
 import json
 import os
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -148,6 +149,10 @@ def pytest_runtestloop(session: pytest.Session):
         sys.stdout.flush()
         if mutant["id"] == "baseline" and status == "killed":
             break  # the tests fail without a mutant: nothing to learn from the others
+        if status == "killed" and threading.active_count() > 1:
+            # A failed concurrency test can leave threads (and their sessions, waiting on locks)
+            # behind, which would change what the next mutant's tests see: start a fresh session.
+            break
     session._setupstate.teardown_exact(None)
     session.testsfailed = 0
     return True

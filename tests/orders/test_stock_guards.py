@@ -86,6 +86,22 @@ def test_the_statement_allocates_every_line_when_all_have_enough(level):
     )
 
 
+def test_the_statement_touches_only_the_rows_of_its_plant(level):
+    """The same product at another plant is neither checked nor allocated."""
+    elsewhere = StockLevelFactory(plant=PlantFactory(), product=level.product, on_hand=Decimal("1"))
+
+    with transaction.atomic():
+        rows, allocated = _lock_check_allocate(level.plant_id, {level.product_id: Decimal("6")})
+
+    assert (rows, allocated) == ([(level.product_id, Decimal("10.000"), Decimal("4.000"))], True)
+    assert levels() == sorted(
+        [
+            (level.plant_id, level.product_id, Decimal("10.000"), Decimal("10.000")),
+            (elsewhere.plant_id, level.product_id, Decimal("1.000"), Decimal("0.000")),
+        ]
+    )
+
+
 # --- stock_allocate_many (bulk imports) -----------------------------------------------------------
 
 
