@@ -452,7 +452,15 @@ def main() -> int:
         "timeout": opts.timeout,
         "results": str(results),
         "mutants": [{"id": "baseline", "source": source}]
-        + [{"id": m.id, "source": source[: m.start] + m.replacement + source[m.end :]} for m in mutants],
+        + [
+            {
+                "id": m.id,
+                "source": source[: m.start] + m.replacement + source[m.end :],
+                # A removed decorator changes no function's code, only where it is bound.
+                "in_process": not m.operator.startswith("drop @"),
+            }
+            for m in mutants
+        ],
     }
     plan_path.write_text(json.dumps(plan))
     print(f"{module}: {len(mutants)} mutants, one test session for all (a new one after a timeout)")

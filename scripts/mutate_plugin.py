@@ -114,7 +114,7 @@ def pytest_runtestloop(session: pytest.Session):
             continue
         swapped: list = []
         if mutant["id"] != "baseline":
-            swapped = apply(module, mutant["source"])
+            swapped = apply(module, mutant["source"]) if mutant.get("in_process", True) else None
             if swapped is None:
                 record(id=mutant["id"], status="not-applied")
                 continue
