@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # Commands run by hand on a workstation (the settings are production's unless told otherwise).
 DEV_ENV := DJANGO_ENV=$${DJANGO_ENV:-development}
 
-.PHONY: help venv run test test-fast test-slow test-fuzz test-multihost restore-drill lint format migrations messages bench clean
+.PHONY: help venv run test test-fast test-slow test-fuzz test-multihost restore-drill test-flakes mutate lint format migrations messages bench clean
 
 help:
 	@echo "make run        start web + worker + beat with demo data (SQLite unless DATABASE_URL is set)"
@@ -24,6 +24,8 @@ help:
 	@echo "make restore-drill  back up, wipe and restore a private PostgreSQL + files, then the API journey"
 	@echo "make test-fuzz  schemathesis against the live API, >= 100 examples per operation"
 	@echo "make test-multihost  the system on 7 test hosts in network namespaces (root, iproute2; ~6 min)"
+	@echo "make test-flakes  the race, idempotency and worker-kill tests 20 times in a row (RUNS=n)"
+	@echo "make mutate MODULE=catalog/services.py TESTS=\"tests/orders ...\"  mutation testing of one module"
 	@echo "make lint       ruff check + format check + import layers (.importlinter);  make format  to fix"
 	@echo "make bench      benchmarks (results go to docs/benchmarks.md by hand)"
 
@@ -91,6 +93,23 @@ test-multihost: venv
 restore-drill: venv
 	scripts/ensure-services.sh
 	$(TEST_ENV) $(BIN)/pytest -m slow -s tests/ops/test_restore_drill.py $(PYTEST_ARGS)
+
+# The tests that guard races, idempotency and worker kills, RUNS times in a row: 0 failures expected.
+RUNS ?= 20
+test-flakes: venv
+	scripts/ensure-services.sh
+	$(TEST_ENV) RUNS=$(RUNS) scripts/test-flakes.sh
+
+# Mutation testing of one module against its tests (scripts/mutate.py; docs/testing.md has the scores):
+#   make mutate MODULE=catalog/services.py FUNCS=stock_allocate,stock_consume TESTS="tests/orders/test_stock.py"
+MODULE ?=
+TESTS ?=
+FUNCS ?=
+MUTATE_ARGS ?=
+mutate: venv
+	@test -n "$(MODULE)" -a -n "$(TESTS)" || { echo 'usage: make mutate MODULE=path.py TESTS="test paths" [FUNCS=a,b]' >&2; exit 2; }
+	scripts/ensure-services.sh
+	$(TEST_ENV) $(PY) scripts/mutate.py $(MODULE) $(TESTS) $(if $(FUNCS),--functions $(FUNCS)) $(MUTATE_ARGS)
 
 bench: venv
 	scripts/ensure-services.sh

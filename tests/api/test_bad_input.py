@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from oms.lib.idempotency import INVALID_KEY_MESSAGE
 from tests.api.conftest import counts, order_body, place
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +129,20 @@ def test_malformed_idempotency_key_is_400(api_a, catalog, key):
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+    assert counts() == before
+
+
+def test_a_malformed_key_is_refused_before_the_body_is_looked_at(api_a, catalog):
+    """A bad key and a bad body: the answer names the key (the body's errors would come from a request
+    that then could never be retried under that key)."""
+    before = counts()
+
+    response = api_a.post(
+        "/api/v1/orders/", {"lines": "not a list"}, format="json", HTTP_IDEMPOTENCY_KEY="has space"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"Idempotency-Key": [INVALID_KEY_MESSAGE]}
     assert counts() == before
 
 

@@ -1,14 +1,15 @@
 """The outbound relay against the real HTTP fake ERP, run in-process: outcomes, order, backoff."""
 
+import threading
 import time
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from erp_sync.models import SyncRun
-from erp_sync.relay import BACKOFF_CAP, backoff_seconds, relay_drain
+from erp_sync.relay import BACKOFF_CAP, backoff_seconds, claim_due, relay_drain, route_unrouted
 from oms.models import ErpSystem, OutboxMessage
 from oms.outbox import outbox_enqueue
 from orders.models import Order
@@ -48,6 +49,11 @@ def test_delivers_in_sequence_with_signed_envelopes(fake_erp, erp_system):
     assert fake_erp.post_batches == [1, 1, 1]
     assert fake_erp.arrivals[("order", "ORD-1")] == [1, 2, 3]
     assert statuses(messages) == ["sent", "sent", "sent"]
+    assert [OutboxMessage.objects.get(pk=m.pk).attempts for m in messages] == [1, 1, 1]
+    erp_system.refresh_from_db()
+    assert (
+        erp_system.last_push_at == OutboxMessage.objects.get(pk=messages[2].pk).sent_at
+    )  # the monitor's "last push"
     first = fake_erp.accepted[str(messages[0].pk)]
     assert first == {
         "id": str(messages[0].pk),
@@ -124,6 +130,73 @@ def test_permanent_400_finds_the_bad_message_one_by_one(fake_erp, erp_system, mo
 
     assert dict(counts) == {"accepted": 2, "dead": 1}
     assert statuses(messages) == ["sent", "dead", "sent"]
+    assert [OutboxMessage.objects.get(pk=m.pk).attempts for m in messages] == [1, 1, 1]
+
+
+@pytest.mark.parametrize(("count", "sends"), [(1, 1), (2, 3)])
+def test_a_permanent_refusal_is_split_only_when_the_batch_has_batch_mates(
+    fake_erp, erp_system, monkeypatch, count, sends
+):
+    """A single refused message is dead at once (no second try of the same message); two are split
+    one by one, so that the good one is delivered."""
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    messages = [enqueue(f"ORD-{i}")[0] for i in range(count)]
+    bad_id = str(messages[0].pk)
+    real_send = HttpJsonAdapter.send
+    calls: list[int] = []
+
+    def send(self, envelopes):
+        calls.append(len(envelopes))
+        if any(e["id"] == bad_id for e in envelopes):
+            return SendResult(kind="permanent", error="HTTP 400: bad field", http_status=400)
+        return real_send(self, envelopes)
+
+    monkeypatch.setattr(HttpJsonAdapter, "send", send)
+    counts, _ = relay_drain(max_seconds=5)
+
+    assert len(calls) == sends
+    assert dict(counts) == ({"dead": 1} if count == 1 else {"accepted": 1, "dead": 1})
+    assert statuses(messages) == ["dead", "sent"][:count]
+
+
+def test_credentials_refused_while_splitting_a_batch_pause_the_connection(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    messages = [enqueue(f"ORD-{i}")[0] for i in range(2)]
+
+    def send(self, envelopes):
+        if len(envelopes) > 1:
+            return SendResult(kind="permanent", error="HTTP 400: bad field", http_status=400)
+        return SendResult(kind="auth", error="HTTP 401", http_status=401)
+
+    monkeypatch.setattr(HttpJsonAdapter, "send", send)
+    relay_drain(max_seconds=5)
+
+    erp_system.refresh_from_db()
+    assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
+    assert statuses(messages) == ["pending", "pending"]
+
+
+def test_a_long_refusal_reason_is_cut_to_fit_the_pause_reason(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.base import SendResult
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    enqueue("ORD-1")
+    reason = "HTTP 401: " + "x" * 600
+    monkeypatch.setattr(
+        HttpJsonAdapter,
+        "send",
+        lambda self, envelopes: SendResult(kind="auth", error=reason, http_status=401),
+    )
+
+    relay_drain(max_seconds=5)
+
+    erp_system.refresh_from_db()
+    assert erp_system.connection_state == "paused"
+    assert erp_system.paused_reason == f"credentials refused: {reason}"[:500]
 
 
 def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
@@ -138,6 +211,8 @@ def test_401_pauses_the_connection_and_parks_nothing(fake_erp, erp_system):
     assert (erp_system.connection_state, erp_system.pause_count) == ("paused", 1)
     assert erp_system.paused_reason.startswith("credentials refused: HTTP 401")
     assert (message.status, message.attempts) == ("pending", 0)
+    assert f"credentials refused: {message.last_error}" == erp_system.paused_reason  # why it waits
+    assert list(SyncRun.objects.values_list("outcome", "counts")) == [("paused", {"paused": 1})]
     from oms.selectors import erp_breaker_states
 
     assert erp_breaker_states()["ERP1"]["state"] == "paused"
@@ -253,3 +328,67 @@ def test_replayed_dead_message_once_delivered_marks_the_order_sent_again(fake_er
     assert list(OutboxMessage.objects.filter(aggregate_id=order.number).values_list("status", flat=True)) == [
         "sent"
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_relays_claim_different_heads_longest_due_first_without_waiting(fake_erp, erp_system):
+    """Two relay transactions at once (two workers draining): the second skips the heads the first
+    holds, neither sending them twice nor waiting for them, and each takes the longest-due heads first.
+
+    The heads are made due in another order than they were created (and than they lie in the table),
+    so that only `ORDER BY next_attempt_at` gives the expected claims."""
+    heads = {ref: enqueue(ref)[0] for ref in ("ORD-A", "ORD-B", "ORD-C", "ORD-D")}
+    route_unrouted()
+    now = timezone.now()
+    for ref, seconds in (("ORD-D", 40), ("ORD-A", 20), ("ORD-C", 10), ("ORD-B", 30)):
+        OutboxMessage.objects.filter(pk=heads[ref].pk).update(
+            next_attempt_at=now - timedelta(seconds=seconds)
+        )
+    held, release = threading.Event(), threading.Event()
+    first: list[str] = []
+
+    def hold_first_claim() -> None:
+        try:
+            with transaction.atomic():
+                first.extend(m.aggregate_id for m in claim_due(erp_system, limit=2))
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_first_claim)
+    holder.start()
+    try:
+        assert held.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '3s'")
+            second = [m.aggregate_id for m in claim_due(erp_system, limit=10)]
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert first == ["ORD-D", "ORD-B"]
+    assert second == ["ORD-A", "ORD-C"]
+    assert fake_erp.post_batches == []  # claiming sends nothing
+
+
+def test_without_a_default_erp_nothing_is_routed_and_none_is_counted():
+    """`reconcile_erp` reports this count: with no ERP to route to it must be 0, not a guess."""
+    enqueue("ORD-1")
+
+    assert route_unrouted() == 0
+    assert OutboxMessage.objects.get().system_id is None
+
+
+def test_a_drain_closes_the_connections_it_opened(fake_erp, erp_system, monkeypatch):
+    from erp_sync.adapters.http_json import HttpJsonAdapter
+
+    enqueue("ORD-1")
+    closed: list[object] = []
+    real_close = HttpJsonAdapter.close
+    monkeypatch.setattr(HttpJsonAdapter, "close", lambda self: closed.append(self) or real_close(self))
+
+    relay_drain(max_seconds=5)
+
+    assert len(closed) == 1

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -226,6 +227,22 @@ def test_stale_in_flight_record_of_a_dead_request_is_taken_over():
     record = IdempotencyRecord.objects.get()
     assert record.pk == stale.pk
     assert (record.state, record.response_status) == (IdempotencyRecord.State.DONE, 201)
+
+
+@pytest.mark.django_db
+def test_an_in_flight_marker_expires_at_its_locked_until_exactly(monkeypatch):
+    """The marker holds while `locked_until` is in the future; at that very instant it is stale."""
+    now = timezone.now()
+    stale = make_record(locked_until=now, created_at=now - timedelta(seconds=60))
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    operation = Operation()
+
+    result = run(operation)
+
+    assert (result.status, result.replayed, operation.calls) == (201, False, 1)
+    record = IdempotencyRecord.objects.get()
+    assert (record.pk, record.state) == (stale.pk, IdempotencyRecord.State.DONE)
+    assert record.locked_until == now + timedelta(seconds=settings.OMS_IDEMPOTENCY_STALE_SECONDS)
 
 
 @pytest.mark.django_db

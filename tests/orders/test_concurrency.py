@@ -441,3 +441,127 @@ def test_a_correction_up_and_down_and_an_allocation_do_not_deadlock(shop):
         Decimal("5.000"),
         Decimal("7.000"),
     ]
+
+
+def rows_out_of_pk_order(plant: Plant) -> tuple[StockLevel, StockLevel, list[tuple[int, Decimal]], dict]:
+    """Two stock rows (10 on hand, 2 allocated) whose pk order is the reverse of both their product
+    order and their place in the table: `low` has the lower pk but the higher product id, and an update
+    moved its row version behind `high`. A statement that locks without `ORDER BY id` meets `high`
+    first whichever plan it runs (index on the product or sequential scan).
+
+    Returns (low, high, items of 1 each, skus)."""
+    first_product, second_product = ProductFactory(sku="P-1"), ProductFactory(sku="P-2")
+    low = StockLevelFactory(plant=plant, product=second_product, on_hand=Decimal("10"))
+    high = StockLevelFactory(
+        plant=plant, product=first_product, on_hand=Decimal("10"), allocated=Decimal("2")
+    )
+    # An UPDATE writes a new row version at the end of the table: `low` now comes after `high`.
+    StockLevel.objects.filter(pk=low.pk).update(allocated=Decimal("2"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {StockLevel._meta.db_table} WHERE id IN (%s, %s) ORDER BY ctid",  # noqa: S608
+            [low.pk, high.pk],
+        )
+        assert [pk for (pk,) in cursor.fetchall()] == [high.pk, low.pk], "the rows are not out of order"
+    assert low.pk < high.pk and second_product.pk > first_product.pk
+    items = [(first_product.pk, Decimal("1")), (second_product.pk, Decimal("1"))]
+    return low, high, items, {first_product.pk: "P-1", second_product.pk: "P-2"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("writer", "other", "after"),
+    [
+        ("allocate", "restock", ("11.000", "3.000")),
+        ("allocate_many", "restock", ("11.000", "3.000")),
+        ("consume", "allocate", ("9.000", "2.000")),
+        ("release", "allocate", ("10.000", "2.000")),
+        ("restock", "allocate", ("11.000", "3.000")),
+    ],
+)
+def test_every_stock_writer_locks_in_pk_order_not_in_scan_order(shop, writer, other, after):
+    """The allocation statement without `ORDER BY id`, `stock_lock` without its order, or consume /
+    release without `stock_lock` (their UPDATE then locks in scan order) deadlock against a writer
+    that locks in pk order (a restock, or the allocation statement).
+
+    A third transaction holds `high`. The writer queues behind it: in pk order it first takes `low`;
+    in scan order it holds nothing yet. The other writer then takes `low` if it is free and queues
+    for `high`. When the third transaction ends, a scan-order writer gets `high` and waits for `low`,
+    which the other holds while it waits for `high`: PostgreSQL aborts one of them."""
+    from catalog.services import (
+        stock_allocate,
+        stock_allocate_many,
+        stock_consume,
+        stock_release,
+        stock_restock,
+    )
+
+    plant = shop["plant"]
+    low, high, items, skus = rows_out_of_pk_order(plant)
+    writers = {
+        "allocate": lambda: stock_allocate(plant_id=plant.pk, items=items, skus=skus),
+        "allocate_many": lambda: stock_allocate_many(
+            items={(plant.pk, product_id): qty for product_id, qty in items}, skus=skus
+        ),
+        "consume": lambda: stock_consume(plant_id=plant.pk, items=items),
+        "release": lambda: stock_release(plant_id=plant.pk, items=items),
+        "restock": lambda: stock_restock(plant_id=plant.pk, items=items),
+    }
+
+    outcomes = race_behind_a_row_lock(high, writers[writer], writers[other])
+
+    assert outcomes == {"first": "ok", "second": "ok"}
+    on_hand, allocated = Decimal(after[0]), Decimal(after[1])
+    assert sorted(StockLevel.objects.values_list("pk", "on_hand", "allocated")) == [
+        (low.pk, on_hand, allocated),
+        (high.pk, on_hand, allocated),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_allocate_many_checks_the_stock_as_a_concurrent_allocation_left_it(shop):
+    """Without its locking read, `stock_allocate_many` would check the stock as it was before a
+    concurrent allocation committed, pass, and run into the check constraint in its UPDATE (a 500
+    instead of the 409 with what is left)."""
+    from catalog.services import stock_allocate, stock_allocate_many
+
+    plant = shop["plant"]
+    product = ProductFactory(sku="P-1")
+    row = StockLevelFactory(plant=plant, product=product, on_hand=Decimal("10"))
+    allocated, release = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def concurrent_allocation() -> None:
+        try:
+            with transaction.atomic():
+                stock_allocate(
+                    plant_id=plant.pk, items=[(product.pk, Decimal("8"))], skus={product.pk: "P-1"}
+                )
+                allocated.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def bulk() -> None:
+        try:
+            with transaction.atomic():
+                stock_allocate_many(items={(plant.pk, product.pk): Decimal("5")}, skus={product.pk: "P-1"})
+            outcome["bulk"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - the test reports it
+            outcome["bulk"] = exc
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=concurrent_allocation)
+    holder.start()
+    assert allocated.wait(timeout=10)
+    importer = threading.Thread(target=bulk)
+    importer.start()
+    wait_until_blocked(1)
+    release.set()
+    holder.join(timeout=30)
+    importer.join(timeout=30)
+
+    assert isinstance(outcome["bulk"], InsufficientStock), outcome
+    assert outcome["bulk"].errors == {"lines": [{"sku": "P-1", "requested": "5.000", "available": "2.000"}]}
+    assert StockLevel.objects.get(pk=row.pk).allocated == Decimal("8.000")

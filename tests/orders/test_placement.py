@@ -58,6 +58,18 @@ def line(product, quantity, unit_price=None):
 # --- success paths ----------------------------------------------------------------------------
 
 
+def test_the_placed_order_answers_its_lines_from_memory(place, stocked, django_assert_num_queries):
+    """The API response and the ERP payload read `order.lines.all()`: the lines just written are
+    already there, not read back."""
+    sand, gravel = stocked("10", sku="SAND"), stocked("10", sku="GRAVEL")
+
+    order = place({sand: "1", gravel: "2"})
+
+    with django_assert_num_queries(0):
+        lines = [(line.product_id, line.quantity) for line in order.lines.all()]
+    assert lines == [(sand.pk, Decimal("1.000")), (gravel.pk, Decimal("2.000"))]
+
+
 def test_kiosk_order_goes_to_the_sales_point_plant_with_exact_rows(
     plant_factory, sales_point_factory, stocked, customer_factory
 ):
@@ -232,6 +244,83 @@ def test_web_order_prefers_the_nearest_of_several_plants_that_have_stock(
     assert order.plant_id == varna.pk
     assert stock(varna, product) == (Decimal("10.000"), Decimal("1.000"))
     assert stock(plant, product) == (Decimal("10.000"), Decimal("0.000"))
+
+
+@pytest.mark.parametrize(
+    ("north_lat", "nearest"),
+    [
+        (43.00, "EAST"),  # north 111.2 km; east 107.4 km
+        (42.95, "NORTH"),  # north 105.6 km; east 107.4 km
+    ],
+)
+def test_the_nearest_plant_is_measured_on_the_sphere(
+    place, plant_factory, stocked, customer, site_factory, north_lat, nearest
+):
+    """A degree of longitude is shorter than a degree of latitude away from the equator: from a site
+    at 42° N, 23° E a plant 1.3° east (107.4 km) is nearer than one 1° north (111.2 km), but not
+    than one 0.95° north (105.6 km). A distance that weighs the two differently picks the wrong one."""
+    north = plant_factory(code="NORTH", lat=north_lat, lon=23.0)
+    east = plant_factory(code="EAST", lat=42.0, lon=24.3)
+    product = stocked("10", at=north, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=east, product=product, on_hand=Decimal("10"))
+    site = site_factory(customer=customer, lat=42.0, lon=23.0)
+
+    order = place({product: "1"}, site=SiteRef(id=str(site.public_id)))
+
+    assert order.plant.code == nearest
+
+
+def test_a_site_with_coordinates_goes_to_the_nearest_plant_not_the_customer_default(
+    place, plant, plant_factory, stocked, customer, site_factory
+):
+    """The customer's default plant decides only when the site cannot be located."""
+    varna = plant_factory(code="VAR", lat=43.21, lon=27.91)
+    product = stocked("10", at=varna, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=plant, product=product, on_hand=Decimal("10"))
+    customer.default_plant = plant
+    customer.save()
+    seaside = site_factory(customer=customer, lat=43.20, lon=27.90)
+
+    order = place({product: "1"}, site=SiteRef(id=str(seaside.public_id)))
+
+    assert order.plant_id == varna.pk
+
+
+def test_a_plant_without_coordinates_is_the_farthest(place, plant_factory, stocked, customer, site_factory):
+    """A plant whose position is unknown can still serve, after every plant with a position."""
+    unknown = plant_factory(code="AAA", lat=None, lon=None)
+    varna = plant_factory(code="VAR", lat=43.21, lon=27.91)
+    product = stocked("10", at=unknown, sku="GRAVEL")
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=varna, product=product, on_hand=Decimal("10"))
+    site = site_factory(customer=customer, lat=42.0, lon=23.0)
+
+    order = place({product: "1"}, site=SiteRef(id=str(site.public_id)))
+
+    assert order.plant_id == varna.pk
+
+
+def test_when_no_plant_has_the_stock_the_shortage_is_reported_at_the_customer_default_plant(
+    place, plant, plant_factory, stocked, customer
+):
+    near = plant_factory(code="AAA", lat=42.70, lon=23.33)
+    product = stocked("3", sku="GRAVEL")  # at `plant`, the customer's default
+    from catalog.models import StockLevel
+
+    StockLevel.objects.create(plant=near, product=product, on_hand=Decimal("1"))
+    customer.default_plant = plant
+    customer.save()
+
+    with pytest.raises(InsufficientStock) as raised:
+        place({product: "5"})
+
+    assert raised.value.errors == {"lines": [{"sku": "GRAVEL", "requested": "5.000", "available": "3.000"}]}
+    assert not Order.objects.exists()
 
 
 def test_site_without_coordinates_uses_the_customer_default_plant(
