@@ -493,6 +493,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
         "axes": {"level": "WARNING"},  # every failed sign-in and lockout; not each successful one
+        "fontTools": {"level": "WARNING"},  # ~17 INFO lines per EPOD PDF while fpdf2 subsets the font
     },
 }
 

@@ -4,6 +4,7 @@ on the portal, the tracking page, the console and in the EPOD PDF (times in the 
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -134,3 +135,11 @@ def test_epod_pdf_writes_times_in_the_customers_language(order):
     assert "Подписано 07.12.2026 17:46" in pdf_text(render_epod_pdf(epod))
     epod.job.order.customer.language = "en"
     assert "Signed 12/07/2026 5:46 p.m." in pdf_text(render_epod_pdf(epod))
+
+
+def test_rendering_a_pdf_logs_nothing_at_info(order, caplog):
+    """fpdf2 subsets the embedded font through fontTools, which logs each table it touches at INFO."""
+    epod = ProofOfDelivery.objects.select_related("job__order__customer", "job__plant", "job__tour").get()
+    with caplog.at_level(logging.INFO):
+        assert render_epod_pdf(epod).startswith(b"%PDF")
+    assert [record.name for record in caplog.records if record.name.startswith("fontTools")] == []
