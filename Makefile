@@ -69,6 +69,11 @@ test: venv
 	$(BIN)/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	@# Then the multi-host suite (~2.5 min; root for its network namespaces, as CI runs), unless
+	@# PYTEST_ARGS narrowed the run.
+	@if [ -n "$(PYTEST_ARGS)" ]; then :; elif [ "$$(id -u)" = 0 ]; then \
+		$(MAKE) --no-print-directory test-multihost; \
+	else echo "NOTE: the multi-host suite needs root and did not run: sudo make test-multihost"; fi
 
 test-fast: venv
 	$(TEST_ENV) $(BIN)/pytest -m "not slow and not browser" -x $(PYTEST_ARGS)
